@@ -1,0 +1,20 @@
+# gafkd: GENEActiv windows → GAF images → WRN teachers → distilled students → results tables.
+# Run: snakemake --cores 4 --resources gpu=1 [--configfile demo.yaml]
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/gaf.smk"
+
+
+rule all:
+    input:
+        all_outputs(),
+    default_target: True

@@ -1,0 +1,102 @@
+"""Checks of config.yaml that a JSON schema cannot express, and the settings each stage digests.
+
+The Snakefile validates the schema first (types, ranges, unknown keys), then calls
+:func:`check_config`; both stop the workflow before any job runs, naming the offending key.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from .classes import LABEL_MAPS, class_names
+from .errors import ConfigError
+
+SYNTHETIC_DEFAULTS = {"subjects": 12, "seconds_per_activity": 40.0, "seed": 0, "write_as": "parquet"}
+
+
+def parse_arch(name: str, key: str = "arch") -> tuple[int, int]:
+    """(depth, width) of ``wrnD-K``; depth must be 6n+4 with n ≥ 1."""
+    try:
+        depth, width = (int(v) for v in name.removeprefix("wrn").split("-"))
+    except ValueError:
+        raise ConfigError(f"{key}: {name!r} is not a WRN name like wrn16-1") from None
+    if not name.startswith("wrn") or depth < 10 or (depth - 4) % 6 or width < 1:
+        raise ConfigError(f"{key}: {name!r} is not a valid Wide ResNet (depth = 6n+4 ≥ 10, width ≥ 1)")
+    return depth, width
+
+
+def dataset_settings(config: dict, name: str) -> dict:
+    """The dataset's settings with defaults filled in: everything that defines its windows.h5."""
+    settings = copy.deepcopy(config["datasets"][name])
+    settings.setdefault("stride", settings["window"])
+    settings.setdefault("sampling_rate", 100)
+    settings.setdefault("label_map", None)
+    split = settings["split"]
+    split.setdefault("method", "subject")
+    split.setdefault("seed", 0)
+    if settings["source"]["format"] == "synthetic":
+        for key, value in SYNTHETIC_DEFAULTS.items():
+            settings["source"].setdefault(key, value)
+        settings["source"].pop("path", None)  # an overlay may leave the real-data path behind
+    return settings
+
+
+def check_config(config: dict) -> None:
+    """Raise :class:`ConfigError` naming the first inconsistent key."""
+    image_size = config.get("gaf", {}).get("image_size", 64)
+    for name in config["datasets"]:
+        _check_dataset(dataset_settings(config, name), f"datasets.{name}", image_size)
+    teachers = config.get("teachers", {})
+    for arch in teachers.get("archs", []):
+        parse_arch(arch, "teachers.archs")
+    students = config.get("students", {})
+    parse_arch(students.get("arch", "wrn16-1"), "students.arch")
+    _check_students(students, teachers)
+
+
+def _check_dataset(settings: dict, key: str, image_size: int) -> None:
+    source = settings["source"]
+    if source["format"] != "synthetic" and not source.get("path"):
+        raise ConfigError(f"{key}.source.path: required for format {source['format']!r}")
+    class_names(settings["classes"], f"{key}.classes")
+    label_map = settings.get("label_map")
+    if isinstance(label_map, str) and label_map not in LABEL_MAPS:
+        raise ConfigError(f"{key}.label_map: unknown preset {label_map!r}")
+    if settings["window"] < image_size:
+        raise ConfigError(f"{key}.window: {settings['window']} samples is smaller than gaf.image_size ({image_size})")
+    split = settings["split"]
+    needed = ("train_subjects", "test_subjects") if split["method"] == "subjects" else ("train", "test")
+    for field in needed:
+        if field not in split:
+            raise ConfigError(f"{key}.split.{field}: required for split method {split['method']!r}")
+    if split["method"] != "subjects" and split["train"] + split["test"] > 1 + 1e-9:
+        raise ConfigError(f"{key}.split: train + test = {split['train'] + split['test']:g} exceeds 1")
+
+
+def _check_students(students: dict, teachers: dict) -> None:
+    trained = {f"{m}:{a}" for m in teachers.get("modalities", []) for a in teachers.get("archs", [])}
+    seeds = set(teachers.get("seeds", []))
+    fixed = students.get("teacher_seed", "same")
+    needed_seeds = set(students.get("seeds", [])) if fixed == "same" else {fixed}
+    if (students.get("kd1", {}).get("teacher_archs") or students.get("kd2", {}).get("pairs")
+            or students.get("kdn")) and not needed_seeds <= seeds:
+        raise ConfigError(f"students.teacher_seed: teacher seeds {sorted(needed_seeds - seeds)} are not in teachers.seeds")
+    for arch in students.get("kd1", {}).get("teacher_archs", []):
+        _require(f"gaf:{arch}", trained, "students.kd1.teacher_archs")
+    for gaf_arch, sig_arch in students.get("kd2", {}).get("pairs", []):
+        _require(f"gaf:{gaf_arch}", trained, "students.kd2.pairs")
+        _require(f"sig:{sig_arch}", trained, "students.kd2.pairs")
+    for i, spec in enumerate(students.get("kdn", [])):
+        key = f"students.kdn[{i}]"
+        if len(spec["weights"]) != len(spec["teachers"]):
+            raise ConfigError(f"{key}.weights: {len(spec['weights'])} weights for {len(spec['teachers'])} teachers")
+        if abs(sum(spec["weights"]) - 1) > 1e-6:
+            raise ConfigError(f"{key}.weights: must sum to 1, got {sum(spec['weights']):g}")
+        for teacher in spec["teachers"]:
+            _require(teacher, trained, f"{key}.teachers")
+
+
+def _require(teacher: str, trained: set, key: str) -> None:
+    parse_arch(teacher.split(":")[-1], key)
+    if teacher not in trained:
+        raise ConfigError(f"{key}: teacher {teacher!r} is not trained (teachers.modalities × teachers.archs)")

@@ -1,0 +1,108 @@
+"""Stage 1 (``window``): a dataset variant's source → ``windows.h5``; and its reader."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from ..classes import class_names
+from ..errors import DataError
+from ..io import atomic_h5, open_h5
+from ..provenance import provenance
+from .mat import read_mat_folder
+from .recordings import read_recordings
+from .split import TEST, TRAIN, split_windows
+from .windowset import WindowSet
+
+WINDOW_DATASETS = ("signals", "labels", "subjects", "split")
+EXPECTED_FILES = {"mat": "the .mat windows (ID-<subject>_CLASS-<class>_Window-<n>.mat)",
+                  "recordings": "one CSV or Parquet recording per subject (columns x, y, z, label)"}
+
+
+def source_format(source: dict) -> str:
+    """The reader a source needs: ``mat`` or ``recordings`` (synthetic data is written as one of them)."""
+    fmt = source["format"]
+    if fmt == "synthetic":
+        return "mat" if source.get("write_as", "parquet").startswith("mat") else "recordings"
+    return fmt
+
+
+def read_source(folder, settings: dict, where: str) -> WindowSet:
+    folder = Path(folder)
+    source = settings["source"]
+    if not folder.is_dir():
+        expected = EXPECTED_FILES[source_format(source)]
+        raise DataError(
+            f"{where}: data folder {folder} does not exist; put {expected} there "
+            f"(README, 'Real data') or set datasets.{where}.source.path in config.yaml"
+        )
+    names = class_names(settings["classes"], f"datasets.{where}.classes")
+    common = dict(names=names, label_map=settings.get("label_map"), class_base=source.get("class_base", "auto"))
+    if source_format(source) == "mat":
+        return read_mat_folder(folder, window=settings["window"], **common)
+    return read_recordings(folder, window=settings["window"], stride=settings.get("stride", settings["window"]),
+                           sampling_rate=settings.get("sampling_rate", 100.0), **common)
+
+
+def build_windows(folder, settings: dict, name: str, output) -> dict:
+    """Read, split and write ``windows.h5`` atomically; returns a summary for the log."""
+    windows = read_source(folder, settings, name)
+    split = split_windows(windows.labels, windows.subjects, settings["split"], f"datasets.{name}")
+    names = class_names(settings["classes"])
+    attrs = {"dataset": name, "class_names": list(names), "window": settings["window"],
+             "stride": settings.get("stride", settings["window"]), "source": str(folder), **provenance(settings)}
+    with atomic_h5(output, attrs) as h5:
+        h5.create_dataset("signals", data=windows.signals.astype(np.float32))
+        h5.create_dataset("labels", data=windows.labels.astype(np.int64))
+        h5.create_dataset("subjects", data=windows.subjects.astype("S"))
+        h5.create_dataset("ids", data=windows.ids.astype("S"))
+        h5.create_dataset("split", data=split.astype("S6"))
+    return summarize(windows.labels, windows.subjects, split, names)
+
+
+def summarize(labels, subjects, split, names) -> dict:
+    summary = {}
+    for part in (TRAIN, TEST):
+        mask = split == part
+        summary[part] = {"windows": int(mask.sum()), "subjects": int(len(np.unique(subjects[mask]))),
+                         "per_class": np.bincount(labels[mask], minlength=len(names)).tolist()}
+    return summary
+
+
+@dataclass
+class Windows:
+    """windows.h5 loaded whole: the training code's view of a dataset."""
+
+    signals: np.ndarray
+    labels: np.ndarray
+    subjects: np.ndarray
+    split: np.ndarray
+    class_names: list[str]
+    attrs: dict
+
+    def indices(self, part: str) -> np.ndarray:
+        return np.flatnonzero(self.split == part)
+
+
+def load_windows(path) -> Windows:
+    with open_h5(path, WINDOW_DATASETS) as h5:
+        return Windows(
+            signals=h5["signals"][...],
+            labels=h5["labels"][...],
+            subjects=h5["subjects"][...].astype(str),
+            split=h5["split"][...].astype(str),
+            class_names=_json_attr(h5, "class_names", path),
+            attrs=dict(h5.attrs),
+        )
+
+
+def _json_attr(h5: h5py.File, key: str, path):
+    import json
+
+    try:
+        return json.loads(h5.attrs[key])
+    except (KeyError, ValueError) as exc:
+        raise DataError(f"{path}: attribute {key!r} is missing or not JSON") from exc

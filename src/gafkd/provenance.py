@@ -1,0 +1,57 @@
+"""What produced a result: settings digest, code version, package versions, device."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import subprocess
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+
+from . import __version__
+
+_PACKAGES = ("gafkd", "numpy", "scipy", "h5py", "pandas", "torch", "snakemake", "pyts")
+
+
+def canonical_json(obj) -> str:
+    """Key-sorted compact JSON: the same settings always give the same text."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def settings_digest(settings) -> str:
+    """Short stable hash of a settings mapping (16 hex digits of SHA-256)."""
+    return hashlib.sha256(canonical_json(settings).encode()).hexdigest()[:16]
+
+
+@lru_cache(maxsize=1)
+def code_version() -> str:
+    """`gafkd <version>` plus the git commit (and `-dirty`) when run from a checkout."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "describe", "--always", "--dirty", "--abbrev=12"],
+                                capture_output=True, text=True, timeout=5, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = "unknown"
+    return f"{__version__}+{commit}"
+
+
+@lru_cache(maxsize=1)
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def provenance(settings=None) -> dict:
+    """The record every result file carries."""
+    record = {"code_version": code_version(), "packages": package_versions(), "platform": platform.platform()}
+    if settings is not None:
+        record["settings"] = settings
+        record["settings_digest"] = settings_digest(settings)
+    return record

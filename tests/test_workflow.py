@@ -1,0 +1,67 @@
+"""The Snakemake workflow: dry runs of the shipped configs, config errors, one tiny end-to-end run."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--workflow-profile", "none"]
+
+TINY = {
+    "results": "results",
+    "datasets": {"tiny": {
+        "source": {"format": "synthetic", "subjects": 4, "seconds_per_activity": 11, "seed": 3, "write_as": "mat"},
+        "classes": "gene14", "window": 500, "split": {"method": "subject", "train": 0.5, "test": 0.5}}},
+    "gaf": {"image_size": 16},
+}
+
+
+def snakemake(workdir, *args, config=None):
+    if config is not None:
+        (Path(workdir) / "cfg.yaml").write_text(yaml.safe_dump(config))
+        args = ("--configfile", str(Path(workdir) / "cfg.yaml"), *args)
+    return subprocess.run([*SNAKEMAKE, "--directory", str(workdir), *args], capture_output=True, text=True,
+                          timeout=900)
+
+
+@pytest.mark.parametrize("configfiles", [[], ["demo.yaml"]])
+def test_dry_run_of_shipped_configs(tmp_path, configfiles):
+    args = ["-n", "--configfile", str(ROOT / "config.yaml"), *[str(ROOT / c) for c in configfiles]]
+    run = snakemake(tmp_path, *args)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "window" in run.stdout and "gaf" in run.stdout
+
+
+def test_config_error_names_the_key(tmp_path):
+    bad = {**TINY, "gaf": {"image_size": 16, "mehtod": "summation"}}
+    run = snakemake(tmp_path, "-n", config=bad)
+    assert run.returncode != 0 and "mehtod" in run.stdout + run.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_missing_real_data_fails_with_one_clear_sentence(tmp_path):
+    config = {**TINY, "datasets": {"real": {**TINY["datasets"]["tiny"], "source": {"format": "mat", "path": "data/x"}}}}
+    assert snakemake(tmp_path, "-n", config=config).returncode == 0
+    run = snakemake(tmp_path, "--cores", "1", "--show-failed-logs", config=config)
+    assert run.returncode != 0
+    assert "real: data folder data/x does not exist; put the .mat windows" in run.stdout + run.stderr
+    assert not (tmp_path / "results" / "real" / "windows.h5").exists()
+
+
+@pytest.mark.slow
+def test_end_to_end_tiny(tmp_path):
+    run = snakemake(tmp_path, "--cores", "2", config=TINY)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    results = tmp_path / "results" / "tiny"
+    with h5py.File(results / "windows.h5") as w, h5py.File(results / "gaf.h5") as g:
+        assert g["images"].shape == (w["signals"].shape[0], 3, 16, 16)
+    for log in (tmp_path / "results" / "logs").rglob("*.log"):
+        assert "done in" in log.read_text(), log
+    rerun = snakemake(tmp_path, "--cores", "2", "-n", config=TINY)
+    assert "Nothing to be done" in rerun.stdout + rerun.stderr
+    shutil.rmtree(tmp_path / "results")
