@@ -9,9 +9,15 @@ min_version("9.0")
 configfile: "config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/gaf.smk"
+include: "workflow/rules/teachers.smk"
+include: "workflow/rules/students.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from gafkd.classes import GENE14
-from gafkd.data.build import build_windows, load_windows
+from gafkd.data.build import build_windows
+from gafkd.data.store import load_windows
 from gafkd.data.synthetic import generate_recordings, write_synthetic
 from gafkd.errors import DataError
 from gafkd.gafstore import build_gaf, load_gaf

@@ -1,11 +1,11 @@
 """The Snakemake workflow: dry runs of the shipped configs, config errors, one tiny end-to-end run."""
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import h5py
+import pandas as pd
 import pytest
 import yaml
 
@@ -18,6 +18,11 @@ TINY = {
         "source": {"format": "synthetic", "subjects": 4, "seconds_per_activity": 11, "seed": 3, "write_as": "mat"},
         "classes": "gene14", "window": 500, "split": {"method": "subject", "train": 0.5, "test": 0.5}}},
     "gaf": {"image_size": 16},
+    "training": {"epochs": 2, "batch_size": 16, "lr_milestones": [1, 2, 2]},
+    "teachers": {"archs": ["wrn16-1"], "seeds": [0, 1]},
+    "students": {"seeds": [0, 1], "kd1": {"teacher_archs": ["wrn16-1"], "lams": [0.7]},
+                 "kd2": {"pairs": [["wrn16-1", "wrn16-1"]], "alphas": [0.3]},
+                 "kdn": [{"teachers": ["gaf:wrn16-1", "sig:wrn16-1"], "weights": [0.5, 0.5], "lam": 0.5}]},
 }
 
 
@@ -55,13 +60,29 @@ def test_missing_real_data_fails_with_one_clear_sentence(tmp_path):
 
 @pytest.mark.slow
 def test_end_to_end_tiny(tmp_path):
+    """Every rule on tiny data: windows, GAF, teachers, logits, students, runs/summary/tables, plots, HTML."""
     run = snakemake(tmp_path, "--cores", "2", config=TINY)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    results = tmp_path / "results" / "tiny"
-    with h5py.File(results / "windows.h5") as w, h5py.File(results / "gaf.h5") as g:
+    results = tmp_path / "results"
+    with h5py.File(results / "tiny" / "windows.h5") as w, h5py.File(results / "tiny" / "gaf.h5") as g:
         assert g["images"].shape == (w["signals"].shape[0], 3, 16, 16)
-    for log in (tmp_path / "results" / "logs").rglob("*.log"):
-        assert "done in" in log.read_text(), log
+    runs = pd.read_csv(results / "runs.csv")
+    assert len(runs) == 2 * 2 + 4 * 2  # 2 teachers × 2 seeds + (ce, kd1, kd2, kdn) × 2 seeds
+    assert set(runs["kind"]) == {"teacher", "student", "kd1", "kd2", "kdn"}
+    assert len(list(results.rglob("logits.h5"))) == 4
+    tables = (results / "tables.md").read_text()
+    assert "| Experiment (alpha = 0.3, 500w, 14cls) | Trial 1 | Trial 2 | Mean" in " ".join(tables.split())
+    for plot in ("alpha_sweep", "lambda_sweep", "learning_curves", "gaf_examples", "confusion_teacher",
+                 "confusion_student"):
+        assert (results / "plots" / "tiny" / f"{plot}.png").read_bytes()[:4] == b"\x89PNG"
+    assert (results / "report.html").stat().st_size > 10_000
+    for log in (results / "logs").rglob("*.log"):
+        if log.name != "report.log":
+            assert "done in" in log.read_text(), log
+    assert not list(results.rglob("checkpoint.pt")) and not list(results.rglob("*.tmp"))
     rerun = snakemake(tmp_path, "--cores", "2", "-n", config=TINY)
     assert "Nothing to be done" in rerun.stdout + rerun.stderr
-    shutil.rmtree(tmp_path / "results")
+    # a changed training setting reruns the training jobs and what depends on them, not the data
+    changed = {**TINY, "training": {**TINY["training"], "weight_decay": 0.001}}
+    dry = snakemake(tmp_path, "-n", "--rerun-triggers", "params", config=changed)
+    assert "train_teacher" in dry.stdout and "distill" in dry.stdout and "rule window" not in dry.stdout

@@ -46,6 +46,7 @@ def check_config(config: dict) -> None:
     image_size = config.get("gaf", {}).get("image_size", 64)
     for name in config["datasets"]:
         _check_dataset(dataset_settings(config, name), f"datasets.{name}", image_size)
+    _check_training(config.get("training", {}))
     teachers = config.get("teachers", {})
     for arch in teachers.get("archs", []):
         parse_arch(arch, "teachers.archs")
@@ -71,6 +72,18 @@ def _check_dataset(settings: dict, key: str, image_size: int) -> None:
             raise ConfigError(f"{key}.split.{field}: required for split method {split['method']!r}")
     if split["method"] != "subjects" and split["train"] + split["test"] > 1 + 1e-9:
         raise ConfigError(f"{key}.split: train + test = {split['train'] + split['test']:g} exceeds 1")
+
+
+def _check_training(training: dict) -> None:
+    from .training.schedule import DEFAULT_MILESTONES, milestones
+
+    steps = training.get("lr_steps", [0.01, 0.001, 0.0001])
+    spec = training.get("lr_milestones", DEFAULT_MILESTONES)
+    if len(spec) != len(steps):
+        raise ConfigError(f"training.lr_milestones: {len(spec)} milestones for {len(steps)} lr_steps")
+    epochs = milestones(training.get("epochs", 200), spec)
+    if list(epochs) != sorted(epochs):
+        raise ConfigError(f"training.lr_milestones: {list(spec)} must not decrease (epochs {list(epochs)})")
 
 
 def _check_students(students: dict, teachers: dict) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .data.build import load_windows
+from .data.store import load_windows
 from .gaf import GramianAngularField
 from .io import atomic_h5, open_h5
 from .provenance import provenance

@@ -1,23 +1,20 @@
-"""Stage 1 (``window``): a dataset variant's source → ``windows.h5``; and its reader."""
+"""Stage 1 (``window``): a dataset variant's source → ``windows.h5`` (read back with :mod:`.store`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
-import h5py
 import numpy as np
 
 from ..classes import class_names
 from ..errors import DataError
-from ..io import atomic_h5, open_h5
+from ..io import atomic_h5
 from ..provenance import provenance
 from .mat import read_mat_folder
 from .recordings import read_recordings
 from .split import TEST, TRAIN, split_windows
 from .windowset import WindowSet
 
-WINDOW_DATASETS = ("signals", "labels", "subjects", "split")
 EXPECTED_FILES = {"mat": "the .mat windows (ID-<subject>_CLASS-<class>_Window-<n>.mat)",
                   "recordings": "one CSV or Parquet recording per subject (columns x, y, z, label)"}
 
@@ -70,39 +67,3 @@ def summarize(labels, subjects, split, names) -> dict:
         summary[part] = {"windows": int(mask.sum()), "subjects": int(len(np.unique(subjects[mask]))),
                          "per_class": np.bincount(labels[mask], minlength=len(names)).tolist()}
     return summary
-
-
-@dataclass
-class Windows:
-    """windows.h5 loaded whole: the training code's view of a dataset."""
-
-    signals: np.ndarray
-    labels: np.ndarray
-    subjects: np.ndarray
-    split: np.ndarray
-    class_names: list[str]
-    attrs: dict
-
-    def indices(self, part: str) -> np.ndarray:
-        return np.flatnonzero(self.split == part)
-
-
-def load_windows(path) -> Windows:
-    with open_h5(path, WINDOW_DATASETS) as h5:
-        return Windows(
-            signals=h5["signals"][...],
-            labels=h5["labels"][...],
-            subjects=h5["subjects"][...].astype(str),
-            split=h5["split"][...].astype(str),
-            class_names=_json_attr(h5, "class_names", path),
-            attrs=dict(h5.attrs),
-        )
-
-
-def _json_attr(h5: h5py.File, key: str, path):
-    import json
-
-    try:
-        return json.loads(h5.attrs[key])
-    except (KeyError, ValueError) as exc:
-        raise DataError(f"{path}: attribute {key!r} is missing or not JSON") from exc

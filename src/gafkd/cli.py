@@ -1,0 +1,66 @@
+"""The ``gafkd`` command: ``gafkd bench`` (speed and cost), ``gafkd status`` (are results current?)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import yaml
+
+from . import __version__
+
+
+def load_config(paths: list[str]) -> dict:
+    """config.yaml with overlays merged in order (as Snakemake's --configfile does), parsed as data."""
+    from snakemake.utils import update_config
+
+    config: dict = {}
+    for path in paths:
+        with open(path, encoding="utf-8") as fh:
+            update_config(config, yaml.safe_load(fh) or {})
+    return config
+
+
+def _bench(args) -> int:
+    from . import bench
+
+    config = load_config(args.config) if args.config else None
+    report = bench.run(quick=args.quick, device=args.device, config=config, threads=args.threads)
+    print(bench.format_report(report))
+    if args.json:
+        bench.write_json(report, args.json)
+        print(f"\nwrote {args.json}")
+    return 0
+
+
+def _status(args) -> int:
+    from .status import check_results
+
+    problems = check_results(load_config(args.config), Path(args.directory))
+    for line in problems:
+        print(line)
+    print("up to date" if not problems else f"{len(problems)} result(s) missing or out of date")
+    return 0 if not problems else 1
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="gafkd", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"gafkd {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    bench = commands.add_parser("bench", help="measure speeds and ratios on this machine; estimate the study")
+    bench.add_argument("--quick", action="store_true", help="about a minute instead of several")
+    bench.add_argument("--json", metavar="PATH", help="also write the numbers as JSON")
+    bench.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    bench.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
+    bench.add_argument("--config", nargs="*", default=["config.yaml"],
+                       help="config files for the study estimate (default: config.yaml)")
+    status = commands.add_parser("status", help="which results are missing or were made under other settings")
+    status.add_argument("--config", nargs="+", default=["config.yaml"], help="config.yaml and overlays, in order")
+    status.add_argument("--directory", default=".", help="the workflow's working directory")
+    args = parser.parse_args(argv)
+    return {"bench": _bench, "status": _status}[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,24 @@
+"""Models by name and modality: ``gaf`` inputs are images (2-D), ``sig`` inputs are signals (1-D)."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from ..errors import ConfigError
+from .wrn import build_wrn
+
+MODELS = {"wrn": build_wrn}
+MODALITY_DIMS = {"gaf": 2, "sig": 1}
+
+
+def build_model(arch: str, modality: str, num_classes: int, in_channels: int = 3) -> nn.Module:
+    family = arch.split("-")[0].rstrip("0123456789")
+    if family not in MODELS:
+        raise ConfigError(f"arch: unknown model family {family!r} in {arch!r}; known: {sorted(MODELS)}")
+    if modality not in MODALITY_DIMS:
+        raise ConfigError(f"modality: {modality!r} is not one of {sorted(MODALITY_DIMS)}")
+    return MODELS[family](arch, num_classes, in_channels, MODALITY_DIMS[modality])
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

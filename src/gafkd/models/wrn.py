@@ -1,0 +1,88 @@
+"""Wide ResNets (Zagoruyko & Komodakis) for 1-D signals and 2-D GAF images, as in protocol.md.
+
+WRN-d-k: a 3×3 (or 3) stem convolution to 16 channels, three stages of n = (d − 4)/6 pre-activation
+basic blocks (BN-ReLU-conv-BN-ReLU-conv) with 16k, 32k, 64k channels and strides 1, 2, 2, a 1×1
+convolution on the shortcut where the shape changes, final BN-ReLU, global average pooling (so any
+window length or image size works) and a linear classifier. No dropout.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..config import parse_arch
+
+LAYERS = {1: (nn.Conv1d, nn.BatchNorm1d, nn.AdaptiveAvgPool1d), 2: (nn.Conv2d, nn.BatchNorm2d, nn.AdaptiveAvgPool2d)}
+
+
+class PreActBlock(nn.Module):
+    def __init__(self, dims: int, in_ch: int, out_ch: int, stride: int):
+        super().__init__()
+        conv, norm, _ = LAYERS[dims]
+        self.bn1 = norm(in_ch)
+        self.conv1 = conv(in_ch, out_ch, 3, stride=stride, padding=1, bias=False)
+        self.bn2 = norm(out_ch)
+        self.conv2 = conv(out_ch, out_ch, 3, stride=1, padding=1, bias=False)
+        self.shortcut = None
+        if stride != 1 or in_ch != out_ch:
+            self.shortcut = conv(in_ch, out_ch, 1, stride=stride, bias=False)
+
+    def forward(self, x):
+        pre = torch.relu(self.bn1(x))
+        # where the shape changes the shortcut sees the pre-activated input (standard pre-act WRN)
+        residual = x if self.shortcut is None else self.shortcut(pre)
+        out = self.conv1(pre)
+        out = self.conv2(torch.relu(self.bn2(out)))
+        return out + residual
+
+
+class WideResNet(nn.Module):
+    """WRN-depth-width over ``dims``-dimensional inputs [B, C, L] or [B, C, H, W]."""
+
+    def __init__(self, depth: int, width: int, num_classes: int, in_channels: int = 3, dims: int = 2):
+        super().__init__()
+        if (depth - 4) % 6 or depth < 10:
+            raise ValueError(f"WRN depth must be 6n+4 ≥ 10, got {depth}")
+        conv, norm, pool = LAYERS[dims]
+        n = (depth - 4) // 6
+        widths = [16 * width, 32 * width, 64 * width]
+        self.depth, self.width, self.dims = depth, width, dims
+        self.stem = conv(in_channels, 16, 3, padding=1, bias=False)
+        stages, in_ch = [], 16
+        for out_ch, stride in zip(widths, (1, 2, 2)):
+            blocks = []
+            for i in range(n):
+                blocks.append(PreActBlock(dims, in_ch, out_ch, stride if i == 0 else 1))
+                in_ch = out_ch
+            stages.append(nn.Sequential(*blocks))
+        self.stages = nn.ModuleList(stages)
+        self.bn = norm(in_ch)
+        self.pool = pool(1)
+        self.fc = nn.Linear(in_ch, num_classes)
+        self._init_weights()
+
+    def _init_weights(self):
+        for m in self.modules():
+            if isinstance(m, (nn.Conv1d, nn.Conv2d)):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.Linear):
+                nn.init.zeros_(m.bias)
+
+    def forward(self, x, return_features: bool = False):
+        """Logits, or (logits, [stage outputs]) for feature-level distillation."""
+        out = self.stem(x)
+        features = []
+        for stage in self.stages:
+            out = stage(out)
+            features.append(out)
+        logits = self.fc(torch.flatten(self.pool(torch.relu(self.bn(out))), 1))
+        return (logits, features) if return_features else logits
+
+
+def build_wrn(arch: str, num_classes: int, in_channels: int = 3, dims: int = 2) -> WideResNet:
+    depth, width = parse_arch(arch)
+    return WideResNet(depth, width, num_classes, in_channels, dims)

@@ -1,0 +1,30 @@
+"""Row labels in the notes' wording, e.g. ``T1: WRN16-3(GAF), T2: WRN16-3(Sig), S: WRN16-1(Sig)``."""
+
+from __future__ import annotations
+
+MODALITY = {"gaf": "GAF", "sig": "Sig"}
+
+
+def model_label(spec: str) -> str:
+    """``gaf:wrn16-3`` → ``WRN16-3(GAF)``."""
+    modality, arch = spec.split(":")
+    return f"{arch.upper()}({MODALITY[modality]})"
+
+
+def teachers_label(teachers: str, weights=None) -> str:
+    parts = teachers.split("+")
+    if len(parts) == 1:
+        return f"T: {model_label(parts[0])}"
+    label = ", ".join(f"T{i + 1}: {model_label(p)}" for i, p in enumerate(parts))
+    if weights is not None:
+        label += ", w = " + "/".join(format(w, "g") for w in weights)
+    return label
+
+
+def experiment_label(kind: str, teachers: str, student: str, suffix: str, weights=None) -> str:
+    if kind == "teacher":
+        modality, arch = teachers.split(":")
+        return f"{arch.upper()} ({MODALITY[modality]} single network, {suffix})"
+    if kind == "student":
+        return f"S: {model_label(student)} alone ({suffix})"
+    return f"{teachers_label(teachers, weights)}, S: {model_label(student)} ({suffix})"

@@ -1,0 +1,104 @@
+"""What the report rules call: runs.csv, summary.csv, tables.md and the plots of one dataset."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import pandas as pd
+
+from ..io import write_text_atomic
+from ..provenance import package_versions, settings_digest
+from .collect import collect_runs, read_runs
+from .plots import confusion_plot, gaf_examples, learning_curves, sweep_plot
+from .summary import summarize
+from .tables import METRIC_COLUMN, render_tables
+
+REFERENCE = "reference_results.csv"
+
+
+def write_runs(metrics_paths, output) -> dict:
+    runs = collect_runs(metrics_paths)
+    write_text_atomic(output, runs.to_csv(index=False))
+    return {"runs": len(runs)}
+
+
+def write_summary(runs_path, output) -> dict:
+    summary = summarize(read_runs(runs_path))
+    write_text_atomic(output, summary.to_csv(index=False))
+    return {"configurations": len(summary) // 2}
+
+
+def load_reference(path=None) -> pd.DataFrame:
+    """The notes' published numbers (shipped with the package; a path overrides)."""
+    if path is None:
+        path = resources.files("gafkd") / "reference" / REFERENCE
+    return pd.read_csv(path)
+
+
+def footer(config: dict, runs: pd.DataFrame) -> str:
+    versions = ", ".join(f"{k} {v}" for k, v in package_versions().items())
+    codes = ", ".join(sorted(set(runs["code_version"].astype(str)))) or "none"
+    devices = ", ".join(sorted(set(runs["device"].astype(str)))) or "none"
+    return (f"Runs: {len(runs)} · config digest `{settings_digest(config)}` · code versions of the runs: {codes} · "
+            f"devices: {devices} · report environment: {versions}")
+
+
+def write_tables(config: dict, runs_path, output, reference_path=None) -> dict:
+    runs = read_runs(runs_path)
+    text = render_tables(config, runs, load_reference(reference_path), footer(config, runs))
+    write_text_atomic(output, text)
+    return {"lines": text.count("\n")}
+
+
+def write_plots(config: dict, dataset: str, runs_path, windows_path, gaf_path, outputs: dict) -> dict:
+    runs = read_runs(runs_path)
+    runs = runs[runs["dataset"] == dataset]
+    metric = config["report"]["metric"]
+    sweep_plot(runs, "kd2", "alpha", metric, f"{dataset}: two-teacher KD, α sweep", outputs["alpha_sweep"])
+    sweep_plot(runs, "kd1", "lam", metric, f"{dataset}: one-teacher KD, λ sweep", outputs["lambda_sweep"])
+    learning_curves(_history_groups(config, runs), outputs["learning_curves"],
+                    f"{dataset}: learning curves (mean over seeds)")
+    gaf_examples(windows_path, gaf_path, outputs["gaf_examples"], f"{dataset}: GAF image per class (x, y, z)")
+    names = _class_names(windows_path)
+    for kind, key in (("teacher", "confusion_teacher"), ("student", "confusion_student")):
+        best = _best_run(runs, kind, metric)
+        confusion_plot(_metrics_path(best), names, outputs[key], f"{dataset}: best {kind}")
+    return {"plots": len(outputs)}
+
+
+def _class_names(windows_path):
+    from ..data.store import load_windows
+
+    return load_windows(windows_path).class_names
+
+
+def _best_run(runs: pd.DataFrame, kind: str, metric: str) -> pd.Series:
+    """The best seed of the configuration with the best mean (students: every non-teacher run)."""
+    frame = runs[runs["kind"] == "teacher"] if kind == "teacher" else runs[runs["kind"] != "teacher"]
+    column = METRIC_COLUMN[metric]
+    keys = ["kind", "teachers", "student", "alpha", "lam"]
+    means = frame.groupby(keys, dropna=False)[column].transform("mean")
+    top = frame[means == means.max()]
+    return top.loc[top[column].idxmax()]
+
+
+def _metrics_path(run: pd.Series) -> Path:
+    return Path(run["run_dir"]) / "metrics.json"
+
+
+def _history_groups(config: dict, runs: pd.DataFrame) -> dict[str, list[str]]:
+    groups: dict[str, list[str]] = {}
+    for _, run in runs.iterrows():
+        if run["kind"] == "teacher":
+            label = f"teacher {run['teachers']}"
+        elif run["kind"] == "student":
+            label = "student alone"
+        elif run["kind"] == "kd1" and abs(run["lam"] - config["report"]["lam"]) < 1e-9:
+            label = f"kd1 {run['teachers']}"
+        elif run["kind"] == "kd2" and abs(run["alpha"] - config["report"]["alpha"]) < 1e-9:
+            label = f"kd2 {run['teachers']}"
+        else:
+            continue
+        groups.setdefault(label, []).append(str(_metrics_path(run).with_name("history.csv")))
+    return groups

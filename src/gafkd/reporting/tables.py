@@ -1,0 +1,224 @@
+"""tables.md: the notes' tables, rendered from runs.csv and nothing else.
+
+Per dataset variant: the main table (``| Experiment (alpha = 0.3, 500w, 14cls) | Trial 1 | … | Mean | Std |``,
+four decimals, mean as ``<u>**63.1186**</u>``, population std), the α sweep, the λ sweep and the
+comparison with the notes' published numbers. A configuration with fewer finished trials than
+configured shows ``—`` for the missing trials and is marked ``†`` with its n.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from tabulate import tabulate
+
+from ..classes import class_names
+from ..grid import experiments
+from .labels import experiment_label, teachers_label
+from .summary import mean_std
+
+METRIC_COLUMN = {"best": "best_test_acc", "final": "final_test_acc"}
+METRIC_TEXT = {"best": "best test epoch", "final": "final epoch"}
+MISSING = "—"
+INCOMPLETE = "†"
+
+
+@dataclass(frozen=True)
+class Config:
+    """One row's configuration: what runs.csv rows it gathers and how many seeds it expects."""
+
+    kind: str
+    teachers: str
+    student: str
+    alpha: float | None
+    lam: float | None
+    seeds: tuple[int, ...]
+    weights: tuple[float, ...] | None = None
+
+    def select(self, runs: pd.DataFrame) -> pd.DataFrame:
+        mask = (runs["kind"] == self.kind) & (runs["teachers"] == self.teachers) & (runs["student"] == self.student)
+        mask &= _matches(runs["alpha"], self.alpha) & _matches(runs["lam"], self.lam)
+        return runs[mask]
+
+    def trials(self, runs: pd.DataFrame, metric: str) -> list[float | None]:
+        chosen = self.select(runs)
+        by_seed = dict(zip(chosen["seed"].astype(int), chosen[METRIC_COLUMN[metric]]))
+        return [by_seed.get(seed) for seed in self.seeds]
+
+
+def _matches(column: pd.Series, value) -> pd.Series:
+    if value is None:
+        return column.isna()
+    return np.isclose(column.astype(float), float(value), rtol=0, atol=1e-9)
+
+
+def fmt(value: float) -> str:
+    return f"{value:.4f}"
+
+
+def stats_cells(values: list[float | None]) -> tuple[str, str, str]:
+    """(mean cell, std cell, incompleteness marker) over the finished trials."""
+    done = [v for v in values if v is not None]
+    if not done:
+        return MISSING, MISSING, f" {INCOMPLETE} n=0/{len(values)}"
+    mean, std = mean_std(done)
+    marker = "" if len(done) == len(values) else f" {INCOMPLETE} n={len(done)}/{len(values)}"
+    return f"<u>**{fmt(mean)}**</u>", fmt(std), marker
+
+
+def mean_pm_std(values: list[float | None]) -> str:
+    done = [v for v in values if v is not None]
+    if not done:
+        return f"{MISSING} {INCOMPLETE} n=0/{len(values)}"
+    mean, std = mean_std(done)
+    marker = "" if len(done) == len(values) else f" {INCOMPLETE} n={len(done)}/{len(values)}"
+    return f"{fmt(mean)} ± {fmt(std)}{marker}"
+
+
+class DatasetTables:
+    """The tables of one dataset variant, from the config's grid and the runs."""
+
+    def __init__(self, config: dict, dataset: str, runs: pd.DataFrame):
+        settings = config["datasets"][dataset]
+        self.config, self.dataset = config, dataset
+        self.runs = runs[runs["dataset"] == dataset]
+        self.suffix = f"{settings['window']}w, {len(class_names(settings['classes']))}cls"
+        self.metric = config["report"]["metric"]
+        students = config["students"]
+        self.student = f"sig:{students['arch']}"
+        self.teacher_seeds = tuple(config["teachers"]["seeds"])
+        self.student_seeds = tuple(students["seeds"])
+        self.n_trials = max(len(self.teacher_seeds), len(self.student_seeds))
+
+    # -- the grid, in the notes' order ---------------------------------------------------------
+    def main_configs(self) -> list[Config]:
+        report, teachers = self.config["report"], self.config["teachers"]
+        rows = [Config("teacher", f"{m}:{a}", "", None, None, self.teacher_seeds)
+                for m in ("gaf", "sig") if m in teachers["modalities"] for a in teachers["archs"]]
+        for e in experiments(self.config):
+            if e.kind == "student":
+                rows.append(self._config(e))
+            elif e.kind == "kd1" and np.isclose(e.lam, report["lam"]):
+                rows.append(self._config(e))
+            elif e.kind == "kd2" and np.isclose(e.alpha, report["alpha"]):
+                rows.append(self._config(e))
+            elif e.kind == "kdn":
+                rows.append(self._config(e))
+        return rows
+
+    def _config(self, e) -> Config:
+        return Config(e.kind, "+".join(e.teachers), self.student, e.alpha, e.lam if e.kind != "student" else None,
+                      self.student_seeds, e.weights if e.kind == "kdn" else None)
+
+    def label(self, c: Config) -> str:
+        return experiment_label(c.kind, c.teachers, c.student, self.suffix, c.weights)
+
+    # -- tables --------------------------------------------------------------------------------
+    def main_table(self) -> str:
+        alpha = format(self.config["report"]["alpha"], "g")
+        headers = [f"Experiment (alpha = {alpha}, {self.suffix})", *[f"Trial {i + 1}" for i in range(self.n_trials)],
+                   "Mean", "Std"]
+        body = []
+        for c in self.main_configs():
+            values = c.trials(self.runs, self.metric)
+            mean, std, marker = stats_cells(values)
+            cells = [fmt(v) if v is not None else MISSING for v in values]
+            cells += [""] * (self.n_trials - len(cells))
+            body.append([self.label(c) + marker, *cells, mean, std])
+        widths = [CELL_WIDTH["trial"]] * self.n_trials + [CELL_WIDTH["mean"], CELL_WIDTH["trial"]]
+        return _markdown(headers, body, widths)
+
+    def alpha_table(self) -> str | None:
+        kd2 = self.config["students"].get("kd2", {})
+        if not kd2.get("pairs"):
+            return None
+        alphas = kd2["alphas"]
+        headers = [f"Teachers (lam = {format(kd2['lam'], 'g')}, {self.suffix})", *[f"alpha = {a:g}" for a in alphas]]
+        body = []
+        for gaf, sig in kd2["pairs"]:
+            teachers = f"gaf:{gaf}+sig:{sig}"
+            cells = [mean_pm_std(Config("kd2", teachers, self.student, a, kd2["lam"], self.student_seeds)
+                                 .trials(self.runs, self.metric)) for a in alphas]
+            body.append([teachers_label(teachers), *cells])
+        return _markdown(headers, body, CELL_WIDTH["pm"])
+
+    def lambda_table(self) -> str | None:
+        kd1 = self.config["students"].get("kd1", {})
+        if not kd1.get("teacher_archs"):
+            return None
+        lams = kd1["lams"]
+        headers = [f"One-teacher KD ({self.suffix})", *[f"lam = {lam:g}" for lam in lams]]
+        body = []
+        for arch in kd1["teacher_archs"]:
+            cells = [mean_pm_std(Config("kd1", f"gaf:{arch}", self.student, None, lam, self.student_seeds)
+                                 .trials(self.runs, self.metric)) for lam in lams]
+            body.append([f"{teachers_label(f'gaf:{arch}')}, S: {self.student.split(':')[1].upper()}(Sig)", *cells])
+        return _markdown(headers, body, CELL_WIDTH["pm"])
+
+    def reference_table(self, reference: pd.DataFrame) -> str | None:
+        ref = reference[reference["dataset"] == self.dataset]
+        body = []
+        configs = self.main_configs() + self._sweep_configs()
+        seen = set()
+        for c in configs:
+            match = ref[(ref["experiment"] == c.kind) & (ref["teachers"] == c.teachers)
+                        & _matches(ref["alpha"], c.alpha) & _matches(ref["lambda"], c.lam)]
+            if match.empty or (c.kind, c.teachers, c.alpha, c.lam) in seen:
+                continue
+            seen.add((c.kind, c.teachers, c.alpha, c.lam))
+            notes = match.iloc[0]
+            values = [v for v in c.trials(self.runs, self.metric) if v is not None]
+            if values:
+                mean, std = mean_std(values)
+                ours = [fmt(mean), fmt(std), f"{mean - notes['mean']:+.4f}"]
+            else:
+                ours = [MISSING, MISSING, MISSING]
+            label = self.label(c) + (f", alpha = {c.alpha:g}" if c.alpha is not None else "")
+            body.append([label, ours[0], fmt(notes["mean"]), ours[2], ours[1], fmt(notes["std"]), notes["source"]])
+        if not body:
+            return None
+        headers = ["Experiment", "Mean (runs)", "Mean (notes)", "Δ (runs − notes)", "Std (runs)", "Std (notes)",
+                   "Notes"]
+        return _markdown(headers, body, [CELL_WIDTH["trial"] + 1] * 5 + [len("notes 2025-03-14 (corrected split)")])
+
+    def _sweep_configs(self) -> list[Config]:
+        return [self._config(e) for e in experiments(self.config) if e.kind in ("kd1", "kd2")]
+
+
+MARKER_ROOM = len(f" {INCOMPLETE} n=10/10")
+CELL_WIDTH = {"trial": len("100.0000"), "mean": len("<u>**100.0000**</u>"), "pm": len("100.0000 ± 100.0000") + MARKER_ROOM}
+
+
+def _markdown(headers, body, cell_width: int) -> str:
+    """A GitHub table whose column widths depend on the labels and formats, never on the values.
+
+    So editing one run changes exactly the lines of the rows that use it.
+    """
+    labels = [row[0].split(f" {INCOMPLETE} ")[0] for row in body]
+    widths = [max([len(headers[0])] + [len(label) + MARKER_ROOM for label in labels])]
+    widths += [max(len(h), cell_width if isinstance(cell_width, int) else cell_width[i]) for i, h in
+               enumerate(headers[1:])]
+
+    pad = lambda cells: [str(c).ljust(w) for c, w in zip(cells, widths)]  # noqa: E731
+    return tabulate([pad(row) for row in body], headers=pad(headers), tablefmt="github", disable_numparse=True,
+                    preserve_whitespace=True)
+
+
+def render_tables(config: dict, runs: pd.DataFrame, reference: pd.DataFrame, footer: str) -> str:
+    metric = config["report"]["metric"]
+    parts = ["# Results", "",
+             f"Accuracy in % on the test split, {METRIC_TEXT[metric]} (`report.metric: {metric}`); mean and population "
+             f"std (ddof = 0) over trials (seeds). {INCOMPLETE} n=k/N: only k of N configured trials have finished; "
+             "mean and std are over those. Generated from `runs.csv`; do not edit by hand.", ""]
+    for dataset in config["datasets"]:
+        tables = DatasetTables(config, dataset, runs)
+        parts += [f"## {dataset} ({tables.suffix})", "", tables.main_table(), ""]
+        for title, table in (("Alpha sweep (two-teacher KD, mean ± std)", tables.alpha_table()),
+                             ("Lambda sweep (one-teacher KD, mean ± std)", tables.lambda_table()),
+                             ("Comparison with the notes", tables.reference_table(reference))):
+            if table is not None:
+                parts += [f"### {title}", "", table, ""]
+    parts += ["---", "", footer, ""]
+    return "\n".join(parts)

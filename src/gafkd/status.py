@@ -1,0 +1,83 @@
+"""``gafkd status``: is every result present and made under the current configuration?
+
+Each result records the digest of the settings that produced it; this recomputes the digests the
+current config implies and lists every missing or stale file. Snakemake reruns stale jobs by itself
+(changed params are a rerun trigger); this answers the question without touching anything.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import h5py
+
+from .config import dataset_settings
+from .grid import experiments, teacher_runs, teacher_seed
+from .provenance import settings_digest
+
+
+def _h5_digest(path: Path) -> str | None:
+    try:
+        with h5py.File(path, "r") as h5:
+            return str(h5.attrs.get("settings_digest"))
+    except (OSError, ValueError):
+        return None
+
+
+def _json_digest(path: Path) -> str | None:
+    try:
+        return json.loads(path.read_text())["settings_digest"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def with_defaults(config: dict) -> dict:
+    """The config as the workflow sees it: schema defaults filled in."""
+    from snakemake.utils import validate
+
+    schema = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+    validate(config, str(schema), set_default=True)
+    return config
+
+
+def check_results(config: dict, directory: Path) -> list[str]:
+    from .runs import student_settings, teacher_settings
+
+    config = with_defaults(config)
+    results = directory / config["results"]
+    problems = []
+
+    def check(path: Path, expected: str | None, found: str | None) -> bool:
+        if found is None:
+            problems.append(f"missing  {path}")
+            return False
+        if expected is not None and found != expected:
+            problems.append(f"stale    {path} (made under settings {found}, the config implies {expected})")
+            return False
+        return True
+
+    for dataset in config["datasets"]:
+        windows = results / dataset / "windows.h5"
+        windows_digest = settings_digest(dataset_settings(config, dataset))
+        if not check(windows, windows_digest, _h5_digest(windows)):
+            continue
+        check(results / dataset / "gaf.h5", settings_digest(config["gaf"]), _h5_digest(results / dataset / "gaf.h5"))
+        logits_digests = {}
+        for modality, arch, seed in teacher_runs(config):
+            folder = results / dataset / "teachers" / f"{modality}-{arch}" / f"seed{seed}"
+            expected = settings_digest(teacher_settings(dataset, windows_digest, modality, arch, seed,
+                                                        config["training"]))
+            if check(folder / "metrics.json", expected, _json_digest(folder / "metrics.json")):
+                logits_digests[(modality, arch, seed)] = _h5_digest(folder / "logits.h5")
+        for experiment in experiments(config):
+            for seed in config["students"]["seeds"]:
+                folder = (results / dataset / "students" / config["students"]["arch"] / experiment.spec
+                          / f"seed{seed}")
+                t_seed = teacher_seed(config, seed)
+                digests = [logits_digests.get((*t.split(":"), t_seed)) for t in experiment.teachers]
+                expected = None if None in digests else settings_digest(student_settings(
+                    dataset, windows_digest, config["students"]["arch"], seed, config["training"], experiment,
+                    config["students"]["temperature"], digests))
+                check(folder / "metrics.json", expected, _json_digest(folder / "metrics.json"))
+    return problems

@@ -1,0 +1,68 @@
+"""A run's data, whole in memory (on the GPU when training there): no per-sample reads, no workers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..data.store import load_windows
+from ..gafstore import load_gaf
+
+
+@dataclass
+class RunData:
+    """Inputs in their storage dtype [N, C, ...], labels [N], split indices, per-channel statistics."""
+
+    inputs: torch.Tensor
+    labels: torch.Tensor
+    train_idx: torch.Tensor
+    test_idx: torch.Tensor
+    mean: torch.Tensor  # [C], training-set statistics
+    std: torch.Tensor
+    num_classes: int
+    windows_digest: str
+
+    def to(self, device) -> "RunData":
+        move = lambda t: t.to(device)  # noqa: E731
+        return RunData(move(self.inputs), move(self.labels), move(self.train_idx), move(self.test_idx),
+                       move(self.mean), move(self.std), self.num_classes, self.windows_digest)
+
+    def batch(self, idx: torch.Tensor) -> torch.Tensor:
+        """Standardised float32 inputs of the rows ``idx``."""
+        x = self.inputs[idx].float()
+        shape = (1, -1) + (1,) * (x.dim() - 2)
+        return (x - self.mean.view(shape)) / self.std.view(shape)
+
+
+def channel_stats(inputs: np.ndarray, rows: np.ndarray, chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and std over ``rows`` (float64, chunked so float16 images never expand whole)."""
+    channels = inputs.shape[1]
+    total, sq, count = np.zeros(channels), np.zeros(channels), 0
+    for start in range(0, len(rows), chunk):
+        x = inputs[rows[start:start + chunk]].astype(np.float64).reshape(-1, channels, int(np.prod(inputs.shape[2:])))
+        total += x.sum(axis=(0, 2))
+        sq += (x * x).sum(axis=(0, 2))
+        count += x.shape[0] * x.shape[2]
+    mean = total / count
+    std = np.sqrt(np.maximum(sq / count - mean * mean, 0.0))
+    return mean, np.where(std > 1e-8, std, 1.0)
+
+
+def load_run_data(modality: str, windows_path, gaf_path=None) -> RunData:
+    windows = load_windows(windows_path)
+    digest = str(windows.attrs.get("settings_digest", ""))
+    inputs = load_gaf(gaf_path, digest) if modality == "gaf" else windows.signals
+    train = windows.indices("train")
+    mean, std = channel_stats(inputs, train)
+    return RunData(
+        inputs=torch.from_numpy(np.ascontiguousarray(inputs)),
+        labels=torch.from_numpy(windows.labels),
+        train_idx=torch.from_numpy(train),
+        test_idx=torch.from_numpy(windows.indices("test")),
+        mean=torch.from_numpy(mean).float(),
+        std=torch.from_numpy(std).float(),
+        num_classes=len(windows.class_names),
+        windows_digest=digest,
+    )

@@ -1,0 +1,39 @@
+"""Which device a job trains on, and the torch settings for it."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from ..errors import ConfigError
+
+
+def select_device(preference: str = "auto", gpus_held: int = 0) -> torch.device:
+    """CUDA when the job holds a GPU (Snakemake resource ``gpu``) and CUDA exists, else CPU."""
+    if preference == "cpu":
+        return torch.device("cpu")
+    if preference == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError("training.device: cuda was asked for but no CUDA device is available")
+        return torch.device("cuda")
+    return torch.device("cuda" if gpus_held > 0 and torch.cuda.is_available() else "cpu")
+
+
+def configure(threads: int, deterministic: bool, device: torch.device) -> None:
+    """Threads from the job; deterministic kernels (bitwise-reproducible on CPU) unless turned off."""
+    torch.set_num_threads(max(1, int(threads)))
+    if device.type == "cuda":
+        # CPU kernels are already deterministic for a fixed thread count; the global switch is for
+        # CUDA only (it also imports torch._inductor, ≈1 s of start-up in every CPU job).
+        if deterministic:
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(bool(deterministic), warn_only=True)
+    torch.backends.cudnn.benchmark = not deterministic
+    torch.backends.cudnn.deterministic = bool(deterministic)
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda:{torch.cuda.get_device_name(device)}"
+    return f"cpu:{torch.get_num_threads()}threads"

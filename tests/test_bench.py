@@ -1,0 +1,59 @@
+"""The benchmark harness produces its numbers (no timing assertions: machines are noisy)."""
+
+import json
+
+import pytest
+import torch
+import yaml
+
+from gafkd import bench
+from gafkd.cli import load_config, main
+
+
+@pytest.fixture
+def small(monkeypatch):
+    monkeypatch.setattr(bench, "ARCHS", ("wrn16-1",))
+    return bench.Bench(torch.device("cpu"), quick=True, image_size=16)
+
+
+def test_sections_report_positive_speeds_and_ratios(small, tmp_path):
+    models = [small.model_speed(m, "wrn16-1") for m in ("sig", "gaf")]
+    assert all(m["train_samples_per_s"] > 0 and m["eval_samples_per_s"] > 0 for m in models)
+    kd = small.kd(steps=2, h5_path=tmp_path / "naive.h5")
+    assert kd["cached_vs_live_one"] > 0 and kd["ours_vs_naive"] > 0
+    loop = small.loop_overhead(n_train=128)
+    assert loop["loop_s"] > 0 and loop["preloaded_s"] > 0
+    gaf = small.gaf(64)
+    assert gaf["max_abs_difference"] <= 1e-6 and gaf["gaf_vs_pyts"] > 0
+
+
+def test_study_estimate_sums_the_grid():
+    config = yaml.safe_load(open("config.yaml"))
+    models = [{"modality": m, "arch": a, "train_samples_per_s": 1000.0, "eval_samples_per_s": 4000.0}
+              for m in ("sig", "gaf") for a in bench.ARCHS]
+    estimate = bench.study_estimate(models, config)
+    length, n_train, n_test = bench.STUDY_SIZES["gene7_w500"]
+    per_epoch = n_train / 1000 + n_test / 4000
+    runs = 24 + 41 * 3  # teachers + students per dataset
+    assert estimate["hours_per_dataset"]["gene7_w500"] == pytest.approx(200 * runs * per_epoch / 3600)
+    assert estimate["hours_per_dataset"]["gene7_w1000"] > estimate["hours_per_dataset"]["gene7_w500"] / 3
+
+
+def test_cli_writes_json_with_top_level_ratios(monkeypatch, tmp_path, capsys):
+    fake = {"device": "cpu", "quick": True, "kd_cached_vs_live": 40.0, "gaf_vs_pyts": 5.0, "loop_overhead": 0.02,
+            "ours_vs_naive": 60.0, "models": [], "kd": {"cached_vs_live_one": 40.0, "cached_vs_live_two": 45.0,
+                                                          "ours_vs_naive": 60.0},
+            "loop": {"loop_overhead": 0.02}, "gaf": {"gaf_vs_pyts": 5.0, "ours_windows_per_s": 1.0,
+                                                      "pyts_windows_per_s": 0.2, "max_abs_difference": 1e-7}}
+    monkeypatch.setattr(bench, "run", lambda **kwargs: fake)
+    assert main(["bench", "--quick", "--json", str(tmp_path / "b.json"), "--config"]) == 0
+    written = json.loads((tmp_path / "b.json").read_text())
+    assert {"kd_cached_vs_live", "gaf_vs_pyts", "loop_overhead"} <= set(written)
+    assert "kd_cached_vs_live" in capsys.readouterr().out
+
+
+def test_load_config_merges_overlays_like_snakemake():
+    config = load_config(["config.yaml", "demo.yaml"])
+    assert config["training"]["epochs"] == 2 and config["training"]["batch_size"] == 16
+    assert config["datasets"]["gene14_w500"]["source"]["format"] == "synthetic"
+    assert config["datasets"]["gene14_w500"]["window"] == 500  # kept from config.yaml

@@ -1,0 +1,157 @@
+"""runs.csv → summary.csv → tables.md: formatting, order, missing trials, the reference, provenance."""
+
+import copy
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from gafkd.errors import DataError
+from gafkd.grid import experiments, teacher_runs
+from gafkd.reporting import collect_runs, summarize
+from gafkd.reporting.make import load_reference
+from gafkd.reporting.summary import mean_std
+from gafkd.reporting.tables import DatasetTables, fmt, render_tables, stats_cells
+
+CONFIG = yaml.safe_load((Path(__file__).parents[1] / "config.yaml").read_text())
+NOTES = [63.0491, 63.3270, 62.9797]
+
+
+def test_population_std_and_the_notes_format():
+    mean, std = mean_std(NOTES)
+    assert (fmt(mean), fmt(std)) == ("63.1186", "0.1501")
+    assert stats_cells(NOTES) == ("<u>**63.1186**</u>", "0.1501", "")
+    assert fmt(200 / 3) == "66.6667" and fmt(100 / 3) == "33.3333" and fmt(50) == "50.0000"
+
+
+def fake_runs(config=CONFIG, datasets=("gene14_w500",), seed=0):
+    """A runs.csv frame with one row per run of the grid and made-up accuracies."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    student = f"sig:{config['students']['arch']}"
+    for dataset in datasets:
+        for modality, arch, s in teacher_runs(config):
+            rows.append(dict(dataset=dataset, kind="teacher", teachers=f"{modality}:{arch}", student="", alpha=np.nan,
+                             lam=np.nan, seed=s))
+        for e in experiments(config):
+            for s in config["students"]["seeds"]:
+                rows.append(dict(dataset=dataset, kind=e.kind, teachers="+".join(e.teachers), student=student,
+                                 alpha=np.nan if e.alpha is None else e.alpha,
+                                 lam=np.nan if e.lam is None else e.lam, seed=s))
+    runs = pd.DataFrame(rows)
+    runs["best_test_acc"] = np.round(rng.uniform(55, 75, len(runs)), 4)
+    runs["final_test_acc"] = runs["best_test_acc"] - 1
+    runs["code_version"], runs["device"] = "test", "cpu"
+    return runs
+
+
+def main_table_rows(text, dataset="gene14_w500"):
+    section = text.split(f"## {dataset}")[1].split("###")[0]
+    return [line for line in section.splitlines() if line.startswith("| ") and "Experiment" not in line]
+
+
+def test_row_order_and_labels():
+    text = render_tables(CONFIG, fake_runs(), load_reference(), "footer")
+    labels = [row.split("|")[1].strip() for row in main_table_rows(text)]
+    assert labels[:4] == [f"WRN{a} (GAF single network, 500w, 14cls)" for a in ("16-1", "16-3", "28-1", "28-3")]
+    assert labels[4:8] == [f"WRN{a} (Sig single network, 500w, 14cls)" for a in ("16-1", "16-3", "28-1", "28-3")]
+    assert labels[8] == "S: WRN16-1(Sig) alone (500w, 14cls)"
+    assert labels[9] == "T: WRN16-1(GAF), S: WRN16-1(Sig) (500w, 14cls)"
+    assert labels[14] == "T1: WRN16-3(GAF), T2: WRN16-3(Sig), S: WRN16-1(Sig) (500w, 14cls)"
+    assert len(labels) == 17
+    header = [line for line in text.splitlines() if line.startswith("| Experiment (alpha")][0]
+    assert [c.strip() for c in header.split("|")[1:-1]] == [
+        "Experiment (alpha = 0.3, 500w, 14cls)", "Trial 1", "Trial 2", "Trial 3", "Mean", "Std"]
+    for dataset, suffix in (("gene7_w500", "500w, 7cls"), ("gene7_w1000", "1000w, 7cls")):
+        assert f"## {dataset} ({suffix})" in text
+    assert "### Alpha sweep" in text and "### Lambda sweep" in text and "footer" in text
+
+
+def test_the_notes_example_renders_exactly():
+    runs = fake_runs()
+    mask = (runs["kind"] == "teacher") & (runs["teachers"] == "gaf:wrn16-1")
+    runs.loc[mask, "best_test_acc"] = NOTES
+    row = main_table_rows(render_tables(CONFIG, runs, load_reference(), ""))[0]
+    assert [c.strip() for c in row.split("|")[2:-1]] == ["63.0491", "63.3270", "62.9797", "<u>**63.1186**</u>", "0.1501"]
+
+
+def test_missing_trials_are_marked_not_averaged_as_complete():
+    runs = fake_runs()
+    drop = runs[(runs["kind"] == "teacher") & (runs["teachers"] == "gaf:wrn16-3") & (runs["seed"] == 1)].index
+    runs = runs.drop(drop)
+    none = runs[(runs["kind"] == "teacher") & (runs["teachers"] == "gaf:wrn28-1")].index
+    runs = runs.drop(none)
+    rows = main_table_rows(render_tables(CONFIG, runs, load_reference(), ""))
+    assert "† n=2/3" in rows[1] and "| —" in rows[1]
+    kept = runs[(runs["kind"] == "teacher") & (runs["teachers"] == "gaf:wrn16-3")]["best_test_acc"]
+    assert f"<u>**{fmt(kept.mean())}**</u>" in rows[1]
+    assert "† n=0/3" in rows[2] and rows[2].count("—") == 5
+    assert "†" not in rows[0]
+
+
+def test_reference_comparison_matches_dataset_experiment_teachers_alpha_lam():
+    runs = fake_runs()
+    tables = DatasetTables(CONFIG, "gene14_w500", runs)
+    comparison = tables.reference_table(load_reference())
+    lines = comparison.splitlines()[2:]
+    assert len(lines) == 4 + 4 + 20  # GAF teachers, kd1 at lam 0.7, kd2 pairs at every alpha
+    first = [c.strip() for c in lines[0].split("|")[1:-1]]
+    ours = runs[(runs["kind"] == "teacher") & (runs["teachers"] == "gaf:wrn16-1")]["best_test_acc"].mean()
+    assert first[1:4] == [fmt(ours), "63.1186", f"{ours - 63.1186:+.4f}"]
+    assert DatasetTables(CONFIG, "gene7_w1000", runs).reference_table(load_reference()) is not None
+    other = copy.deepcopy(CONFIG)
+    other["datasets"] = {"mine": CONFIG["datasets"]["gene14_w500"]}
+    assert DatasetTables(other, "mine", fake_runs(datasets=("mine",))).reference_table(load_reference()) is None
+
+
+def test_every_number_in_the_tables_comes_from_runs():
+    runs = fake_runs(datasets=tuple(CONFIG["datasets"]))
+    text = render_tables(CONFIG, runs, load_reference(), "")
+    allowed = {fmt(v) for v in runs["best_test_acc"]}
+    for dataset in CONFIG["datasets"]:
+        for row in main_table_rows(text, dataset):
+            trials = [c.strip() for c in row.split("|")[2:5]]
+            assert set(trials) <= allowed, row
+    summary = summarize(runs)
+    means = {fmt(v) for v in summary["mean"]} | {fmt(v) for v in summary["std"]}
+    cells = re.findall(r"(\d+\.\d{4}) ± (\d+\.\d{4})", text)
+    assert cells and all(m in means and s in means for m, s in cells)
+
+
+def test_editing_one_run_changes_exactly_the_affected_rows():
+    runs = fake_runs()
+    before = render_tables(CONFIG, runs, load_reference(), "").splitlines()
+    target = (runs["kind"] == "kd2") & (runs["teachers"] == "gaf:wrn16-3+sig:wrn16-3") & np.isclose(runs["alpha"], 0.3)
+    runs.loc[runs[target & (runs["seed"] == 2)].index, "best_test_acc"] = 99.5
+    after = render_tables(CONFIG, runs, load_reference(), "").splitlines()
+    changed = [b for a, b in zip(before, after) if a != b]
+    assert len(changed) == 3  # the main-table row, the alpha-sweep row, the notes comparison row
+    assert all("WRN16-3(GAF), T2: WRN16-3(Sig)" in line for line in changed)
+    assert "99.5000" in changed[0]
+
+
+def test_summary_csv():
+    runs = fake_runs()
+    summary = summarize(runs)
+    row = summary[(summary["kind"] == "teacher") & (summary["teachers"] == "gaf:wrn16-1")
+                  & (summary["metric"] == "best_test_acc")].iloc[0]
+    values = runs[(runs["kind"] == "teacher") & (runs["teachers"] == "gaf:wrn16-1")]["best_test_acc"]
+    assert row["n"] == 3 and row["mean"] == pytest.approx(values.mean()) and row["std"] == pytest.approx(values.std(ddof=0))
+    assert len(summary) == 2 * (8 + 41)
+
+
+def test_collect_runs_reads_metrics_and_refuses_corrupt_ones(tmp_path):
+    good = tmp_path / "a" / "metrics.json"
+    good.parent.mkdir()
+    good.write_text(json.dumps({"dataset": "d", "kind": "teacher", "teachers": "gaf:wrn16-1", "student": "",
+                                "alpha": None, "lam": None, "seed": 0, "best_test_acc": 50.0, "final_test_acc": 49.0}))
+    runs = collect_runs([good])
+    assert runs.loc[0, "run_dir"] == str(good.parent) and runs.loc[0, "best_test_acc"] == 50.0
+    bad = tmp_path / "b.json"
+    bad.write_text('{"dataset": "d", "kind"')
+    with pytest.raises(DataError, match="not valid JSON"):
+        collect_runs([good, bad])

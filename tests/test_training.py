@@ -1,0 +1,248 @@
+"""Models, losses, schedule, and the training loop's guarantees (determinism, resume, cached logits)."""
+
+import json
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from gafkd.data.build import build_windows
+from gafkd.data.synthetic import write_synthetic
+from gafkd.distillation import DistillationLoss, kd_loss
+from gafkd.gafstore import build_gaf
+from gafkd.grid import Experiment, experiments
+from gafkd.models import build_model, count_parameters
+from gafkd.runs import distill, train_teacher
+from gafkd.training import TrainingError, learning_rate
+from gafkd.training import checkpoint as checkpoint_module
+from gafkd.training.data import load_run_data
+from gafkd.training.schedule import milestones
+from gafkd.training.teachers import LiveTeacher, load_teacher, write_teacher_logits
+
+TRAINING = {"epochs": 3, "batch_size": 16, "lr": 0.05, "lr_steps": [0.01, 0.001, 0.0001],
+            "lr_milestones": [1, 2, 3], "momentum": 0.9, "weight_decay": 1e-4, "deterministic": True,
+            "device": "cpu"}
+
+
+# --- losses -------------------------------------------------------------------------------------
+
+@pytest.fixture
+def logits():
+    g = torch.Generator().manual_seed(0)
+    return torch.randn(8, 5, generator=g), torch.randn(8, 5, generator=g), torch.randn(8, 5, generator=g)
+
+
+def test_lambda_zero_is_cross_entropy(logits):
+    s, t, _ = logits
+    y = torch.arange(8) % 5
+    assert torch.equal(DistillationLoss((1.0,), lam=0.0)(s, y, [t]), F.cross_entropy(s, y))
+    assert torch.equal(DistillationLoss()(s, y), F.cross_entropy(s, y))
+
+
+def test_kd_is_tau_squared_batchmean_kl(logits):
+    s, t, _ = logits
+    tau = 4.0
+    p_t = F.softmax(t / tau, 1)
+    manual = (p_t * (p_t.log() - F.log_softmax(s / tau, 1))).sum(1).mean() * tau**2
+    torch.testing.assert_close(kd_loss(s, t, tau), manual)
+    # batchmean, not mean over elements: the value does not shrink with the number of classes
+    assert not math.isclose(kd_loss(s, t, tau).item(), (manual / 5).item())
+    assert kd_loss(t, t, tau).abs().item() < 1e-6
+
+
+def test_alpha_one_equals_one_teacher_and_weights_mix(logits):
+    s, t1, t2 = logits
+    y = torch.arange(8) % 5
+    one = DistillationLoss((1.0,), lam=0.7)(s, y, [t1])
+    torch.testing.assert_close(DistillationLoss((1.0, 0.0), lam=0.7)(s, y, [t1, t2]), one)
+    mixed = DistillationLoss((0.3, 0.7), lam=0.7)(s, y, [t1, t2])
+    expected = 0.3 * F.cross_entropy(s, y) + 0.7 * (0.3 * kd_loss(s, t1, 4) + 0.7 * kd_loss(s, t2, 4))
+    torch.testing.assert_close(mixed, expected)
+
+
+def test_weights_must_sum_to_one():
+    with pytest.raises(Exception, match="sum to 1"):
+        DistillationLoss((0.5, 0.4), lam=0.7)
+
+
+# --- models and schedule ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("arch", ["wrn16-1", "wrn16-3", "wrn28-1", "wrn28-3"])
+@pytest.mark.parametrize("modality, shape", [("sig", (2, 3, 500)), ("sig", (2, 3, 1000)), ("gaf", (2, 3, 64, 64))])
+def test_models_forward_backward(arch, modality, shape):
+    torch.manual_seed(0)
+    model = build_model(arch, modality, 14)
+    logits, features = model(torch.randn(shape), return_features=True)
+    assert logits.shape == (2, 14) and len(features) == 3
+    width = int(arch.split("-")[1])
+    assert [f.shape[1] for f in features] == [16 * width, 32 * width, 64 * width]
+    F.cross_entropy(logits, torch.tensor([0, 13])).backward()
+    assert all(p.grad is not None for p in model.parameters())
+
+
+def test_parameter_counts_match_the_protocol():
+    assert abs(count_parameters(build_model("wrn16-1", "sig", 14)) - 61_000) < 1_000
+    assert abs(count_parameters(build_model("wrn16-3", "sig", 14)) - 536_000) < 1_000
+    assert abs(count_parameters(build_model("wrn16-1", "gaf", 14)) - 175_000) < 1_000
+    assert abs(count_parameters(build_model("wrn28-3", "gaf", 14)) - 3_300_000) < 10_000
+
+
+def test_schedule_boundaries():
+    assert milestones(200, ("1/18", "1/3", "2/3")) == (11, 66, 133)
+    rates = [learning_rate(e, 200, 0.05) for e in (0, 10, 11, 65, 66, 132, 133, 199)]
+    assert rates == [0.05, 0.05, 0.01, 0.01, 0.001, 0.001, 0.0001, 0.0001]
+
+
+def test_grid_of_the_study():
+    import yaml
+    from pathlib import Path
+
+    config = yaml.safe_load((Path(__file__).parents[1] / "config.yaml").read_text())
+    grid = experiments(config)
+    kinds = [e.kind for e in grid]
+    assert kinds.count("student") == 1 and kinds.count("kd1") == 20 and kinds.count("kd2") == 20
+    for e in grid:
+        assert Experiment.parse(e.spec) == e
+    kd2 = Experiment.parse("kd2_gaf-wrn16-3+sig-wrn16-3_alpha0.3_lam0.7")
+    assert kd2.teachers == ("gaf:wrn16-3", "sig:wrn16-3") and kd2.weights == (0.3, 0.7) and kd2.lam == 0.7
+
+
+# --- runs on a tiny synthetic dataset -----------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tiny")
+    source = write_synthetic(root / "source", subjects=4, seconds_per_activity=11, seed=2, write_as="parquet")
+    settings = {"source": {"format": "synthetic", "write_as": "parquet"}, "classes": "gene14", "window": 500,
+                "stride": 500, "split": {"method": "subject", "train": 0.5, "test": 0.5, "seed": 0}}
+    build_windows(source, settings, "tiny", root / "windows.h5")
+    build_gaf(root / "windows.h5", root / "gaf.h5", {"image_size": 16, "method": "summation"})
+    return root
+
+
+def _outputs(folder):
+    folder.mkdir(parents=True, exist_ok=True)
+    return {k: str(folder / f) for k, f in (("metrics", "metrics.json"), ("history", "history.csv"),
+                                            ("weights", "weights.pt"))}
+
+
+def _teacher(tiny, folder, modality="gaf", seed=0, training=TRAINING):
+    out = _outputs(folder)
+    train_teacher(tiny / "windows.h5", tiny / "gaf.h5", out, dataset="tiny", modality=modality, arch="wrn16-1",
+                  seed=seed, training=training)
+    return out
+
+
+def _weights(path):
+    return torch.load(path, weights_only=True)
+
+
+def test_teacher_run_outputs(tiny, tmp_path):
+    out = _teacher(tiny, tmp_path / "t")
+    metrics = json.loads(open(out["metrics"]).read())
+    for key in ("best_test_acc", "best_epoch", "final_test_acc", "seed", "epochs", "params", "seconds", "device",
+                "settings", "settings_digest", "packages", "code_version"):
+        assert key in metrics, key
+    history = open(out["history"]).read().splitlines()
+    assert history[0] == "epoch,lr,train_loss,train_acc,test_loss,test_acc,seconds" and len(history) == 4
+    assert metrics["best_test_acc"] == pytest.approx(max(float(r.split(",")[5]) for r in history[1:]), abs=1e-6)
+    record = _weights(out["weights"])
+    assert record["best_epoch"] == metrics["best_epoch"] and set(record["final"]) == set(record["best"])
+    assert not (tmp_path / "t" / "checkpoint.pt").exists()
+    confusion = metrics["confusion_best"]
+    assert len(confusion) == 14 and sum(map(sum, confusion)) > 0
+    accuracy = sum(confusion[i][i] for i in range(14)) / sum(map(sum, confusion)) * 100
+    assert accuracy == pytest.approx(metrics["best_test_acc"])
+
+
+def test_same_seed_same_numbers_bitwise(tiny, tmp_path):
+    a, b = _teacher(tiny, tmp_path / "a", "sig"), _teacher(tiny, tmp_path / "b", "sig")
+    wa, wb = _weights(a["weights"]), _weights(b["weights"])
+    assert all(torch.equal(wa["final"][k], wb["final"][k]) for k in wa["final"])
+    ma, mb = (json.loads(open(o["metrics"]).read()) for o in (a, b))
+    assert ma["best_test_acc"] == mb["best_test_acc"] and ma["settings_digest"] == mb["settings_digest"]
+    c = _teacher(tiny, tmp_path / "c", "sig", seed=1)
+    assert not torch.equal(_weights(c["weights"])["final"]["fc.weight"], wa["final"]["fc.weight"])
+
+
+def test_resume_after_kill_equals_uninterrupted(tiny, tmp_path, monkeypatch):
+    reference = _teacher(tiny, tmp_path / "ref", "sig")
+    real_save, saves = checkpoint_module.save, []
+
+    def save_then_die(path, state):
+        real_save(path, state)
+        saves.append(path)
+        if len(saves) == 2:
+            raise KeyboardInterrupt("simulated kill after epoch 2")
+
+    monkeypatch.setattr(checkpoint_module, "save", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        _teacher(tiny, tmp_path / "run", "sig")
+    assert (tmp_path / "run" / "checkpoint.pt").exists() and not (tmp_path / "run" / "metrics.json").exists()
+    monkeypatch.setattr(checkpoint_module, "save", real_save)
+    resumed = _teacher(tiny, tmp_path / "run", "sig")
+    metrics = json.loads(open(resumed["metrics"]).read())
+    assert metrics["resumed_from_epoch"] == 2
+    wr, wf = _weights(reference["weights"]), _weights(resumed["weights"])
+    for which in ("final", "best"):
+        assert all(torch.equal(wr[which][k], wf[which][k]) for k in wr[which])
+    ref_history = [r.split(",")[:6] for r in open(reference["history"]).read().splitlines()]
+    assert ref_history == [r.split(",")[:6] for r in open(resumed["history"]).read().splitlines()]
+
+
+def test_checkpoint_from_other_settings_is_not_resumed(tiny, tmp_path):
+    out = _outputs(tmp_path)
+    (tmp_path / "checkpoint.pt").write_bytes(b"truncated")
+    _teacher(tiny, tmp_path, "sig")
+    assert json.loads(open(out["metrics"]).read())["resumed_from_epoch"] == 0
+
+
+def test_nan_loss_names_epoch_and_batch(tiny, tmp_path):
+    # lr = NaN: batch 1 is computed with the initial weights, batch 2 sees the NaN update
+    with pytest.raises(TrainingError, match=r"epoch 1, batch 2: the loss is nan"):
+        _teacher(tiny, tmp_path, "sig", training={**TRAINING, "lr": float("nan")})
+
+
+def test_cached_and_live_teacher_give_the_same_student(tiny, tmp_path):
+    teacher = _teacher(tiny, tmp_path / "teacher")
+    write_teacher_logits(teacher["weights"], tiny / "windows.h5", tiny / "gaf.h5", tmp_path / "logits.h5")
+    spec = "kd1_gaf-wrn16-1_lam0.7"
+    common = dict(dataset="tiny", spec=spec, student_arch="wrn16-1", seed=0, temperature=4.0, training=TRAINING)
+    cached = _outputs(tmp_path / "cached")
+    distill(tiny / "windows.h5", [tmp_path / "logits.h5"], cached, **common)
+    model, record = load_teacher(teacher["weights"])
+    gaf_data = load_run_data("gaf", tiny / "windows.h5", tiny / "gaf.h5")
+    gaf_data.mean, gaf_data.std = record["mean"], record["std"]
+    live = _outputs(tmp_path / "live")
+    distill(tiny / "windows.h5", [tmp_path / "logits.h5"], live, live_teachers=[LiveTeacher(model, gaf_data)],
+            **common)
+    wc, wl = _weights(cached["weights"]), _weights(live["weights"])
+    assert all(torch.equal(wc["final"][k], wl["final"][k]) for k in wc["final"])
+    baseline = _outputs(tmp_path / "ce")
+    distill(tiny / "windows.h5", [], baseline, **{**common, "spec": "ce"})
+    assert not torch.equal(_weights(baseline["weights"])["final"]["fc.weight"], wc["final"]["fc.weight"])
+    metrics = json.loads(open(cached["metrics"]).read())
+    assert (metrics["kind"], metrics["teachers"], metrics["student"], metrics["lam"]) == (
+        "kd1", "gaf:wrn16-1", "sig:wrn16-1", 0.7)
+
+
+def test_functional_sgd_equals_torch_optim_sgd_bitwise():
+    from gafkd.training.optim import SGD
+
+    torch.manual_seed(0)
+    a = build_model("wrn16-1", "sig", 5)
+    b = build_model("wrn16-1", "sig", 5)
+    b.load_state_dict(a.state_dict())
+    ours = SGD(a.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-4)
+    reference = torch.optim.SGD(b.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-4)
+    x, y = torch.randn(8, 3, 100), torch.arange(8) % 5
+    for step in range(4):
+        for model, opt in ((a, ours), (b, reference)):
+            opt.zero_grad()
+            F.cross_entropy(model(x), y).backward()
+            opt.step()
+        ours.lr = 0.01
+        for group in reference.param_groups:
+            group["lr"] = 0.01
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
