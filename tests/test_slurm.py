@@ -13,8 +13,8 @@ import yaml
 
 from test_workflow import ROOT, TINY
 
-pytestmark = pytest.mark.skipif(not os.environ.get("GAFKD_SLURM"),
-                                reason="needs a SLURM cluster: bash tests/slurm/cluster.sh start; GAFKD_SLURM=1")
+needs_slurm = pytest.mark.skipif(not os.environ.get("GAFKD_SLURM"),
+                                 reason="needs a SLURM cluster: bash tests/slurm/cluster.sh start; GAFKD_SLURM=1")
 
 CI_OVERRIDES = [
     "--slurm-status-command", "squeue",  # no slurmdbd in CI: sacct would hang
@@ -25,36 +25,41 @@ CI_OVERRIDES = [
 ]
 
 
-def test_dry_runs_of_the_profiles(tmp_path):
-    for profile in ("slurm", "default"):
-        run = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),
-                              "--profile", str(ROOT / "profiles" / profile), "--configfile",
-                              str(ROOT / "demo.yaml"), "--directory", str(tmp_path), "-n", *(
-                                  CI_OVERRIDES if profile == "slurm" else [])],
-                             capture_output=True, text=True, timeout=300)
-        assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+def snakemake(workdir, *args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory",
+                           str(workdir), *args], capture_output=True, text=True, timeout=timeout)
 
 
+@pytest.mark.parametrize("profile", [["--profile", "profiles/slurm"], ["--workflow-profile", "profiles/slurm"],
+                                     ["--workflow-profile", "profiles/cluster-generic"], ["--profile", "profiles/default"]])
+def test_dry_runs_of_the_profiles(tmp_path, profile):
+    configs = ["--configfile", str(ROOT / "config.yaml"), str(ROOT / "demo.yaml")]
+    run = snakemake(tmp_path, *[str(ROOT / p) if p.startswith("profiles") else p for p in profile], *configs, "-n",
+                    *(CI_OVERRIDES if "slurm" in profile[1] else []))
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert "distill" in run.stdout
+
+
+@needs_slurm
 def test_tiny_dag_through_slurm(tmp_path):
     config = tmp_path / "cfg.yaml"
     config.write_text(yaml.safe_dump({**TINY, "report": {"html": False}}))
-    run = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),
-                          "--profile", str(ROOT / "profiles" / "slurm"), "--configfile", str(config),
-                          "--directory", str(tmp_path), *CI_OVERRIDES],
-                         capture_output=True, text=True, timeout=1200)
+    run = snakemake(tmp_path, "--workflow-profile", str(ROOT / "profiles" / "slurm"), "--configfile", str(config),
+                    *CI_OVERRIDES, timeout=1200)
     log = run.stdout + run.stderr
     assert run.returncode == 0, log[-4000:]
     assert (tmp_path / "results" / "tables.md").exists()
     assert len(pd.read_csv(tmp_path / "results" / "runs.csv")) == 12
     # every training job was a SLURM job with a GPU request, and saw the GPU SLURM gave it
-    submitted = re.findall(r"SLURM jobid (\d+)", log)
-    assert len(submitted) >= 20
-    gpu_jobs = 0
-    for job in set(submitted):
+    submitted = set(re.findall(r"SLURM jobid (\d+)", log))
+    assert len(submitted) == 3 + 4 + 4 + 8  # synthesize, window, gaf; teachers, logits, students (report: local)
+    rules = {}
+    for job in submitted:
         info = subprocess.run(["scontrol", "show", "job", job, "--oneliner"], capture_output=True, text=True).stdout
-        if "Partition=gpu" in info:
-            gpu_jobs += 1
-            assert "gres/gpu" in info, info
-    assert gpu_jobs == 4 + 4 + 8  # train_teacher, teacher_logits, distill
+        rule = re.search(r"Comment=rule_([a-z_]+?)_wildcards", info)[1]
+        rules[rule] = rules.get(rule, 0) + 1
+        gpu_request = re.search(r"gres[:/]gpu[:=]1", info) is not None
+        assert gpu_request == (rule in ("train_teacher", "teacher_logits", "distill")), info
+    assert rules == {"synthesize": 1, "window": 1, "gaf": 1, "train_teacher": 4, "teacher_logits": 4, "distill": 8}
     for metrics in (tmp_path / "results").rglob("metrics.json"):
         assert json.loads(metrics.read_text())["cuda_visible_devices"] == "0", metrics

@@ -8,10 +8,36 @@ from __future__ import annotations
 
 import copy
 
+import yaml
+
 from .classes import LABEL_MAPS, class_names
 from .errors import ConfigError
 
 SYNTHETIC_DEFAULTS = {"subjects": 12, "seconds_per_activity": 40.0, "seed": 0, "write_as": "parquet"}
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing duplicate keys (PyYAML keeps the last one silently)."""
+
+
+def _construct_unique_mapping(loader, node, deep=False):
+    keys = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in keys:
+            raise ConfigError(f"{key_node.start_mark.name}, line {key_node.start_mark.line + 1}: "
+                              f"duplicate key {key!r} (each dataset and setting may appear once)")
+        keys.add(key)
+    return loader.construct_mapping(node, deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
+
+
+def check_duplicate_keys(path) -> None:
+    """Parse a config file as data only, with duplicate keys as errors."""
+    with open(path, encoding="utf-8") as fh:
+        yaml.load(fh, Loader=_UniqueKeyLoader)  # noqa: S506 — a SafeLoader subclass
 
 
 def parse_arch(name: str, key: str = "arch") -> tuple[int, int]:

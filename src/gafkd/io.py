@@ -24,16 +24,31 @@ os.umask(_UMASK)
 def atomic_path(target: str | os.PathLike, suffix: str = ""):
     """Yield a temporary path in the target's folder; rename it onto ``target`` on success."""
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix + ".tmp", dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix + ".tmp", dir=target.parent)
+    except OSError as exc:
+        raise DataError(f"{target}: cannot write in {target.parent} ({exc.strerror or exc})") from exc
     os.close(fd)
     try:
         yield Path(tmp)
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; results should be readable like any file
         os.replace(tmp, target)
+    except OSError as exc:  # disk full, quota, read-only filesystem
+        Path(tmp).unlink(missing_ok=True)
+        raise DataError(f"{target}: could not be written ({exc.strerror or exc}); "
+                        "what was there before is untouched") from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def remove_stale_temporaries(folder) -> list[Path]:
+    """Delete temporaries that a killed process left in ``folder`` (its atomic writes never renamed)."""
+    stale = [p for p in Path(folder).glob(".*.tmp") if p.is_file()] if Path(folder).is_dir() else []
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
 
 
 def write_text_atomic(target, text: str) -> None:

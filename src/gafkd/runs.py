@@ -19,7 +19,7 @@ import torch
 from .distillation import DistillationLoss
 from .gpuslots import acquire_gpu_slot
 from .grid import Experiment
-from .io import write_json_atomic, write_text_atomic
+from .io import remove_stale_temporaries, write_json_atomic, write_text_atomic
 from .models import build_model, count_parameters
 from .provenance import provenance
 from .training import fit
@@ -32,11 +32,28 @@ from .training.teachers import CachedLogits, read_teacher_logits
 HISTORY_COLUMNS = ("epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc", "seconds")
 
 
+def hyperparameters(training: dict) -> dict:
+    """The training settings that shape the numbers (threads only decide how fast)."""
+    return {k: v for k, v in training.items() if k != "threads"}
+
+
+def teacher_settings(dataset, windows_digest, modality, arch, seed, training) -> dict:
+    return {"role": "teacher", "dataset": dataset, "windows_digest": windows_digest, "modality": modality,
+            "arch": arch, "seed": seed, "training": hyperparameters(training)}
+
+
+def student_settings(dataset, windows_digest, arch, seed, training, experiment: Experiment, temperature,
+                     logits_digests) -> dict:
+    return {"role": "student", "dataset": dataset, "windows_digest": windows_digest, "modality": "sig",
+            "arch": arch, "seed": seed, "training": hyperparameters(training), "experiment": experiment.spec,
+            "teachers": list(experiment.teachers), "weights": list(experiment.weights), "lam": experiment.lam,
+            "temperature": temperature, "teacher_logits": list(logits_digests)}
+
+
 def train_teacher(windows, gaf, outputs: dict, *, dataset: str, modality: str, arch: str, seed: int,
                   training: dict, threads: int = 1, gpus: int = 0, gpu_slots=None) -> dict:
     data = load_run_data(modality, windows, gaf)
-    settings = {"role": "teacher", "dataset": dataset, "windows_digest": data.windows_digest, "modality": modality,
-                "arch": arch, "seed": seed, "training": training}
+    settings = teacher_settings(dataset, data.windows_digest, modality, arch, seed, training)
     labels = {"kind": "teacher", "teachers": f"{modality}:{arch}", "student": "", "alpha": None, "lam": None}
     return _run(data, modality, arch, seed, training, settings, labels, [], DistillationLoss(), outputs,
                 threads, gpus, dataset, gpu_slots=gpu_slots)
@@ -53,10 +70,8 @@ def distill(windows, logits_paths, outputs: dict, *, dataset: str, spec: str, st
         tensor, digest = read_teacher_logits(path, data.windows_digest)
         logits.append(tensor)
         digests.append(digest)
-    settings = {"role": "student", "dataset": dataset, "windows_digest": data.windows_digest, "modality": "sig",
-                "arch": student_arch, "seed": seed, "training": training, "experiment": spec,
-                "teachers": list(experiment.teachers), "weights": list(experiment.weights), "lam": experiment.lam,
-                "temperature": temperature, "teacher_logits": digests}
+    settings = student_settings(dataset, data.windows_digest, student_arch, seed, training, experiment, temperature,
+                                digests)
     labels = {"kind": experiment.kind, "teachers": "+".join(experiment.teachers), "student": f"sig:{student_arch}",
               "alpha": experiment.alpha, "lam": experiment.lam}
     loss = DistillationLoss(experiment.weights, experiment.lam or 0.0, temperature)
@@ -76,6 +91,7 @@ def _run(data: RunData, modality, arch, seed, training, settings, labels, logits
     data = data.to(device)
     teachers = live_teachers if live_teachers is not None else [CachedLogits(t.to(device)) for t in logits]
     checkpoint = Path(outputs["metrics"]).with_name("checkpoint.pt")
+    remove_stale_temporaries(checkpoint.parent)
     logging.info("%s %s:%s seed %d on %s, %d parameters, %d train / %d test windows", dataset, modality, arch,
                  seed, device_name(device), count_parameters(model), len(data.train_idx), len(data.test_idx))
     result = fit(model, data, loss, teachers, training, seed, checkpoint, record["settings_digest"])

@@ -24,7 +24,7 @@ start() {
     rm -rf "$STATE"
     mkdir -p "$STATE"/{munge,state,spool,log}
     chown -R munge: "$STATE/munge"
-    chmod 700 "$STATE/munge"
+    chmod 755 "$STATE/munge"  # the socket must be reachable by all; the key stays 0400
     dd if=/dev/urandom bs=1 count=1024 of="$STATE/munge/munge.key" status=none
     chown munge: "$STATE/munge/munge.key"
     chmod 400 "$STATE/munge/munge.key"

@@ -11,12 +11,17 @@ SRC = os.path.join(workflow.basedir, "src")
 sys.path.insert(0, SRC)
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")]))
 
-from gafkd.config import check_config, dataset_settings
+from gafkd.config import check_config, check_duplicate_keys, dataset_settings
 from gafkd.errors import ConfigError
 from gafkd.grid import SPEC_PATTERN, Experiment, experiments, teacher_runs, teacher_seed
 from gafkd.resources import gpus_per_training_job
 
 
+try:
+    for path in workflow.configfiles:
+        check_duplicate_keys(path)
+except ConfigError as error:
+    raise WorkflowError(f"config: {error}")
 validate(config, schema="../schemas/config.schema.yaml")
 try:
     check_config(config)
@@ -29,6 +34,9 @@ DATASETS = list(config["datasets"])
 
 GPUS_PER_JOB = gpus_per_training_job(config["training"]["device"])
 GPU_SLOTS = os.path.join(RESULTS, ".gpu-slots")  # lock files: one GPU per concurrent training job
+# What training jobs get as params: everything but threads (they come from `threads:`), so that a
+# different thread count does not make Snakemake rerun finished training.
+TRAINING = {k: v for k, v in config["training"].items() if k != "threads"}
 
 
 wildcard_constraints:

@@ -10,7 +10,7 @@ rule distill:
         history=results("{dataset}", "students", "{student}", "{spec}", "seed{seed}", "history.csv"),
         weights=results("{dataset}", "students", "{student}", "{spec}", "seed{seed}", "weights.pt"),
     params:
-        training=config["training"],
+        training=TRAINING,
         temperature=config["students"]["temperature"],
         gpu_slots=GPU_SLOTS,
     threads: config["training"]["threads"]

@@ -9,7 +9,7 @@ rule train_teacher:
         history=results("{dataset}", "teachers", "{modality}-{arch}", "seed{seed}", "history.csv"),
         weights=results("{dataset}", "teachers", "{modality}-{arch}", "seed{seed}", "weights.pt"),
     params:
-        training=config["training"],
+        training=TRAINING,
         gpu_slots=GPU_SLOTS,
     threads: config["training"]["threads"]
     resources:

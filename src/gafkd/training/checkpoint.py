@@ -7,12 +7,14 @@ from pathlib import Path
 
 import torch
 
+from ..faults import maybe_die
 from ..io import atomic_path
 
 
 def save(path, state: dict) -> None:
     with atomic_path(path, suffix=".pt") as tmp:
         torch.save(state, tmp)
+        maybe_die("checkpoint_write", len(state.get("history", ())))
 
 
 def load(path, digest: str | None = None) -> dict | None:

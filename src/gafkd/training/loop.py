@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import GafkdError
+from ..faults import maybe_die
 from . import checkpoint
 from .data import RunData
 from .optim import SGD
@@ -91,6 +92,7 @@ def fit(model, data: RunData, loss_fn, teachers, settings: dict, seed: int, chec
                      epoch + 1, epochs, lr, train_loss, train_acc, test_loss, test_acc, row["seconds"])
         checkpoint.save(checkpoint_path, {"digest": digest, "model": model.state_dict(),
                                           "optimizer": optimizer.state_dict(), "history": history, "best": best})
+        maybe_die("after_epoch", epoch + 1)
     return FitResult(history=history, best_state=best["state"], best_epoch=best["epoch"], best_test_acc=best["acc"],
                      final_test_acc=history[-1]["test_acc"], seconds=sum(r["seconds"] for r in history),
                      resumed_from=resumed_from)
@@ -111,6 +113,8 @@ def _train_epoch(model, data, loss_fn, teachers, optimizer, seed, epoch, batch_s
         optimizer.step()
         losses[b] = loss.detach() * len(idx)
         correct += (logits.detach().argmax(1) == labels).sum()
+        if b == 0:
+            maybe_die("mid_epoch", epoch + 1)
     finite = torch.isfinite(losses)
     if not bool(finite.all()):
         bad = int((~finite).nonzero()[0])
