@@ -8,12 +8,13 @@ pyts defines the transform; this module is its vectorised, chunked twin for whol
 2. min–max scaling of the PAA series to [−1, 1] (a constant series becomes all −1);
 3. cos φ = x, sin φ = sqrt(clip(1 − x², 0, 1));
    GASF = cos⊗cos − sin⊗sin  (cos(φᵢ + φⱼ)),  GADF = sin⊗cos − cos⊗sin  (sin(φᵢ − φⱼ)),
-   as one float32 batched matrix product (≤ 1e-6 from pyts's float64).
+   as float32 batched [S, 2] @ [2, S] products in cache-sized blocks (≤ 1e-6 from pyts's float64).
 """
 
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from .errors import ConfigError, DataError
 
@@ -40,19 +41,30 @@ def minmax_scale(series: np.ndarray) -> np.ndarray:
     return (series - lo) / span * 2.0 - 1.0
 
 
-def _fields(cos: np.ndarray, method: str) -> np.ndarray:
-    """GASF/GADF of scaled series [M, S] as one batched [M, S, 2] @ [M, 2, S] product.
+def _factors(cos: np.ndarray, method: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Left [M, S, 2] and right [M, 2, S] float32 factors whose product is the field.
 
-    cos and sin are rounded to float32 only after both are computed in float64; the K=2 matmul
-    is about 4× faster than broadcasting two outer products and a subtraction.
+    cos and sin are computed in float64 and rounded to float32 once.
     """
     sin = np.sqrt(np.clip(1.0 - cos * cos, 0.0, 1.0))
     if method == "summation":  # cos φi cos φj − sin φi sin φj
         left, right = np.stack([cos, sin], axis=-1), np.stack([cos, -sin], axis=1)
     else:  # sin φi cos φj − cos φi sin φj
         left, right = np.stack([sin, cos], axis=-1), np.stack([cos, -sin], axis=1)
-    left = left.astype(np.float32)
-    return np.matmul(left, right.astype(np.float32))
+    return torch.from_numpy(left.astype(np.float32)), torch.from_numpy(right.astype(np.float32))
+
+
+def _products_into(out: torch.Tensor, left: torch.Tensor, right: torch.Tensor, block: int = 64) -> None:
+    """out[i] = left[i] @ right[i], a cache-sized block at a time.
+
+    Blocks of 64 images (1 MiB of float32) stay in cache between the product and the cast to the
+    storage dtype: ≈1.2 M images/s on 2 cores, against ≈0.1 M for whole-chunk numpy temporaries.
+    """
+    buffer = torch.empty((min(block, len(out)), *out.shape[1:]), dtype=torch.float32)
+    for start in range(0, len(out), block):
+        n = min(block, len(out) - start)
+        torch.bmm(left[start:start + n], right[start:start + n], out=buffer[:n])
+        out[start:start + n].copy_(buffer[:n])
 
 
 class GramianAngularField:
@@ -65,11 +77,11 @@ class GramianAngularField:
     method : {'summation', 'difference'}
         GASF or GADF.
     chunk_size : int
-        Series transformed at once; bounds the float32 working memory to about
-        ``chunk_size · image_size² · 12`` bytes.
+        Series prepared at once (a float64 copy of ``chunk_size · L`` values); the products then go
+        through a 64-image float32 buffer into the output.
     """
 
-    def __init__(self, image_size: int = 64, method: str = "summation", chunk_size: int = 4096):
+    def __init__(self, image_size: int = 64, method: str = "summation", chunk_size: int = 1024):
         if method not in METHODS:
             raise ConfigError(f"gaf.method: {method!r} is not one of {METHODS}")
         if int(image_size) < 2:
@@ -90,9 +102,11 @@ class GramianAngularField:
         rows = X.reshape(-1, X.shape[-1])
         S = self.image_size
         out = np.empty((rows.shape[0], S, S), dtype=out_dtype)
+        target = torch.from_numpy(out)  # shares memory with out
         for start in range(0, rows.shape[0], self.chunk_size):
             chunk = rows[start:start + self.chunk_size]
-            out[start:start + len(chunk)] = _fields(minmax_scale(paa(chunk, S)), self.method)
+            left, right = _factors(minmax_scale(paa(chunk, S)), self.method)
+            _products_into(target[start:start + len(chunk)], left, right)
         return out.reshape(*X.shape[:-1], S, S)
 
     __call__ = transform

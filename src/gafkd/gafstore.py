@@ -15,7 +15,7 @@ STORAGE_DTYPES = {"float16": np.float16, "float32": np.float32}
 def build_gaf(windows_path, output, settings: dict) -> dict:
     """Images [N, 3, S, S], stored uncompressed in 64-image chunks for fast whole-array loads."""
     windows = load_windows(windows_path)
-    transform = GramianAngularField(settings["image_size"], settings["method"], settings.get("chunk_size", 4096))
+    transform = GramianAngularField(settings["image_size"], settings["method"], settings.get("chunk_size", 1024))
     dtype = STORAGE_DTYPES[settings.get("dtype", "float16")]
     images = transform.transform(windows.signals, out_dtype=dtype)
     attrs = {**provenance(settings), "windows_digest": windows.attrs.get("settings_digest", "")}

@@ -63,21 +63,28 @@ def check_results(config: dict, directory: Path) -> list[str]:
         if not check(windows, windows_digest, _h5_digest(windows)):
             continue
         check(results / dataset / "gaf.h5", settings_digest(config["gaf"]), _h5_digest(results / dataset / "gaf.h5"))
-        logits_digests = {}
+        logits_digests = {}  # only for teachers that are up to date
         for modality, arch, seed in teacher_runs(config):
             folder = results / dataset / "teachers" / f"{modality}-{arch}" / f"seed{seed}"
             expected = settings_digest(teacher_settings(dataset, windows_digest, modality, arch, seed,
                                                         config["training"]))
             if check(folder / "metrics.json", expected, _json_digest(folder / "metrics.json")):
-                logits_digests[(modality, arch, seed)] = _h5_digest(folder / "logits.h5")
+                logits = folder / "logits.h5"
+                expected_logits = settings_digest({"teacher_digest": expected,
+                                                   "weights": config["training"]["teacher_weights"]})
+                if check(logits, expected_logits, _h5_digest(logits)):
+                    logits_digests[f"{modality}:{arch}", seed] = expected_logits
         for experiment in experiments(config):
             for seed in config["students"]["seeds"]:
-                folder = (results / dataset / "students" / config["students"]["arch"] / experiment.spec
-                          / f"seed{seed}")
-                t_seed = teacher_seed(config, seed)
-                digests = [logits_digests.get((*t.split(":"), t_seed)) for t in experiment.teachers]
-                expected = None if None in digests else settings_digest(student_settings(
+                metrics = (results / dataset / "students" / config["students"]["arch"] / experiment.spec
+                           / f"seed{seed}" / "metrics.json")
+                found = _json_digest(metrics)
+                keys = [(t, teacher_seed(config, seed)) for t in experiment.teachers]
+                if found is not None and any(k not in logits_digests for k in keys):
+                    problems.append(f"stale    {metrics} (a teacher it learnt from is missing or out of date)")
+                    continue
+                expected = settings_digest(student_settings(
                     dataset, windows_digest, config["students"]["arch"], seed, config["training"], experiment,
-                    config["students"]["temperature"], digests))
-                check(folder / "metrics.json", expected, _json_digest(folder / "metrics.json"))
+                    config["students"]["temperature"], [logits_digests[k] for k in keys]))
+                check(metrics, expected, found)
     return problems
