@@ -246,3 +246,14 @@ def test_functional_sgd_equals_torch_optim_sgd_bitwise():
         for group in reference.param_groups:
             group["lr"] = 0.01
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+
+
+def test_fast_paths_run_and_stay_close(tiny, tmp_path):
+    """channels_last (default for 2-D) and bf16 autocast train; bf16 stays near fp32 (CPU autocast)."""
+    exact = _teacher(tiny, tmp_path / "exact", training={**TRAINING, "channels_last": False})
+    fast = _teacher(tiny, tmp_path / "fast", training={**TRAINING, "channels_last": True, "precision": "bf16"})
+    metrics = [json.loads(open(o["metrics"]).read()) for o in (exact, fast)]
+    assert all(0 <= m["best_test_acc"] <= 100 for m in metrics)
+    w_exact, w_fast = _weights(exact["weights"])["final"], _weights(fast["weights"])["final"]
+    drift = max((w_exact[k].float() - w_fast[k].float()).abs().max().item() for k in w_exact if w_exact[k].is_floating_point())
+    assert 0 < drift < 0.5  # different arithmetic, same training

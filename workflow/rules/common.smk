@@ -1,15 +1,13 @@
-# Shared by every rule file: config validation, wildcard constraints, input functions, paths.
+# Shared by all the stage files — config validation, input functions, paths.
 
 import os
 import sys
 
 from snakemake.utils import validate
 
-# The library, also without `pip install -e .` (and inside --use-conda envs): this process and
-# every job's script find src/gafkd first.
-SRC = os.path.join(workflow.basedir, "src")
-sys.path.insert(0, SRC)
-os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")]))
+# The library, also without `pip install -e .`: this process finds src/gafkd first, and every
+# job's script too (Snakemake's script preamble extends sys.path with this process's path).
+sys.path.insert(0, os.path.join(workflow.basedir, "src"))
 
 from gafkd.config import check_config, check_duplicate_keys, dataset_settings
 from gafkd.errors import ConfigError
@@ -37,15 +35,6 @@ GPU_SLOTS = os.path.join(RESULTS, ".gpu-slots")  # lock files: one GPU per concu
 # What training jobs get as params: everything but threads (they come from `threads:`), so that a
 # different thread count does not make Snakemake rerun finished training.
 TRAINING = {k: v for k, v in config["training"].items() if k != "threads"}
-
-
-wildcard_constraints:
-    dataset="|".join(DATASETS),
-    modality="gaf|sig",
-    arch=r"wrn\d+-\d+",
-    student=r"wrn\d+-\d+",
-    seed=r"\d+",
-    spec=SPEC_PATTERN,
 
 
 def results(*parts):

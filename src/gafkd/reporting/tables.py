@@ -134,27 +134,25 @@ class DatasetTables:
         kd2 = self.config["students"].get("kd2", {})
         if not kd2.get("pairs"):
             return None
-        alphas = kd2["alphas"]
-        headers = [f"Teachers (lam = {format(kd2['lam'], 'g')}, {self.suffix})", *[f"alpha = {a:g}" for a in alphas]]
-        body = []
-        for gaf, sig in kd2["pairs"]:
-            teachers = f"gaf:{gaf}+sig:{sig}"
-            cells = [mean_pm_std(Config("kd2", teachers, self.student, a, kd2["lam"], self.student_seeds)
-                                 .trials(self.runs, self.metric)) for a in alphas]
-            body.append([teachers_label(teachers), *cells])
-        return _markdown(headers, body, CELL_WIDTH["pm"])
+        rows = [(teachers_label(t), lambda a, t=t: Config("kd2", t, self.student, a, kd2["lam"], self.student_seeds))
+                for t in (f"gaf:{g}+sig:{v}" for g, v in kd2["pairs"])]
+        return self._sweep(f"Teachers (lam = {format(kd2['lam'], 'g')}, {self.suffix})", "alpha", kd2["alphas"], rows)
 
     def lambda_table(self) -> str | None:
         kd1 = self.config["students"].get("kd1", {})
         if not kd1.get("teacher_archs"):
             return None
-        lams = kd1["lams"]
-        headers = [f"One-teacher KD ({self.suffix})", *[f"lam = {lam:g}" for lam in lams]]
-        body = []
-        for arch in kd1["teacher_archs"]:
-            cells = [mean_pm_std(Config("kd1", f"gaf:{arch}", self.student, None, lam, self.student_seeds)
-                                 .trials(self.runs, self.metric)) for lam in lams]
-            body.append([f"{teachers_label(f'gaf:{arch}')}, S: {self.student.split(':')[1].upper()}(Sig)", *cells])
+        student = f"S: {self.student.split(':')[1].upper()}(Sig)"
+        rows = [(f"{teachers_label(t)}, {student}",
+                 lambda lam, t=t: Config("kd1", t, self.student, None, lam, self.student_seeds))
+                for t in (f"gaf:{a}" for a in kd1["teacher_archs"])]
+        return self._sweep(f"One-teacher KD ({self.suffix})", "lam", kd1["lams"], rows)
+
+    def _sweep(self, title: str, parameter: str, values, rows) -> str:
+        """One row per label, one ``mean ± std`` column per value of ``parameter``."""
+        headers = [title, *[f"{parameter} = {v:g}" for v in values]]
+        body = [[label, *[mean_pm_std(config(v).trials(self.runs, self.metric)) for v in values]]
+                for label, config in rows]
         return _markdown(headers, body, CELL_WIDTH["pm"])
 
     def reference_table(self, reference: pd.DataFrame) -> str | None:

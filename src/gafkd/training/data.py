@@ -23,17 +23,19 @@ class RunData:
     std: torch.Tensor
     num_classes: int
     windows_digest: str
+    channels_last: bool = False  # 2-D batches in NHWC, for models converted to channels_last
 
     def to(self, device) -> "RunData":
         move = lambda t: t.to(device)  # noqa: E731
         return RunData(move(self.inputs), move(self.labels), move(self.train_idx), move(self.test_idx),
-                       move(self.mean), move(self.std), self.num_classes, self.windows_digest)
+                       move(self.mean), move(self.std), self.num_classes, self.windows_digest, self.channels_last)
 
     def batch(self, idx: torch.Tensor) -> torch.Tensor:
         """Standardised float32 inputs of the rows ``idx``."""
         x = self.inputs[idx].float()
         shape = (1, -1) + (1,) * (x.dim() - 2)
-        return (x - self.mean.view(shape)) / self.std.view(shape)
+        x = (x - self.mean.view(shape)) / self.std.view(shape)
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last and x.dim() == 4 else x
 
 
 def channel_stats(inputs: np.ndarray, rows: np.ndarray, chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:

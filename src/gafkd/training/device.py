@@ -37,3 +37,18 @@ def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return f"cuda:{torch.cuda.get_device_name(device)}"
     return f"cpu:{torch.get_num_threads()}threads"
+
+
+def prepare_model(model, modality: str, training: dict, device: torch.device):
+    """The fast paths: channels_last for 2-D models, optional torch.compile."""
+    if modality == "gaf" and training.get("channels_last", True):
+        model = model.to(memory_format=torch.channels_last)
+    if training.get("compile", False):
+        model.compile()  # in place: state_dict keys stay as they are
+    return model
+
+
+def autocast(training: dict, device: torch.device):
+    """bf16 autocast when ``training.precision`` is bf16, else a no-op context."""
+    enabled = training.get("precision", "fp32") == "bf16"
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import torch
@@ -48,20 +49,24 @@ def epoch_permutation(train_idx: torch.Tensor, seed: int, epoch: int) -> torch.T
 
 
 @torch.no_grad()
-def evaluate(model, data: RunData, idx: torch.Tensor) -> tuple[float, float, torch.Tensor]:
+def evaluate(model, data: RunData, idx: torch.Tensor, precision=nullcontext) -> tuple[float, float, torch.Tensor]:
     """(mean CE loss, accuracy in %, logits) over rows ``idx`` in eval mode."""
     model.eval()
-    logits = torch.cat([model(data.batch(idx[s:s + EVAL_BATCH])) for s in range(0, len(idx), EVAL_BATCH)])
+    with precision():
+        logits = torch.cat([model(data.batch(idx[s:s + EVAL_BATCH])) for s in range(0, len(idx), EVAL_BATCH)])
+    logits = logits.float()
     labels = data.labels[idx]
     loss = F.cross_entropy(logits, labels).item()
     acc = (logits.argmax(1) == labels).sum().item() / len(idx) * 100  # exact count ratio, as the notes
     return loss, acc, logits
 
 
-def fit(model, data: RunData, loss_fn, teachers, settings: dict, seed: int, checkpoint_path, digest: str) -> FitResult:
+def fit(model, data: RunData, loss_fn, teachers, settings: dict, seed: int, checkpoint_path, digest: str,
+        precision=nullcontext) -> FitResult:
     """Train ``model`` on ``data`` for ``settings['epochs']`` epochs, resuming from ``checkpoint_path``.
 
-    ``teachers`` are callables mapping a batch's row indices to teacher logits (cached or live).
+    ``teachers`` are callables mapping a batch's row indices to teacher logits (cached or live);
+    ``precision`` makes the autocast context of the forward passes (bf16 fast path).
     """
     epochs, batch_size = settings["epochs"], settings["batch_size"]
     optimizer = SGD(model.parameters(), lr=settings["lr"], momentum=settings["momentum"],
@@ -81,8 +86,8 @@ def fit(model, data: RunData, loss_fn, teachers, settings: dict, seed: int, chec
                            settings.get("lr_milestones", DEFAULT_MILESTONES))
         optimizer.lr = lr
         train_loss, train_acc = _train_epoch(model, data, loss_fn, teachers, optimizer, seed, epoch, batch_size,
-                                             n_batches)
-        test_loss, test_acc, _ = evaluate(model, data, data.test_idx)
+                                             n_batches, precision)
+        test_loss, test_acc, _ = evaluate(model, data, data.test_idx, precision)
         row = {"epoch": epoch + 1, "lr": lr, "train_loss": train_loss, "train_acc": train_acc,
                "test_loss": test_loss, "test_acc": test_acc, "seconds": time.perf_counter() - started}
         history.append(row)
@@ -98,7 +103,8 @@ def fit(model, data: RunData, loss_fn, teachers, settings: dict, seed: int, chec
                      resumed_from=resumed_from)
 
 
-def _train_epoch(model, data, loss_fn, teachers, optimizer, seed, epoch, batch_size, n_batches):
+def _train_epoch(model, data, loss_fn, teachers, optimizer, seed, epoch, batch_size, n_batches,
+                 precision=nullcontext):
     model.train()
     order = epoch_permutation(data.train_idx, seed, epoch)
     losses = torch.zeros(n_batches, device=data.labels.device)
@@ -106,8 +112,9 @@ def _train_epoch(model, data, loss_fn, teachers, optimizer, seed, epoch, batch_s
     for b in range(n_batches):
         idx = order[b * batch_size:(b + 1) * batch_size]
         labels = data.labels[idx]
-        logits = model(data.batch(idx))
-        loss = loss_fn(logits, labels, [teacher(idx) for teacher in teachers])
+        with precision():
+            logits = model(data.batch(idx)).float()
+        loss = loss_fn(logits, labels, [teacher(idx).float() for teacher in teachers])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
