@@ -14,7 +14,8 @@ from gafkd.gafstore import build_gaf
 from gafkd.grid import Experiment, experiments
 from gafkd.models import build_model, count_parameters
 from gafkd.runs import distill, train_teacher
-from gafkd.training import TrainingError, learning_rate
+from gafkd.training.loop import TrainingError
+from gafkd.training.schedule import learning_rate
 from gafkd.training import checkpoint as checkpoint_module
 from gafkd.training.data import load_run_data
 from gafkd.training.schedule import milestones

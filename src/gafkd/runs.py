@@ -22,7 +22,7 @@ from .grid import Experiment
 from .io import remove_stale_temporaries, write_json_atomic, write_text_atomic
 from .models import build_model, count_parameters
 from .provenance import provenance
-from .training import fit
+from .training.loop import fit
 from .training.loop import evaluate
 from .training.checkpoint import save as save_weights
 from .training.data import RunData, load_run_data

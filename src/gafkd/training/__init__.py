@@ -1,4 +1,6 @@
-"""Training: learning-rate schedule, in-memory run data, the epoch loop with checkpoints, devices."""
+"""Training: learning-rate schedule (``schedule``), in-memory run data (``data``), the epoch loop with
+checkpoints (``loop``, ``checkpoint``), the optimizer (``optim``), devices and fast paths (``device``),
+cached and live teachers (``teachers``).
 
-from .loop import TrainingError, fit  # noqa: F401
-from .schedule import learning_rate  # noqa: F401
+Nothing is imported here, so that the Snakefile can use ``schedule`` without loading torch.
+"""
