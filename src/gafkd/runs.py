@@ -26,7 +26,7 @@ from .training.loop import fit
 from .training.loop import evaluate
 from .training.checkpoint import save as save_weights
 from .training.data import RunData, load_run_data
-from .training.device import autocast, configure, device_name, prepare_model, select_device
+from .training.device import autocast, configure, device_name, prepare_model, select_device, uses_channels_last
 from .training.teachers import CachedLogits, read_teacher_logits
 
 HISTORY_COLUMNS = ("epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc", "seconds")
@@ -90,21 +90,21 @@ def _run(data: RunData, modality, arch, seed, training, settings, labels, logits
     model = build_model(arch, modality, data.num_classes).to(device)
     model = prepare_model(model, modality, training, device)
     data = data.to(device)
-    data.channels_last = modality == "gaf" and training.get("channels_last", True)
+    data.channels_last = uses_channels_last(modality, training)
     teachers = live_teachers if live_teachers is not None else [CachedLogits(t.to(device)) for t in logits]
     checkpoint = Path(outputs["metrics"]).with_name("checkpoint.pt")
     remove_stale_temporaries(checkpoint.parent)
     logging.info("%s %s:%s seed %d on %s, %d parameters, %d train / %d test windows", dataset, modality, arch,
                  seed, device_name(device), count_parameters(model), len(data.train_idx), len(data.test_idx))
-    result = fit(model, data, loss, teachers, training, seed, checkpoint, record["settings_digest"],
-                 precision=lambda: autocast(training, device))
+    precision = lambda: autocast(training, device)  # noqa: E731 — a fresh context per use
+    result = fit(model, data, loss, teachers, training, seed, checkpoint, record["settings_digest"], precision)
     weights = {"arch": arch, "modality": modality, "num_classes": data.num_classes, "final": _cpu(model.state_dict()),
                "best": _cpu(result.best_state), "best_epoch": result.best_epoch, "mean": data.mean.cpu(),
                "std": data.std.cpu(), "windows_digest": data.windows_digest,
                "settings_digest": record["settings_digest"]}
     save_weights(outputs["weights"], weights)
     model.load_state_dict(result.best_state)
-    confusion = confusion_matrix(model, data, data.test_idx, lambda: autocast(training, device))
+    confusion = confusion_matrix(model, data, data.test_idx, precision)
     write_text_atomic(outputs["history"], _history_csv(result.history))
     metrics = {"dataset": dataset, **labels, "seed": seed, "best_test_acc": result.best_test_acc,
                "best_epoch": result.best_epoch, "final_test_acc": result.final_test_acc,

@@ -39,9 +39,14 @@ def device_name(device: torch.device) -> str:
     return f"cpu:{torch.get_num_threads()}threads"
 
 
+def uses_channels_last(modality: str, training: dict) -> bool:
+    """2-D (image) models and their batches go NHWC unless ``training.channels_last`` is off."""
+    return modality == "gaf" and training.get("channels_last", True)
+
+
 def prepare_model(model, modality: str, training: dict, device: torch.device):
     """The fast paths: channels_last for 2-D models, optional torch.compile."""
-    if modality == "gaf" and training.get("channels_last", True):
+    if uses_channels_last(modality, training):
         model = model.to(memory_format=torch.channels_last)
     if training.get("compile", False):
         model.compile()  # in place: state_dict keys stay as they are
