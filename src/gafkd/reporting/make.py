@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..data.store import load_windows
 from ..io import write_text_atomic
 from ..provenance import package_versions, settings_digest
 from .collect import collect_runs, read_runs
@@ -59,18 +60,12 @@ def write_plots(config: dict, dataset: str, runs_path, windows_path, gaf_path, o
     sweep_plot(runs, "kd1", "lam", metric, f"{dataset}: one-teacher KD, λ sweep", outputs["lambda_sweep"])
     learning_curves(_history_groups(config, runs), outputs["learning_curves"],
                     f"{dataset}: learning curves (mean over seeds)")
-    gaf_examples(windows_path, gaf_path, outputs["gaf_examples"], f"{dataset}: GAF image per class (x, y, z)")
-    names = _class_names(windows_path)
+    windows = load_windows(windows_path)
+    gaf_examples(windows, gaf_path, outputs["gaf_examples"], f"{dataset}: GAF image per class (x, y, z)")
     for kind, key in (("teacher", "confusion_teacher"), ("student", "confusion_student")):
         best = _best_run(runs, kind, metric)
-        confusion_plot(_metrics_path(best), names, outputs[key], f"{dataset}: best {kind}")
+        confusion_plot(_metrics_path(best), windows.class_names, outputs[key], f"{dataset}: best {kind}")
     return {"plots": len(outputs)}
-
-
-def _class_names(windows_path):
-    from ..data.store import load_windows
-
-    return load_windows(windows_path).class_names
 
 
 def _best_run(runs: pd.DataFrame, kind: str, metric: str) -> pd.Series:

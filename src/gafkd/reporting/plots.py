@@ -9,7 +9,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from ..data.store import load_windows  # noqa: E402
 from ..gafstore import load_gaf  # noqa: E402
 from ..io import read_json  # noqa: E402
 from .labels import model_label, teachers_label  # noqa: E402
@@ -67,9 +66,8 @@ def learning_curves(histories: dict[str, list[str]], path, title: str) -> None:
     _save(fig, path)
 
 
-def gaf_examples(windows_path, gaf_path, path, title: str) -> None:
-    """The first training window's GAF image of each class, one row per axis."""
-    windows = load_windows(windows_path)
+def gaf_examples(windows, gaf_path, path, title: str) -> None:
+    """The first training window's GAF image of each class, one row per axis (``windows``: loaded)."""
     images = load_gaf(gaf_path)
     classes = windows.class_names
     fig, axes = plt.subplots(3, len(classes), figsize=(1.3 * len(classes), 4.4), squeeze=False)
