@@ -17,16 +17,14 @@ from pathlib import Path
 import torch
 
 from .distillation import DistillationLoss
-from .gpuslots import acquire_gpu_slot
 from .grid import Experiment
 from .io import remove_stale_temporaries, write_json_atomic, write_text_atomic
 from .models import build_model, count_parameters
 from .provenance import provenance
-from .training.loop import fit
-from .training.loop import evaluate
+from .training.loop import evaluate, fit
 from .training.checkpoint import save as save_weights
 from .training.data import RunData, load_run_data
-from .training.device import autocast, configure, device_name, prepare_model, select_device, uses_channels_last
+from .training.device import autocast, claim_device, configure, device_name, prepare_model, uses_channels_last
 from .training.teachers import CachedLogits, read_teacher_logits
 
 HISTORY_COLUMNS = ("epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc", "seconds")
@@ -81,9 +79,7 @@ def distill(windows, logits_paths, outputs: dict, *, dataset: str, spec: str, st
 
 def _run(data: RunData, modality, arch, seed, training, settings, labels, logits, loss, outputs, threads, gpus,
          dataset, live_teachers=None, gpu_slots=None) -> dict:
-    if gpus > 0 and gpu_slots is not None:
-        acquire_gpu_slot(gpu_slots)  # before CUDA starts: this job's own device on a many-GPU machine
-    device = select_device(training.get("device", "auto"), gpus)
+    device = claim_device(training.get("device", "auto"), gpus, gpu_slots)
     configure(threads, training.get("deterministic", True), device)
     record = provenance(settings)
     torch.manual_seed(seed)

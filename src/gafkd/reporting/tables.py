@@ -58,23 +58,24 @@ def fmt(value: float) -> str:
     return f"{value:.4f}"
 
 
+def finished(values: list[float | None]) -> tuple[tuple[float, float] | None, str]:
+    """(mean, std) over the finished trials (None if none), and the incompleteness marker."""
+    done = [v for v in values if v is not None]
+    marker = "" if len(done) == len(values) else f" {INCOMPLETE} n={len(done)}/{len(values)}"
+    return (mean_std(done) if done else None), marker
+
+
 def stats_cells(values: list[float | None]) -> tuple[str, str, str]:
     """(mean cell, std cell, incompleteness marker) over the finished trials."""
-    done = [v for v in values if v is not None]
-    if not done:
-        return MISSING, MISSING, f" {INCOMPLETE} n=0/{len(values)}"
-    mean, std = mean_std(done)
-    marker = "" if len(done) == len(values) else f" {INCOMPLETE} n={len(done)}/{len(values)}"
-    return f"<u>**{fmt(mean)}**</u>", fmt(std), marker
+    stats, marker = finished(values)
+    if stats is None:
+        return MISSING, MISSING, marker
+    return f"<u>**{fmt(stats[0])}**</u>", fmt(stats[1]), marker
 
 
 def mean_pm_std(values: list[float | None]) -> str:
-    done = [v for v in values if v is not None]
-    if not done:
-        return f"{MISSING} {INCOMPLETE} n=0/{len(values)}"
-    mean, std = mean_std(done)
-    marker = "" if len(done) == len(values) else f" {INCOMPLETE} n={len(done)}/{len(values)}"
-    return f"{fmt(mean)} ± {fmt(std)}{marker}"
+    stats, marker = finished(values)
+    return (MISSING if stats is None else f"{fmt(stats[0])} ± {fmt(stats[1])}") + marker
 
 
 class DatasetTables:

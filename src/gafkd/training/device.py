@@ -7,6 +7,7 @@ import os
 import torch
 
 from ..errors import ConfigError
+from ..gpuslots import acquire_gpu_slot
 
 
 def select_device(preference: str = "auto", gpus_held: int = 0) -> torch.device:
@@ -18,6 +19,13 @@ def select_device(preference: str = "auto", gpus_held: int = 0) -> torch.device:
             raise ConfigError("training.device: cuda was asked for but no CUDA device is available")
         return torch.device("cuda")
     return torch.device("cuda" if gpus_held > 0 and torch.cuda.is_available() else "cpu")
+
+
+def claim_device(preference: str, gpus_held: int, gpu_slots=None) -> torch.device:
+    """The job's device; on a many-GPU machine first its own GPU from the slot pool (before CUDA starts)."""
+    if gpus_held > 0 and gpu_slots is not None:
+        acquire_gpu_slot(gpu_slots)
+    return select_device(preference, gpus_held)
 
 
 def configure(threads: int, deterministic: bool, device: torch.device) -> None:

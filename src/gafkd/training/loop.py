@@ -12,7 +12,7 @@ import copy
 import logging
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -40,7 +40,6 @@ class FitResult:
     final_test_acc: float
     seconds: float
     resumed_from: int = 0
-    extra: dict = field(default_factory=dict)
 
 
 def epoch_permutation(train_idx: torch.Tensor, seed: int, epoch: int) -> torch.Tensor:
@@ -49,12 +48,18 @@ def epoch_permutation(train_idx: torch.Tensor, seed: int, epoch: int) -> torch.T
 
 
 @torch.no_grad()
-def evaluate(model, data: RunData, idx: torch.Tensor, precision=nullcontext) -> tuple[float, float, torch.Tensor]:
-    """(mean CE loss, accuracy in %, logits) over rows ``idx`` in eval mode."""
+def predict(model, data: RunData, idx: torch.Tensor, precision=nullcontext) -> torch.Tensor:
+    """float32 logits of rows ``idx`` in eval mode, ``EVAL_BATCH`` rows at a time."""
     model.eval()
     with precision():
         logits = torch.cat([model(data.batch(idx[s:s + EVAL_BATCH])) for s in range(0, len(idx), EVAL_BATCH)])
-    logits = logits.float()
+    return logits.float()
+
+
+@torch.no_grad()
+def evaluate(model, data: RunData, idx: torch.Tensor, precision=nullcontext) -> tuple[float, float, torch.Tensor]:
+    """(mean CE loss, accuracy in %, logits) over rows ``idx`` in eval mode."""
+    logits = predict(model, data, idx, precision)
     labels = data.labels[idx]
     loss = F.cross_entropy(logits, labels).item()
     acc = (logits.argmax(1) == labels).sum().item() / len(idx) * 100  # exact count ratio, as the notes

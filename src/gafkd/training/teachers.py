@@ -8,17 +8,15 @@ tests and benchmarks that prove both give the same student.
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from ..errors import DataError
-from ..gpuslots import acquire_gpu_slot
 from ..io import atomic_h5, open_h5
 from ..models import build_model
 from ..provenance import provenance
 from .data import RunData, load_run_data
-from .device import select_device
-from .loop import EVAL_BATCH
+from .device import claim_device
+from .loop import predict
 
 
 def load_teacher(weights_path, which: str = "best", device="cpu"):
@@ -48,25 +46,18 @@ class CachedLogits:
         return self.logits[idx]
 
 
-@torch.no_grad()
-def all_logits(model, data: RunData) -> torch.Tensor:
-    rows = torch.arange(len(data.labels), device=data.labels.device)
-    return torch.cat([model(data.batch(rows[s:s + EVAL_BATCH])) for s in range(0, len(rows), EVAL_BATCH)])
-
-
 def write_teacher_logits(weights_path, windows_path, gaf_path, output, which: str = "best", gpus: int = 0,
                          gpu_slots=None, threads: int = 1) -> dict:
     """Logits [N, C] of the teacher on every window (train, test and unused), float32."""
-    if gpus > 0 and gpu_slots is not None:
-        acquire_gpu_slot(gpu_slots)
-    device = select_device("auto", gpus)
+    device = claim_device("auto", gpus, gpu_slots)
     torch.set_num_threads(max(1, int(threads)))
     model, record = load_teacher(weights_path, which, device)
     data = load_run_data(record["modality"], windows_path, gaf_path)
     if data.windows_digest != record["windows_digest"]:
         raise DataError(f"{weights_path}: teacher was trained on other windows than {windows_path}; rerun train_teacher")
     data.mean, data.std = record["mean"], record["std"]  # the teacher's own training statistics
-    logits = all_logits(model, data.to(device)).cpu().numpy().astype(np.float32)
+    data = data.to(device)
+    logits = predict(model, data, torch.arange(len(data.labels), device=device)).cpu().numpy()
     settings = {"teacher_digest": record["settings_digest"], "weights": which}
     with atomic_h5(output, {**provenance(settings), "windows_digest": data.windows_digest,
                             "teacher": f"{record['modality']}:{record['arch']}"}) as h5:
