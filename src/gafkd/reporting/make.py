@@ -12,8 +12,8 @@ from ..io import write_text_atomic
 from ..provenance import package_versions, settings_digest
 from .collect import collect_runs, read_runs
 from .plots import confusion_plot, gaf_examples, learning_curves, sweep_plot
-from .summary import summarize
-from .tables import METRIC_COLUMN, render_tables
+from .summary import CONFIG_COLUMNS, summarize
+from .tables import METRIC_COLUMN, DatasetTables, render_tables
 
 REFERENCE = "reference_results.csv"
 
@@ -58,7 +58,7 @@ def write_plots(config: dict, dataset: str, runs_path, windows_path, gaf_path, o
     metric = config["report"]["metric"]
     sweep_plot(runs, "kd2", "alpha", metric, f"{dataset}: two-teacher KD, α sweep", outputs["alpha_sweep"])
     sweep_plot(runs, "kd1", "lam", metric, f"{dataset}: one-teacher KD, λ sweep", outputs["lambda_sweep"])
-    learning_curves(_history_groups(config, runs), outputs["learning_curves"],
+    learning_curves(_history_groups(DatasetTables(config, dataset, runs)), outputs["learning_curves"],
                     f"{dataset}: learning curves (mean over seeds)")
     windows = load_windows(windows_path)
     gaf_examples(windows, gaf_path, outputs["gaf_examples"], f"{dataset}: GAF image per class (x, y, z)")
@@ -72,8 +72,7 @@ def _best_run(runs: pd.DataFrame, kind: str, metric: str) -> pd.Series:
     """The best seed of the configuration with the best mean (students: every non-teacher run)."""
     frame = runs[runs["kind"] == "teacher"] if kind == "teacher" else runs[runs["kind"] != "teacher"]
     column = METRIC_COLUMN[metric]
-    keys = ["kind", "teachers", "student", "alpha", "lam"]
-    means = frame.groupby(keys, dropna=False)[column].transform("mean")
+    means = frame.groupby(CONFIG_COLUMNS, dropna=False)[column].transform("mean")
     top = frame[means == means.max()]
     return top.loc[top[column].idxmax()]
 
@@ -82,18 +81,11 @@ def _metrics_path(run: pd.Series) -> Path:
     return Path(run["run_dir"]) / "metrics.json"
 
 
-def _history_groups(config: dict, runs: pd.DataFrame) -> dict[str, list[str]]:
-    groups: dict[str, list[str]] = {}
-    for _, run in runs.iterrows():
-        if run["kind"] == "teacher":
-            label = f"teacher {run['teachers']}"
-        elif run["kind"] == "student":
-            label = "student alone"
-        elif run["kind"] == "kd1" and abs(run["lam"] - config["report"]["lam"]) < 1e-9:
-            label = f"kd1 {run['teachers']}"
-        elif run["kind"] == "kd2" and abs(run["alpha"] - config["report"]["alpha"]) < 1e-9:
-            label = f"kd2 {run['teachers']}"
-        else:
-            continue
-        groups.setdefault(label, []).append(str(_metrics_path(run).with_name("history.csv")))
+def _history_groups(tables: DatasetTables) -> dict[str, list[str]]:
+    """The histories of each main-table row's runs, labelled as the row."""
+    groups = {}
+    for config in tables.main_configs():
+        run_dirs = config.select(tables.runs)["run_dir"]
+        if len(run_dirs):
+            groups[tables.label(config)] = [str(Path(d) / "history.csv") for d in run_dirs]
     return groups

@@ -55,14 +55,14 @@ def sweep_plot(runs: pd.DataFrame, kind: str, x: str, metric: str, title: str, p
 
 def learning_curves(histories: dict[str, list[str]], path, title: str) -> None:
     """Mean test accuracy per epoch for each experiment group (seeds averaged)."""
-    fig, ax = plt.subplots(figsize=(7.2, 4.4))
+    fig, ax = plt.subplots(figsize=(9.6, 5.2))
     for label, files in histories.items():
         curves = [pd.read_csv(f)["test_acc"].to_numpy() for f in files]
         length = min(len(c) for c in curves)
         mean = np.mean([c[:length] for c in curves], axis=0)
         ax.plot(np.arange(1, length + 1), mean, marker=".", label=f"{label} (n={len(curves)})")
     ax.set(xlabel="epoch", ylabel="test accuracy (%)", title=title)
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=6, ncol=2)
     _save(fig, path)
 
 
