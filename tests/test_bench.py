@@ -12,7 +12,9 @@ from gafkd.cli import load_config, main
 
 @pytest.fixture
 def small(monkeypatch):
-    monkeypatch.setattr(bench, "ARCHS", ("wrn16-1",))
+    monkeypatch.setattr(bench, "ARCHS", ("wrn16-1", "wrn28-1"))
+    monkeypatch.setattr(bench, "KD_TEACHER", "wrn16-1")
+    monkeypatch.setattr(bench, "FAST_PATH_MODELS", (("sig", "wrn16-1"),))
     return bench.Bench(torch.device("cpu"), quick=True, image_size=16)
 
 
@@ -20,7 +22,12 @@ def test_sections_report_positive_speeds_and_ratios(small, tmp_path):
     models = [small.model_speed(m, "wrn16-1") for m in ("sig", "gaf")]
     assert all(m["train_samples_per_s"] > 0 and m["eval_samples_per_s"] > 0 for m in models)
     kd = small.kd(steps=2, h5_path=tmp_path / "naive.h5")
-    assert kd["cached_vs_live_one"] > 0 and kd["ours_vs_naive"] > 0
+    assert kd["cached_vs_live_one"] > 0 and kd["ours_vs_naive"] > 0 and kd["cached_vs_ce"] > 0
+    assert set(kd["cached_vs_live_by_teacher"]) == {"gaf-wrn16-1", "gaf-wrn28-1"}
+    assert kd["cached_vs_live_one"] == kd["cached_vs_live_by_teacher"]["gaf-wrn16-1"]
+    assert all(seconds > 0 for seconds in kd["step_s"].values())
+    speedups = bench._speedups(small, models)
+    assert set(speedups["channels_last"]) == set(speedups["bf16"]) == {"sig-wrn16-1"}
     loop = small.loop_overhead(n_train=128)
     assert loop["loop_s"] > 0 and loop["preloaded_s"] > 0
     gaf = small.gaf(64)
@@ -37,19 +44,38 @@ def test_study_estimate_sums_the_grid():
     runs = 24 + 41 * 3  # teachers + students per dataset
     assert estimate["hours_per_dataset"]["gene7_w500"] == pytest.approx(200 * runs * per_epoch / 3600)
     assert estimate["hours_per_dataset"]["gene7_w1000"] > estimate["hours_per_dataset"]["gene7_w500"] / 3
+    gaf = {"ours_windows_per_s_by_length": {500: 1000.0, 1000: 500.0}}
+    images = bench.study_estimate(models, config, gaf)["gaf_seconds_per_dataset"]
+    assert images["gene7_w500"] == pytest.approx((n_train + n_test) / 0.6 / 1000)  # split 0.3 + 0.3: every window
+    length, n_train, n_test = bench.STUDY_SIZES["gene7_w1000"]
+    assert images["gene7_w1000"] == pytest.approx((n_train + n_test) / 0.6 / 500)
+
+
+def test_kd_grid_ratio_weights_teachers_by_the_grid():
+    config = yaml.safe_load(open("config.yaml"))  # 1 baseline, 20 one-teacher, 20 GAF + signal experiments
+    models = [{"modality": m, "arch": a, "eval_samples_per_s": 100.0 if m == "gaf" else 1000.0}
+              for m in ("sig", "gaf") for a in bench.ARCHS]
+    kd = {"batch": 64, "step_s": {"ce": 0.064, "cached_one": 0.064}}  # 1 ms per sample
+    # live: baseline 1 ms, one GAF teacher 1 + 10 ms, GAF + signal 1 + 10 + 1 ms
+    assert bench.kd_grid_ratio(models, kd, config) == pytest.approx((1 + 20 * 11 + 20 * 12) / 41)
 
 
 def test_cli_writes_json_with_top_level_ratios(monkeypatch, tmp_path, capsys):
     fake = {"device": "cpu", "quick": True, "kd_cached_vs_live": 40.0, "gaf_vs_pyts": 5.0, "loop_overhead": 0.02,
             "ours_vs_naive": 60.0, "models": [], "kd": {"cached_vs_live_one": 40.0, "cached_vs_live_two": 45.0,
-                                                          "ours_vs_naive": 60.0},
+                                                          "ours_vs_naive": 60.0, "live_teacher": "gaf-wrn16-3",
+                                                          "cached_vs_live_by_teacher": {"gaf-wrn16-3": 40.0,
+                                                                                        "gaf-wrn28-3": 90.0},
+                                                          "cached_vs_ce": 1.01},
             "loop": {"loop_overhead": 0.02}, "gaf": {"gaf_vs_pyts": 5.0, "ours_windows_per_s": 1.0,
                                                       "pyts_windows_per_s": 0.2, "max_abs_difference": 1e-7}}
     monkeypatch.setattr(bench, "run", lambda **kwargs: fake)
     assert main(["bench", "--quick", "--json", str(tmp_path / "b.json"), "--config"]) == 0
     written = json.loads((tmp_path / "b.json").read_text())
     assert {"kd_cached_vs_live", "gaf_vs_pyts", "loop_overhead"} <= set(written)
-    assert "kd_cached_vs_live" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if "gaf-wrn28-3 teacher" in line)
+    assert "kd_cached_vs_live" in out and "90.0×" in row
 
 
 def test_load_config_merges_overlays_like_snakemake():

@@ -82,6 +82,35 @@ def test_models_forward_backward(arch, modality, shape):
     assert all(p.grad is not None for p in model.parameters())
 
 
+@pytest.mark.parametrize("modality, shape", [("sig", (4, 3, 500)), ("gaf", (4, 3, 32, 32))])
+def test_channels_last_is_the_same_model(modality, shape):
+    """NWC (1-D) / NHWC (2-D): same state dict, same logits, features and gradients.
+
+    Gradients are compared in float64: in float32 the BN-parameter gradients are sums that nearly
+    cancel, so any change of summation order moves them by ~1 % (contiguous kernels too).
+    """
+    torch.manual_seed(0)
+    x, y = torch.randn(shape), torch.tensor([0, 1, 2, 3])
+    plain = build_model("wrn16-1", modality, 14)
+    fast = build_model("wrn16-1", modality, 14)
+    fast.load_state_dict(plain.state_dict())
+    fast.to_channels_last()
+    assert {k: v.shape for k, v in fast.state_dict().items()} == {k: v.shape for k, v in plain.state_dict().items()}
+    (a, fa), (b, fb) = plain(x, return_features=True), fast(x, return_features=True)
+    torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5)
+    assert all(f.shape == g.shape and torch.allclose(f, g, atol=1e-4) for f, g in zip(fa, fb))
+    if modality == "sig":  # the NWC kernels really ran: [B, C, 1, L] activations in channels_last
+        seen = []
+        fast.stages[0].register_forward_hook(lambda m, i, o: seen.append(o))
+        fast(x)
+        assert seen[0].dim() == 4 and seen[0].is_contiguous(memory_format=torch.channels_last)
+    plain, fast = plain.double(), fast.double()
+    F.cross_entropy(plain(x.double()), y).backward()
+    F.cross_entropy(fast(x.double()), y).backward()
+    for p, q in zip(plain.parameters(), fast.parameters()):
+        torch.testing.assert_close(q.grad, p.grad, rtol=1e-9, atol=1e-12)
+
+
 def test_parameter_counts_match_the_protocol():
     assert abs(count_parameters(build_model("wrn16-1", "sig", 14)) - 61_000) < 1_000
     assert abs(count_parameters(build_model("wrn16-3", "sig", 14)) - 536_000) < 1_000

@@ -84,9 +84,9 @@ def _run(data: RunData, modality, arch, seed, training, settings, labels, logits
     record = provenance(settings)
     torch.manual_seed(seed)
     model = build_model(arch, modality, data.num_classes).to(device)
-    model = prepare_model(model, modality, training, device)
+    model = prepare_model(model, training)
     data = data.to(device)
-    data.channels_last = uses_channels_last(modality, training)
+    data.channels_last = uses_channels_last(training)  # the 2-D batches; 1-D models lay theirs out themselves
     teachers = live_teachers if live_teachers is not None else [CachedLogits(t.to(device)) for t in logits]
     checkpoint = Path(outputs["metrics"]).with_name("checkpoint.pt")
     remove_stale_temporaries(checkpoint.parent)

@@ -9,11 +9,34 @@ window length or image size works) and a linear classifier. No dropout.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..config import parse_arch
 
-LAYERS = {1: (nn.Conv1d, nn.BatchNorm1d, nn.AdaptiveAvgPool1d), 2: (nn.Conv2d, nn.BatchNorm2d, nn.AdaptiveAvgPool2d)}
+
+class Conv1d(nn.Conv1d):
+    """``nn.Conv1d`` that also takes [B, C, 1, L]: the NWC fast path (see :meth:`WideResNet.to_channels_last`).
+
+    The weight keeps its 1-D shape, so state dicts are the same in both layouts.
+    """
+
+    def forward(self, x):
+        if x.dim() == 3:
+            return super().forward(x)
+        return F.conv2d(x, self.weight.unsqueeze(2), self.bias, (1, self.stride[0]), (0, self.padding[0]),
+                        (1, self.dilation[0]), self.groups)
+
+
+class BatchNorm1d(nn.BatchNorm1d):
+    """``nn.BatchNorm1d`` that also takes [B, C, 1, L] (per-channel statistics either way)."""
+
+    def _check_input_dim(self, input):
+        if input.dim() not in (2, 3, 4):
+            raise ValueError(f"expected 2-D, 3-D or [B, C, 1, L] input (got {input.dim()}-D input)")
+
+
+LAYERS = {1: (Conv1d, BatchNorm1d, nn.AdaptiveAvgPool1d), 2: (nn.Conv2d, nn.BatchNorm2d, nn.AdaptiveAvgPool2d)}
 
 
 class PreActBlock(nn.Module):
@@ -48,6 +71,7 @@ class WideResNet(nn.Module):
         n = (depth - 4) // 6
         widths = [16 * width, 32 * width, 64 * width]
         self.depth, self.width, self.dims = depth, width, dims
+        self.channels_last = False
         self.stem = conv(in_channels, 16, 3, padding=1, bias=False)
         stages, in_ch = [], 16
         for out_ch, stride in zip(widths, (1, 2, 2)):
@@ -72,14 +96,29 @@ class WideResNet(nn.Module):
             elif isinstance(m, nn.Linear):
                 nn.init.zeros_(m.bias)
 
+    def to_channels_last(self) -> "WideResNet":
+        """Channels-last activations: NHWC for 2-D; for 1-D, [B, C, 1, L] in NHWC (that is, NWC).
+
+        Same parameters and state dict, different kernels: oneDNN's NWC convolutions train the 1-D
+        WRN16-1 1.25-1.5× faster than its NCW ones on CPU (``gafkd bench``: ``channels_last_speedup``).
+        """
+        if self.dims == 2:
+            self.to(memory_format=torch.channels_last)
+        self.channels_last = True
+        return self
+
     def forward(self, x, return_features: bool = False):
         """Logits, or (logits, [stage outputs]) for feature-level distillation."""
+        nwc = self.dims == 1 and self.channels_last
+        if nwc:
+            x = x.unsqueeze(2).contiguous(memory_format=torch.channels_last)
         out = self.stem(x)
         features = []
         for stage in self.stages:
             out = stage(out)
-            features.append(out)
-        logits = self.fc(torch.flatten(self.pool(torch.relu(self.bn(out))), 1))
+            features.append(out.squeeze(2) if nwc else out)
+        out = torch.relu(self.bn(out))
+        logits = self.fc(torch.flatten(self.pool(out.squeeze(2) if nwc else out), 1))
         return (logits, features) if return_features else logits
 
 

@@ -47,15 +47,15 @@ def device_name(device: torch.device) -> str:
     return f"cpu:{torch.get_num_threads()}threads"
 
 
-def uses_channels_last(modality: str, training: dict) -> bool:
-    """2-D (image) models and their batches go NHWC unless ``training.channels_last`` is off."""
-    return modality == "gaf" and training.get("channels_last", True)
+def uses_channels_last(training: dict) -> bool:
+    """Models run channels-last (2-D: NHWC, 1-D: NWC) unless ``training.channels_last`` is off."""
+    return bool(training.get("channels_last", True))
 
 
-def prepare_model(model, modality: str, training: dict, device: torch.device):
-    """The fast paths: channels_last for 2-D models, optional torch.compile."""
-    if uses_channels_last(modality, training):
-        model = model.to(memory_format=torch.channels_last)
+def prepare_model(model, training: dict):
+    """The fast paths: channels-last activations, optional torch.compile."""
+    if uses_channels_last(training):
+        model = model.to_channels_last()
     if training.get("compile", False):
         model.compile()  # in place: state_dict keys stay as they are
     return model
