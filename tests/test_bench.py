@@ -26,7 +26,7 @@ def test_sections_report_positive_speeds_and_ratios(small, tmp_path):
     assert set(kd["cached_vs_live_by_teacher"]) == {"gaf-wrn16-1", "gaf-wrn28-1"}
     assert kd["cached_vs_live_one"] == kd["cached_vs_live_by_teacher"]["gaf-wrn16-1"]
     assert all(seconds > 0 for seconds in kd["step_s"].values())
-    speedups = bench._speedups(small, models)
+    speedups = bench._speedups(small)
     assert set(speedups["channels_last"]) == set(speedups["bf16"]) == {"sig-wrn16-1"}
     loop = small.loop_overhead(n_train=128)
     assert loop["loop_s"] > 0 and loop["preloaded_s"] > 0
@@ -83,3 +83,26 @@ def test_load_config_merges_overlays_like_snakemake():
     assert config["training"]["epochs"] == 2 and config["training"]["batch_size"] == 16
     assert config["datasets"]["gene14_w500"]["source"]["format"] == "synthetic"
     assert config["datasets"]["gene14_w500"]["window"] == 500  # kept from config.yaml
+
+
+def test_agreement_trains_every_mode_and_compares_with_exact(tmp_path):
+    from gafkd import agreement
+
+    training = load_config(["config.yaml"])["training"]
+    report = agreement.run(training, epochs=1, seeds=(0, 1), threads=1, folder=tmp_path,
+                           models=(("sig", "wrn16-1"),))
+    assert [(r["mode"], r["seed"]) for r in report["runs"]] == [(m, s) for m in agreement.MODES for s in (0, 1)]
+    rows = {r["mode"]: r for r in report["summary"]}
+    assert rows["exact"]["gap"] == 0 and set(rows) == set(agreement.MODES)
+    accs = [r["best_test_acc"] for r in report["runs"] if r["mode"] == "bf16"]
+    assert rows["bf16"]["mean"] == pytest.approx(sum(accs) / 2)
+    assert "gap / std" in agreement.format_report(report)
+
+
+def test_agreement_summary_gap_in_units_of_seed_noise():
+    from gafkd.agreement import summarise
+
+    runs = [{"model": "m", "mode": mode, "seed": s, "best_test_acc": acc, "seconds": 1.0}
+            for mode, accs in (("exact", (50.0, 54.0)), ("bf16", (55.0, 57.0))) for s, acc in enumerate(accs)]
+    rows = {r["mode"]: r for r in summarise(runs)}
+    assert rows["bf16"]["gap"] == pytest.approx(4.0) and rows["bf16"]["gap_in_std"] == pytest.approx(2.0)

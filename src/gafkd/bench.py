@@ -43,14 +43,24 @@ FAST_PATH_MODELS = (("gaf", "wrn16-1"), ("gaf", "wrn16-3"), ("sig", "wrn16-1")) 
 
 
 def _median_time(fn, repeats: int, sync) -> float:
-    times = []
+    return _interleaved_medians({"fn": fn}, repeats, sync)["fn"]
+
+
+def _interleaved_medians(fns: dict, repeats: int, sync) -> dict:
+    """Median seconds of each function, timed in alternating rounds (A B C, A B C, ...).
+
+    The things a ratio compares are timed side by side, so that a slow minute on a shared machine
+    slows both sides rather than one.
+    """
+    times = {name: [] for name in fns}
     for _ in range(repeats):
-        sync()
-        start = time.perf_counter()
-        fn()
-        sync()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for name, fn in fns.items():
+            sync()
+            start = time.perf_counter()
+            fn()
+            sync()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 class Bench:
@@ -73,19 +83,19 @@ class Bench:
         model = build_model(arch, modality, self.num_classes).to(self.device)
         return model.to_channels_last() if channels_last else model
 
-    def model_speed(self, modality: str, arch: str, length: int = 500, channels_last: bool = True,
-                    precision: str = "fp32") -> dict:
+    def steps(self, modality: str, arch: str, length: int = 500, channels_last: bool = True,
+              precision: str = "fp32"):
+        """(model, a warmed-up training step, an inference forward) on one batch of random inputs."""
         model = self.model(modality, arch, channels_last)
         optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
         x, y = self.inputs(modality, self.batch, length), torch.randint(0, self.num_classes, (self.batch,),
                                                                          device=self.device)
         if channels_last and modality == "gaf":
             x = x.contiguous(memory_format=torch.channels_last)  # 1-D models lay out their own input
-        if self.cuda:
-            torch.cuda.reset_peak_memory_stats()
         cast = lambda: autocast({"precision": precision}, self.device)  # noqa: E731
 
         def step():
+            model.train()
             optimizer.zero_grad(set_to_none=True)
             with cast():
                 logits = model(x)
@@ -93,12 +103,19 @@ class Bench:
             optimizer.step()
 
         def forward():
+            model.eval()
             with torch.no_grad(), cast():
                 model(x)
 
-        step()  # warm-up
+        step()
+        return model, step, forward
+
+    def model_speed(self, modality: str, arch: str, length: int = 500, channels_last: bool = True,
+                    precision: str = "fp32") -> dict:
+        if self.cuda:
+            torch.cuda.reset_peak_memory_stats()
+        model, step, forward = self.steps(modality, arch, length, channels_last, precision)
         train = _median_time(step, self.repeats, self.sync)
-        model.eval()
         forward()
         evaluate = _median_time(forward, self.repeats, self.sync)
         peak = torch.cuda.max_memory_allocated() / 2**20 if self.cuda else _rss_mb()
@@ -128,8 +145,8 @@ class Bench:
                 optimizer.step()
 
         loop_epoch(), preloaded_epoch()
-        ours = _median_time(loop_epoch, self.repeats, self.sync)
-        limit = _median_time(preloaded_epoch, self.repeats, self.sync)
+        medians = _interleaved_medians({"loop": loop_epoch, "preloaded": preloaded_epoch}, self.repeats, self.sync)
+        ours, limit = medians["loop"], medians["preloaded"]
         return {"windows": n_train, "loop_s": ours, "preloaded_s": limit, "loop_overhead": ours / limit - 1}
 
     def _run_data(self, modality: str, n: int, length: int = 500) -> RunData:
@@ -153,13 +170,16 @@ class Bench:
         sig_teacher = self.model("sig", KD_TEACHER).eval()
         one, two = DistillationLoss((1.0,), 0.7), DistillationLoss((0.3, 0.7), 0.7)
         cached_one = [CachedLogits(torch.zeros(n, self.num_classes, device=self.device))]
-        step = {"ce": self._step_time(signals, DistillationLoss(), [], steps),
-                "cached_one": self._step_time(signals, one, cached_one, steps),
-                "cached_two": self._step_time(signals, two, cached_one * 2, steps),
-                "live_two": self._step_time(signals, two, [LiveTeacher(gaf_teachers[KD_TEACHER], images),
-                                                           LiveTeacher(sig_teacher, signals)], live_steps)}
+        epochs = {"ce": self._student_epoch(signals, DistillationLoss(), [], steps),
+                  "cached_one": self._student_epoch(signals, one, cached_one, steps),
+                  "cached_two": self._student_epoch(signals, two, cached_one * 2, steps),
+                  "live_two": self._student_epoch(signals, two, [LiveTeacher(gaf_teachers[KD_TEACHER], images),
+                                                                 LiveTeacher(sig_teacher, signals)], live_steps)}
         for arch, teacher in gaf_teachers.items():
-            step[f"live_one_gaf-{arch}"] = self._step_time(signals, one, [LiveTeacher(teacher, images)], live_steps)
+            epochs[f"live_one_gaf-{arch}"] = self._student_epoch(signals, one, [LiveTeacher(teacher, images)],
+                                                                 live_steps)
+        seconds = _interleaved_medians(epochs, max(1, self.repeats // 2), self.sync)
+        step = {k: v / (live_steps if k.startswith("live") else steps) for k, v in seconds.items()}
         naive = self._naive_epoch(h5_path, signals, images, self.model("gaf", KD_TEACHER, channels_last=False).eval(),
                                   steps) / steps
         by_teacher = {f"gaf-{a}": step[f"live_one_gaf-{a}"] / step["cached_one"] for a in ARCHS}
@@ -169,12 +189,13 @@ class Bench:
                 "cached_vs_live_two": step["live_two"] / step["cached_two"],
                 "cached_vs_ce": step["cached_one"] / step["ce"], "ours_vs_naive": naive / step["cached_one"]}
 
-    def _step_time(self, data, loss, teachers, steps) -> float:
+    def _student_epoch(self, data, loss, teachers, steps):
+        """A warmed-up epoch of ``steps`` student steps through the real training loop."""
         model = self.model("sig", "wrn16-1")
         optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
         run = lambda: _train_epoch(model, data, loss, teachers, optimizer, 0, 0, self.batch, steps)  # noqa: E731
         run()
-        return _median_time(run, max(1, self.repeats // 2), self.sync) / steps
+        return run
 
     def _naive_epoch(self, h5_path, signals, images, teacher, steps) -> float:
         """The old scripts: a shuffled DataLoader reading each sample from HDF5, a live GAF teacher."""
@@ -289,16 +310,15 @@ def kd_grid_ratio(models: list[dict], kd: dict, config: dict) -> float:
     return live / cached
 
 
-def _speedups(bench: Bench, models: list[dict]) -> dict:
+def _speedups(bench: Bench) -> dict:
     """Training speed-ups of the fast paths on :data:`FAST_PATH_MODELS`, each against fp32 channels-last."""
-    fast = {(m["modality"], m["arch"]): m["train_samples_per_s"] for m in models}
     result = {"channels_last": {}, "bf16": {}}
     for modality, arch in FAST_PATH_MODELS:
-        base = fast[(modality, arch)]
-        contiguous = bench.model_speed(modality, arch, channels_last=False)["train_samples_per_s"]
-        bf16 = bench.model_speed(modality, arch, precision="bf16")["train_samples_per_s"]
-        result["channels_last"][f"{modality}-{arch}"] = base / contiguous
-        result["bf16"][f"{modality}-{arch}"] = bf16 / base
+        variants = {"fp32": {}, "contiguous": {"channels_last": False}, "bf16": {"precision": "bf16"}}
+        steps = {name: bench.steps(modality, arch, **options)[1] for name, options in variants.items()}
+        seconds = _interleaved_medians(steps, bench.repeats, bench.sync)
+        result["channels_last"][f"{modality}-{arch}"] = seconds["contiguous"] / seconds["fp32"]
+        result["bf16"][f"{modality}-{arch}"] = seconds["fp32"] / seconds["bf16"]
     return result
 
 
@@ -317,7 +337,7 @@ def run(quick: bool = False, device: str = "auto", config: dict | None = None, s
     configure(threads or os.cpu_count() or 1, deterministic=False, device=dev)
     bench = Bench(dev, quick)
     models = [bench.model_speed(m, a) for m in ("sig", "gaf") for a in ARCHS]
-    speedups = _speedups(bench, models)
+    speedups = _speedups(bench)
     scratch = Path(scratch or tempfile.mkdtemp(prefix="gafkd-bench-"))
     kd = bench.kd(steps=4 if quick else 16, h5_path=scratch / "naive.h5")
     loop = bench.loop_overhead(n_train=1024 if quick else 8192)

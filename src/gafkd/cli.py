@@ -26,8 +26,28 @@ def _bench(args) -> int:
     from . import bench
 
     config = load_config(args.config) if args.config else None
+    if args.agreement:
+        return _agreement(args, config)
     report = bench.run(quick=args.quick, device=args.device, config=config, threads=args.threads)
     print(bench.format_report(report))
+    if args.json:
+        bench.write_json(report, args.json)
+        print(f"\nwrote {args.json}")
+    return 0
+
+
+def _agreement(args, config) -> int:
+    import os
+
+    import torch
+
+    from . import agreement, bench
+
+    device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    training = (config or load_config(["config.yaml"]))["training"]
+    report = agreement.run(training, epochs=args.epochs, seeds=range(args.seeds), device=device,
+                           threads=args.threads or os.cpu_count() or 1)
+    print(agreement.format_report(report))
     if args.json:
         bench.write_json(report, args.json)
         print(f"\nwrote {args.json}")
@@ -55,6 +75,10 @@ def main(argv=None) -> int:
     bench.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
     bench.add_argument("--config", nargs="*", default=["config.yaml"],
                        help="config files for the study estimate (default: config.yaml)")
+    bench.add_argument("--agreement", action="store_true",
+                       help="instead: train under exact, channels_last and bf16 modes and compare accuracies")
+    bench.add_argument("--epochs", type=int, default=30, help="--agreement: epochs per run")
+    bench.add_argument("--seeds", type=int, default=3, help="--agreement: seeds per model and mode")
     status = commands.add_parser("status", help="which results are missing or were made under other settings")
     status.add_argument("--config", nargs="+", default=["config.yaml"], help="config.yaml and overlays, in order")
     status.add_argument("--directory", default=".", help="the workflow's working directory")

@@ -1,0 +1,92 @@
+"""Fast paths vs exact mode: the same accuracies within seed noise (``gafkd bench --agreement``).
+
+Trains the same models on the same embedded synthetic data under each mode and several seeds, and
+compares the mean test accuracy of every mode with the exact mode's, in units of seed-to-seed noise.
+Timings are not the point here (``gafkd bench`` measures those); agreement is.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import tempfile
+from pathlib import Path
+
+MODES = {
+    "exact": {"channels_last": False, "precision": "fp32"},  # contiguous fp32: the reference arithmetic
+    "channels_last": {"channels_last": True, "precision": "fp32"},  # the default
+    "bf16": {"channels_last": True, "precision": "bf16"},  # the fastest path (AMX CPUs, GPUs)
+}
+MODELS = (("sig", "wrn16-1"), ("gaf", "wrn16-1"))
+DATA = {"subjects": 12, "seconds_per_activity": 40, "seed": 3}
+
+
+def build_data(folder: Path, image_size: int = 32) -> Path:
+    """Synthetic windows.h5 and gaf.h5 (14 classes, 500-sample windows, subject split) in ``folder``."""
+    from .data.build import build_windows
+    from .data.synthetic import write_synthetic
+    from .gafstore import build_gaf
+
+    source = write_synthetic(folder / "source", write_as="parquet", **DATA)
+    settings = {"source": {"format": "synthetic", "write_as": "parquet"}, "classes": "gene14", "window": 500,
+                "split": {"method": "subject", "train": 0.7, "test": 0.3, "seed": 0}}
+    build_windows(source, settings, "agreement", folder / "windows.h5")
+    build_gaf(folder / "windows.h5", folder / "gaf.h5", {"image_size": image_size, "method": "summation"})
+    return folder
+
+
+def run(training: dict, epochs: int = 30, seeds=(0, 1, 2), threads: int = 2, device: str = "cpu",
+        folder: Path | None = None, models=MODELS) -> dict:
+    """Best and final test accuracy of every (model, mode, seed); per model and mode mean and std."""
+    from .provenance import package_versions
+    from .runs import train_teacher
+
+    folder = build_data(Path(folder or tempfile.mkdtemp(prefix="gafkd-agreement-")))
+    base = {**training, "epochs": epochs, "device": device, "deterministic": True, "compile": False}
+    runs = []
+    for modality, arch in models:
+        for mode, options in MODES.items():
+            for seed in seeds:
+                out = folder / f"{modality}-{arch}" / mode / f"seed{seed}"
+                out.mkdir(parents=True, exist_ok=True)
+                outputs = {k: str(out / f"{k}.{ext}") for k, ext in (("metrics", "json"), ("history", "csv"),
+                                                                     ("weights", "pt"))}
+                train_teacher(folder / "windows.h5", folder / "gaf.h5", outputs, dataset="agreement",
+                              modality=modality, arch=arch, seed=seed, training={**base, **options}, threads=threads)
+                metrics = json.loads(Path(outputs["metrics"]).read_text())
+                runs.append({"model": f"{modality}-{arch}", "mode": mode, "seed": seed,
+                             "best_test_acc": metrics["best_test_acc"], "final_test_acc": metrics["final_test_acc"],
+                             "seconds": metrics["seconds"]})
+    return {"device": device, "epochs": epochs, "seeds": list(seeds), "modes": MODES, "data": DATA,
+            "packages": package_versions(), "runs": runs, "summary": summarise(runs)}
+
+
+def summarise(runs: list[dict]) -> list[dict]:
+    """Per model and mode: mean/std (ddof 0, as the report) and the gap to exact in exact's std."""
+    rows = []
+    for model in dict.fromkeys(r["model"] for r in runs):
+        stats = {}
+        for mode in dict.fromkeys(r["mode"] for r in runs if r["model"] == model):
+            accs = [r["best_test_acc"] for r in runs if r["model"] == model and r["mode"] == mode]
+            secs = [r["seconds"] for r in runs if r["model"] == model and r["mode"] == mode]
+            stats[mode] = (statistics.fmean(accs), statistics.pstdev(accs), statistics.median(secs))
+        exact_mean, exact_std, exact_s = stats["exact"]
+        for mode, (mean, std, seconds) in stats.items():
+            noise = max(exact_std, std)
+            gap = round(mean - exact_mean, 9) + 0.0  # no "-0.00" for equal means
+            rows.append({"model": model, "mode": mode, "mean": mean, "std": std, "gap": gap,
+                         "gap_in_std": gap / noise if noise > 0 else 0.0,
+                         "median_seconds": seconds, "speedup": exact_s / seconds})
+    return rows
+
+
+def format_report(report: dict) -> str:
+    from tabulate import tabulate
+
+    rows = [[r["model"], r["mode"], f"{r['mean']:.2f} ± {r['std']:.2f}", f"{r['gap']:+.2f}",
+             f"{r['gap_in_std']:+.2f}", f"{r['median_seconds']:.1f}", f"{r['speedup']:.2f}×"]
+            for r in report["summary"]]
+    head = (f"fast paths vs exact: best test accuracy (%) over seeds {report['seeds']}, {report['epochs']} epochs, "
+            "synthetic 14-class data")
+    return head + "\n\n" + tabulate(rows, headers=["model", "mode", "mean ± std", "gap", "gap / std",
+                                                    "median s", "speed-up"], tablefmt="github")
