@@ -62,7 +62,8 @@ def run(training: dict, epochs: int = 30, seeds=(0, 1, 2), threads: int = 2, dev
 
 
 def summarise(runs: list[dict]) -> list[dict]:
-    """Per model and mode: mean/std (ddof 0, as the report) and the gap to exact in exact's std."""
+    """Per model and mode: mean/std (ddof 0, as the report) and the gap to exact, also in units of
+    the larger of the two modes' seed std."""
     rows = []
     for model in dict.fromkeys(r["model"] for r in runs):
         stats = {}

@@ -83,8 +83,8 @@ class Bench:
         model = build_model(arch, modality, self.num_classes).to(self.device)
         return model.to_channels_last() if channels_last else model
 
-    def steps(self, modality: str, arch: str, length: int = 500, channels_last: bool = True,
-              precision: str = "fp32"):
+    def step_functions(self, modality: str, arch: str, length: int = 500, channels_last: bool = True,
+                       precision: str = "fp32"):
         """(model, a warmed-up training step, an inference forward) on one batch of random inputs."""
         model = self.model(modality, arch, channels_last)
         optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
@@ -114,7 +114,7 @@ class Bench:
                     precision: str = "fp32") -> dict:
         if self.cuda:
             torch.cuda.reset_peak_memory_stats()
-        model, step, forward = self.steps(modality, arch, length, channels_last, precision)
+        model, step, forward = self.step_functions(modality, arch, length, channels_last, precision)
         train = _median_time(step, self.repeats, self.sync)
         forward()
         evaluate = _median_time(forward, self.repeats, self.sync)
@@ -276,7 +276,7 @@ def study_estimate(models: list[dict], config: dict, gaf: dict | None = None) ->
             by_fraction = split.get("method", "subject") != "subjects" and "train" in split and "test" in split
             used = split["train"] + split["test"] if by_fraction else 1.0
             rate = gaf["ours_windows_per_s_by_length"][length]
-            gaf_seconds[dataset] = (n_train + n_test) / min(used, 1.0) / rate
+            gaf_seconds[dataset] = (n_train + n_test) / used / rate
         scale = length / 500  # the signal models' cost grows with the window; images do not
 
         def epoch_s(modality, arch):
@@ -315,7 +315,7 @@ def _speedups(bench: Bench) -> dict:
     result = {"channels_last": {}, "bf16": {}}
     for modality, arch in FAST_PATH_MODELS:
         variants = {"fp32": {}, "contiguous": {"channels_last": False}, "bf16": {"precision": "bf16"}}
-        steps = {name: bench.steps(modality, arch, **options)[1] for name, options in variants.items()}
+        steps = {name: bench.step_functions(modality, arch, **options)[1] for name, options in variants.items()}
         seconds = _interleaved_medians(steps, bench.repeats, bench.sync)
         result["channels_last"][f"{modality}-{arch}"] = seconds["contiguous"] / seconds["fp32"]
         result["bf16"][f"{modality}-{arch}"] = seconds["fp32"] / seconds["bf16"]
