@@ -29,10 +29,17 @@ def _bench(args) -> int:
     if args.agreement:
         return _agreement(args, config)
     report = bench.run(quick=args.quick, device=args.device, config=config, threads=args.threads)
-    print(bench.format_report(report))
-    if args.json:
-        bench.write_json(report, args.json)
-        print(f"\nwrote {args.json}")
+    return _show(bench.format_report(report), report, args.json)
+
+
+def _show(text: str, report: dict, json_path) -> int:
+    """Print a measurement's table and, when asked, write its numbers as JSON."""
+    from .bench import write_json
+
+    print(text)
+    if json_path:
+        write_json(report, json_path)
+        print(f"\nwrote {json_path}")
     return 0
 
 
@@ -41,17 +48,13 @@ def _agreement(args, config) -> int:
 
     import torch
 
-    from . import agreement, bench
+    from . import agreement
 
     device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     training = (config or load_config(["config.yaml"]))["training"]
     report = agreement.run(training, epochs=args.epochs, seeds=range(args.seeds), device=device,
                            threads=args.threads or os.cpu_count() or 1)
-    print(agreement.format_report(report))
-    if args.json:
-        bench.write_json(report, args.json)
-        print(f"\nwrote {args.json}")
-    return 0
+    return _show(agreement.format_report(report), report, args.json)
 
 
 def _status(args) -> int:
