@@ -9,6 +9,8 @@ import yaml
 from gafkd import bench
 from gafkd.cli import load_config, main
 
+STUDY_ARCHS = bench.ARCHS  # before any test narrows them
+
 
 @pytest.fixture
 def small(monkeypatch):
@@ -106,3 +108,41 @@ def test_agreement_summary_gap_in_units_of_seed_noise():
             for mode, accs in (("exact", (50.0, 54.0)), ("bf16", (55.0, 57.0))) for s, acc in enumerate(accs)]
     rows = {r["mode"]: r for r in summarise(runs)}
     assert rows["bf16"]["gap"] == pytest.approx(4.0) and rows["bf16"]["gap_in_std"] == pytest.approx(2.0)
+
+
+def test_packs_section_and_packed_estimate(small):
+    packs = small.packs(student_widths=(1, 2), teacher_width=2)
+    rows = {(r["modality"], r["arch"], r["width"]): r for r in packs["rows"]}
+    assert set(rows) >= {("sig", "wrn16-1", 1), ("sig", "wrn16-1", 2), ("gaf", "wrn28-1", 2)}
+    assert all(r["train_samples_per_s"] > 0 and r["achieved_tflops"] > 0 for r in rows.values())
+    assert rows[("sig", "wrn16-1", 1)]["speedup_vs_one_run"] == 1.0
+    # FLOPs per sample grow with the model: a WRN28 costs more than a WRN16
+    assert rows[("gaf", "wrn28-1", 2)]["train_flops_per_sample"] > rows[("gaf", "wrn16-1", 2)]["train_flops_per_sample"]
+    config = yaml.safe_load(open("config.yaml"))
+    models = [{"modality": m, "arch": a, "train_samples_per_s": 1000.0, "eval_samples_per_s": 4000.0}
+              for m in ("sig", "gaf") for a in STUDY_ARCHS]
+    flat = {"rows": [{"modality": m, "arch": a, "width": w, "train_samples_per_s": 1000.0 * w}
+                     for m in ("sig", "gaf") for a in STUDY_ARCHS for w in (1, 3, 64)]}
+    packed = bench.packed_estimate(models, flat, config, {"teachers": 3, "students": 64})
+    # perfect scaling leaves the per-run cost as it is: the packed estimate is the per-run estimate
+    assert packed["study_hours"] == pytest.approx(bench.study_estimate(models, config)["study_hours"])
+    assert packed["student_pack_width"] == 62  # 123 students in two balanced packs
+    halved = {"rows": [{**r, "train_samples_per_s": r["train_samples_per_s"] * (2 if r["width"] > 1 else 1)}
+                       for r in flat["rows"]]}
+    assert bench.packed_estimate(models, halved, config, {"teachers": 3, "students": 64})["study_hours"] < packed[
+        "study_hours"]
+
+
+def test_agreement_of_fused_packs_and_separate_runs(tmp_path):
+    from gafkd import agreement
+
+    training = load_config(["config.yaml"])["training"]
+    report = agreement.run_packs(training, epochs=1, seeds=(0, 1, 2), threads=1, folder=tmp_path,
+                                 models=(("sig", "wrn16-1"),))
+    assert [(r["mode"], r["seed"]) for r in report["runs"]] == [(m, s) for m in ("separate", "fused") for s in (0, 1, 2)]
+    rows = {r["mode"]: r for r in report["summary"]}
+    assert rows["separate"]["gap"] == 0
+    # one epoch from the same initialisation and batches: fused members land where the separate runs do
+    assert abs(rows["fused"]["gap"]) < 5
+    pack = json.loads((tmp_path / "sig-wrn16-1" / "fused" / "seed1" / "metrics.json").read_text())["pack"]
+    assert pack["width"] == 3 and "fused pack vs separate runs" in agreement.format_report(report)

@@ -200,8 +200,8 @@ def test_resume_after_kill_equals_uninterrupted(tiny, tmp_path, monkeypatch):
     reference = _teacher(tiny, tmp_path / "ref", "sig")
     real_save, saves = checkpoint_module.save, []
 
-    def save_then_die(path, state):
-        real_save(path, state)
+    def save_then_die(path, state, epoch=0):
+        real_save(path, state, epoch)
         saves.append(path)
         if len(saves) == 2:
             raise KeyboardInterrupt("simulated kill after epoch 2")

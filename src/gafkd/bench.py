@@ -10,7 +10,11 @@ same run (machines are shared and noisy). Sections:
   ``kd_cached_vs_live_grid``), the cached step vs a cross-entropy-only step (``kd_cached_vs_ce``), and
   the old scripts' way — a DataLoader of per-sample HDF5 reads with a live teacher (``ours_vs_naive``);
 - gaf: windows/s of :mod:`gafkd.gaf` vs pyts batched per axis (``gaf_vs_pyts``), equal numbers checked;
-- estimate: measured per-epoch costs summed over the configured grid (``study_hours``).
+- packs: aggregate training samples/s of fused packs (the student at widths 1, 4, 16, 64; every teacher at
+  width 3) through the real epoch loop, against one run in the same run (``pack_speedup``), and the
+  FLOP/s they achieve (``torch.utils.flop_counter``);
+- estimate: measured per-epoch costs summed over the configured grid (``study_hours``), per run and,
+  with ``packs``, in the configured packing (``packed``: teachers and students apart).
 """
 
 from __future__ import annotations
@@ -25,12 +29,15 @@ import torch
 import torch.nn.functional as F
 
 from .distillation import DistillationLoss
+from .distillation.pack import PackLoss
 from .gaf import GramianAngularField
 from .models import build_model, count_parameters
+from .models.fused import build_fused
 from .provenance import package_versions
 from .training.data import RunData
 from .training.device import autocast, configure, device_name
-from .training.loop import _train_epoch
+from .training.loop import train_epoch
+from .training.targets import PackTeachers
 from .training.teachers import CachedLogits, LiveTeacher
 
 ARCHS = ("wrn16-1", "wrn16-3", "wrn28-1", "wrn28-3")
@@ -124,6 +131,44 @@ class Bench:
                 "eval_samples_per_s": self.batch / evaluate, "peak_memory_mb": round(peak, 1),
                 "memory_kind": "cuda allocated" if self.cuda else "process rss"}
 
+    # -- packs: many runs as one fused model ---------------------------------------------------
+    def pack_speed(self, modality: str, arch: str, width: int, steps: int, length: int = 500) -> dict:
+        """Training samples/s (all members together) of a pack of ``width`` through the real epoch loop."""
+        data = self._run_data(modality, steps * self.batch, length)
+        data.channels_last = True
+        model = build_fused(arch, modality, self.num_classes, list(range(width))).to(self.device).to_channels_last()
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        loss = PackLoss([DistillationLoss()] * width, self.device)
+        epoch = lambda: train_epoch(model, data, loss, None, optimizer, list(range(width)), 0, self.batch)  # noqa: E731
+        epoch()
+        seconds = _median_time(epoch, max(1, self.repeats // 2), self.sync)
+        return {"modality": modality, "arch": arch, "width": width,
+                "train_samples_per_s": width * steps * self.batch / seconds}
+
+    def train_flops_per_sample(self, modality: str, arch: str, length: int = 500) -> float:
+        """Forward + backward FLOPs of one training sample (``torch.utils.flop_counter``)."""
+        from torch.utils.flop_counter import FlopCounterMode
+
+        model = self.model(modality, arch)
+        x = self.inputs(modality, 2, length)
+        with FlopCounterMode(display=False) as counter:
+            F.cross_entropy(model(x), torch.zeros(2, dtype=torch.long, device=self.device)).backward()
+        return counter.get_total_flops() / 2
+
+    def packs(self, student_widths=(1, 4, 16, 64), teacher_width: int = 3) -> dict:
+        steps = 2 if self.quick else 4
+        rows = [self.pack_speed("sig", "wrn16-1", w, steps) for w in student_widths]
+        for modality in ("sig", "gaf"):
+            for arch in ARCHS:
+                rows += [self.pack_speed(modality, arch, w, steps) for w in (1, teacher_width)]
+        flops = {(m, a): self.train_flops_per_sample(m, a) for m, a in {(r["modality"], r["arch"]) for r in rows}}
+        single = {(r["modality"], r["arch"]): r["train_samples_per_s"] for r in rows if r["width"] == 1}
+        for r in rows:
+            r["speedup_vs_one_run"] = r["train_samples_per_s"] / single[(r["modality"], r["arch"])]
+            r["train_flops_per_sample"] = flops[(r["modality"], r["arch"])]
+            r["achieved_tflops"] = r["train_samples_per_s"] * r["train_flops_per_sample"] / 1e12
+        return {"steps": steps, "batch": self.batch, "rows": rows}
+
     # -- the training loop vs preloaded batches ----------------------------------------------
     def loop_overhead(self, n_train: int) -> dict:
         data = self._run_data("sig", n_train)
@@ -135,7 +180,7 @@ class Bench:
                     data.labels[data.train_idx[b * self.batch:(b + 1) * self.batch]]) for b in range(n_batches)]
 
         def loop_epoch():
-            _train_epoch(model, data, loss, [], optimizer, 0, 0, self.batch, n_batches)
+            _one_run_epoch(model, data, loss, [], optimizer, self.batch, n_batches)
 
         def preloaded_epoch():
             model.train()
@@ -193,7 +238,7 @@ class Bench:
         """A warmed-up epoch of ``steps`` student steps through the real training loop."""
         model = self.model("sig", "wrn16-1")
         optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-        run = lambda: _train_epoch(model, data, loss, teachers, optimizer, 0, 0, self.batch, steps)  # noqa: E731
+        run = lambda: _one_run_epoch(model, data, loss, teachers, optimizer, self.batch, steps)  # noqa: E731
         run()
         return run
 
@@ -292,6 +337,44 @@ def study_estimate(models: list[dict], config: dict, gaf: dict | None = None) ->
             "epochs": epochs, "sizes": STUDY_SIZES, "gaf_seconds_per_dataset": gaf_seconds}
 
 
+def packed_estimate(models: list[dict], packs: dict, config: dict, widths: dict) -> dict:
+    """Hours of the configured grid trained in packs of ``widths``: teachers and students apart.
+
+    A member of a pack of width w trains at (the pack's aggregate samples/s) / w, taken from the
+    measured width nearest to w; evaluation at the single model's measured speed.
+    """
+    from .grid import experiments, teacher_runs
+    from .packing import balanced_chunks
+
+    measured = {}
+    for r in packs["rows"]:
+        measured.setdefault((r["modality"], r["arch"]), {})[r["width"]] = r["train_samples_per_s"]
+    eval_speed = {(m["modality"], m["arch"]): m["eval_samples_per_s"] for m in models}
+
+    def per_run_train(modality, arch, width):
+        rates = measured[(modality, arch)]
+        nearest = min(rates, key=lambda w: (abs(w - width), w))
+        return rates[nearest] / nearest
+
+    epochs, teachers_s, students_s = config["training"]["epochs"], 0.0, 0.0
+    student = config["students"]["arch"]
+    n_students = len(experiments(config)) * len(config["students"]["seeds"])
+    student_width = max((len(c) for c in balanced_chunks(list(range(n_students)), widths["students"])), default=1)
+    for dataset, (length, n_train, n_test) in STUDY_SIZES.items():
+        if dataset not in config["datasets"]:
+            continue
+        scale = length / 500
+        for modality, arch, _ in teacher_runs(config):
+            factor = scale if modality == "sig" else 1.0
+            width = min(widths["teachers"], len(config["teachers"]["seeds"]))
+            teachers_s += epochs * factor * (n_train / per_run_train(modality, arch, width)
+                                             + n_test / eval_speed[(modality, arch)])
+        students_s += epochs * n_students * scale * (n_train / per_run_train("sig", student, student_width)
+                                                     + n_test / eval_speed[("sig", student)])
+    return {"widths": widths, "student_pack_width": student_width, "teachers_hours": teachers_s / 3600,
+            "students_hours": students_s / 3600, "study_hours": (teachers_s + students_s) / 3600}
+
+
 def kd_grid_ratio(models: list[dict], kd: dict, config: dict) -> float:
     """Student phase of the configured grid with live teachers over the same with cached logits.
 
@@ -329,7 +412,7 @@ def _rss_mb() -> float:
 
 
 def run(quick: bool = False, device: str = "auto", config: dict | None = None, scratch: Path | None = None,
-        threads: int | None = None) -> dict:
+        threads: int | None = None, sections=("packs",)) -> dict:
     import os
     import tempfile
 
@@ -348,10 +431,17 @@ def run(quick: bool = False, device: str = "auto", config: dict | None = None, s
               "kd_cached_vs_live_by_teacher": kd["cached_vs_live_by_teacher"], "kd_cached_vs_ce": kd["cached_vs_ce"],
               "channels_last_speedup": speedups["channels_last"], "bf16_speedup": speedups["bf16"],
               "models": models, "kd": kd, "loop": loop, "gaf": gaf}
+    if "packs" in sections:
+        report["packs"] = bench.packs(student_widths=(1, 4) if quick else (1, 4, 16, 64))
     if config is not None:
         report["kd_cached_vs_live_grid"] = kd_grid_ratio(models, kd, config)
         report["estimate"] = study_estimate(models, config, gaf)
         report["study_hours"] = report["estimate"]["study_hours"]
+        if "packs" in report:
+            from .packing import pack_widths
+
+            widths = pack_widths(config, dev.type)
+            report["estimate"]["packed"] = packed_estimate(models, report["packs"], config, widths)
     return report
 
 
@@ -384,10 +474,21 @@ def format_report(report: dict) -> str:
     for name, ratio in report.get("bf16_speedup", {}).items():
         ratios.append([f"bf16 autocast vs fp32, {name} training", f"{ratio:.2f}×", ""])
     lines += [tabulate(ratios, headers=["ratio", "measured", "target"], tablefmt="github"), ""]
+    if "packs" in report:
+        rows = [[f"{r['modality']}-{r['arch']}", r["width"], f"{r['train_samples_per_s']:.0f}",
+                 f"{r['speedup_vs_one_run']:.2f}×", f"{r['achieved_tflops'] * 1e3:.1f}"] for r in report["packs"]["rows"]]
+        lines += ["packs (all members together, through the epoch loop):",
+                  tabulate(rows, headers=["model", "width", "train samples/s", "vs one run", "achieved GFLOP/s"],
+                           tablefmt="github"), ""]
     if "estimate" in report:
         est = report["estimate"]
         per = ", ".join(f"{k} {v:.2f} h" for k, v in est["hours_per_dataset"].items())
         lines.append(f"full study estimate ({est['epochs']} epochs): {est['study_hours']:.2f} h on this device ({per})")
+        if "packed" in est:
+            p = est["packed"]
+            lines.append(f"  in packs (teachers ≤ {p['widths']['teachers']}, students {p['student_pack_width']} a pack): "
+                         f"{p['study_hours']:.2f} h (teachers {p['teachers_hours']:.2f} h, "
+                         f"students {p['students_hours']:.2f} h)")
         if est.get("gaf_seconds_per_dataset"):
             gaf_per = ", ".join(f"{k} {v:.2f} s" for k, v in est["gaf_seconds_per_dataset"].items())
             lines.append(f"whole-dataset GAF images: {gaf_per}")
@@ -396,3 +497,9 @@ def format_report(report: dict) -> str:
 
 def write_json(report: dict, path) -> None:
     Path(path).write_text(json.dumps(report, indent=2, default=str) + "\n")
+
+
+def _one_run_epoch(model, data, loss, teachers, optimizer, batch, steps):
+    """``steps`` steps of one run (a pack of one) through the project's own epoch loop."""
+    targets = PackTeachers(list(teachers), [list(range(len(teachers)))], data.labels.device)
+    return train_epoch(model, data, PackLoss([loss], data.labels.device), targets, optimizer, [0], 0, batch, steps)

@@ -52,8 +52,10 @@ def _agreement(args, config) -> int:
 
     device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     training = (config or load_config(["config.yaml"]))["training"]
-    report = agreement.run(training, epochs=args.epochs, seeds=range(args.seeds), device=device,
-                           threads=args.threads or os.cpu_count() or 1)
+    compare = agreement.run_packs if args.agreement == "packs" else agreement.run
+    seeds = range(args.seeds or (8 if args.agreement == "packs" else 3))
+    report = compare(training, epochs=args.epochs, seeds=seeds, device=device,
+                     threads=args.threads or os.cpu_count() or 1)
     return _show(agreement.format_report(report), report, args.json)
 
 
@@ -78,10 +80,11 @@ def main(argv=None) -> int:
     bench.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
     bench.add_argument("--config", nargs="*", default=["config.yaml"],
                        help="config files for the study estimate (default: config.yaml)")
-    bench.add_argument("--agreement", action="store_true",
-                       help="instead: train under exact, channels_last and bf16 modes and compare accuracies")
+    bench.add_argument("--agreement", nargs="?", const="modes", choices=["modes", "packs"],
+                       help="instead: train and compare accuracies — modes: exact vs channels_last vs bf16; "
+                            "packs: the members of one fused pack vs the same runs trained separately")
     bench.add_argument("--epochs", type=int, default=30, help="--agreement: epochs per run")
-    bench.add_argument("--seeds", type=int, default=3, help="--agreement: seeds per model and mode")
+    bench.add_argument("--seeds", type=int, default=None, help="--agreement: seeds (default 3; packs: 8, one pack)")
     status = commands.add_parser("status", help="which results are missing or were made under other settings")
     status.add_argument("--config", nargs="+", default=["config.yaml"], help="config.yaml and overlays, in order")
     status.add_argument("--directory", default=".", help="the workflow's working directory")

@@ -1,9 +1,10 @@
-"""One training run end to end: what the ``train_teacher`` and ``distill`` rules call.
+"""Runs end to end: what the training rules call. A pack of runs trains as one fused model in one process.
 
-Outputs (atomic): ``metrics.json`` (accuracies in %, provenance, resolved settings and digest),
-``history.csv`` (one row per epoch) and ``weights.pt`` (final and best-epoch weights plus the input
-normalisation; loadable with ``torch.load(..., weights_only=True)``). ``checkpoint.pt`` beside them
-is written every epoch and removed when the run completes.
+Outputs per member (atomic, in its own run folder): ``metrics.json`` (accuracies in %, provenance,
+resolved settings and digest, the pack it trained in), ``history.csv`` (one row per epoch) and
+``weights.pt`` (final and best-epoch weights of the plain, unfused model plus the input normalisation;
+loadable with ``torch.load(..., weights_only=True)``). The pack's ``checkpoint.pt`` is written every
+epoch and removed when every member has completed.
 """
 
 from __future__ import annotations
@@ -14,115 +15,138 @@ import logging
 import os
 from pathlib import Path
 
-import torch
-
 from .distillation import DistillationLoss
+from .distillation.pack import PackLoss
 from .grid import Experiment
 from .io import remove_stale_temporaries, write_json_atomic, write_text_atomic
 from .models import build_model, count_parameters
+from .models.fused import build_fused, member_state
 from .provenance import provenance
-from .training.loop import evaluate, fit
 from .training.checkpoint import save as save_weights
-from .training.data import RunData, load_run_data
+from .training.data import load_run_data
 from .training.device import autocast, claim_device, configure, device_name, prepare_model, uses_channels_last
+from .training.fit import PackResult, fit
+from .training.loop import TrainingError
+from .training.spec import Pack, RunSpec
+from .training.targets import PackTeachers
 from .training.teachers import CachedLogits, read_teacher_logits
 
 HISTORY_COLUMNS = ("epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc", "seconds")
 
 
-def hyperparameters(training: dict) -> dict:
-    """The training settings that shape the numbers (threads only decide how fast)."""
-    return {k: v for k, v in training.items() if k != "threads"}
+def train_pack(pack: Pack, windows, gaf=None, *, training: dict, threads: int = 1, gpus: int = 0, gpu_slots=None,
+               live_teachers=None) -> dict:
+    """Train every member of ``pack`` and write its outputs; start-up and data loading are paid once.
+
+    ``live_teachers`` (tests and benchmarks, packs of one) replaces the cached logits by teachers run
+    on every batch.
+    """
+    device = claim_device(training.get("device", "auto"), gpus, gpu_slots)
+    configure(threads, training.get("deterministic", True), device)
+    first = pack.members[0]
+    data = load_run_data(first.modality, windows, gaf)
+    sources, slots, digests = _teacher_sources(pack, data.windows_digest, live_teachers)
+    records = [provenance(m.settings(data.windows_digest, training, d)) for m, d in zip(pack.members, digests)]
+    pack_record = pack.record(r["settings_digest"] for r in records)
+    model = prepare_model(build_fused(first.arch, first.modality, data.num_classes, [m.seed for m in pack.members])
+                          .to(device), training)
+    data = data.to(device)
+    data.channels_last = uses_channels_last(training)  # the 2-D batches; 1-D models lay theirs out themselves
+    teachers = PackTeachers([s if live_teachers is not None else CachedLogits(s.to(device)) for s in sources],
+                            slots, device)
+    loss = PackLoss([_member_loss(m) for m in pack.members], device)
+    checkpoint = Path(pack.folder) / "checkpoint.pt"
+    remove_stale_temporaries(checkpoint.parent)
+    for member in pack.members:
+        remove_stale_temporaries(member.run_dir)
+    logging.info("pack %s: %d × %s %s:%s on %s, %d parameters each, %d train / %d test windows", pack.name,
+                 pack.width, first.dataset, first.modality, first.arch, device_name(device),
+                 count_parameters(model) // pack.width, len(data.train_idx), len(data.test_idx))
+    precision = lambda: autocast(training, device)  # noqa: E731 — a fresh context per use
+    result = fit(model, data, loss, teachers, training, [m.seed for m in pack.members],
+                 [str(m.run_dir) for m in pack.members], checkpoint, pack_record["members_digest"], precision)
+    context = {"data": data, "device": device, "training": training, "pack": pack_record}
+    for m, member in enumerate(pack.members):
+        if result.members[m].failure is None:
+            _write_member(member, m, result, records[m], context, pack.width)
+    failures = [r.failure for r in result.members if r.failure is not None]
+    if failures:
+        raise TrainingError(f"{len(failures)} of {pack.width} runs of pack {pack.name} diverged (the others' results "
+                            f"are written and kept in {checkpoint}): " + "; ".join(failures))
+    checkpoint.unlink(missing_ok=True)
+    return {"pack": pack.name, "width": pack.width, "seconds": round(result.seconds, 3),
+            "members": [{"run": str(member.run_dir), "best_test_acc": r.best_test_acc, "best_epoch": r.best_epoch,
+                         "final_test_acc": r.final_test_acc} for member, r in zip(pack.members, result.members)]}
 
 
-def teacher_settings(dataset, windows_digest, modality, arch, seed, training) -> dict:
-    return {"role": "teacher", "dataset": dataset, "windows_digest": windows_digest, "modality": modality,
-            "arch": arch, "seed": seed, "training": hyperparameters(training)}
+def _member_loss(member: RunSpec) -> DistillationLoss:
+    if member.is_teacher:
+        return DistillationLoss()
+    e = member.experiment
+    return DistillationLoss(e.weights, e.lam or 0.0, member.temperature)
 
 
-def student_settings(dataset, windows_digest, arch, seed, training, experiment: Experiment, temperature,
-                     logits_digests) -> dict:
-    return {"role": "student", "dataset": dataset, "windows_digest": windows_digest, "modality": "sig",
-            "arch": arch, "seed": seed, "training": hyperparameters(training), "experiment": experiment.spec,
-            "teachers": list(experiment.teachers), "weights": list(experiment.weights), "lam": experiment.lam,
-            "temperature": temperature, "teacher_logits": list(logits_digests)}
+def _teacher_sources(pack: Pack, windows_digest: str, live_teachers=None):
+    """(distinct teacher logits or live teachers, each member's slots into them, each member's logits digests)."""
+    if live_teachers is not None:
+        if pack.width != 1:
+            raise ValueError("live teachers are for packs of one")
+        return list(live_teachers), [list(range(len(live_teachers)))], [()]
+    index, sources, source_digests, slots, digests = {}, [], [], [], []
+    for member in pack.members:
+        member_slots = []
+        for path in member.teacher_logits:
+            if path not in index:
+                tensor, digest = read_teacher_logits(path, windows_digest)
+                index[path] = len(sources)
+                sources.append(tensor)
+                source_digests.append(digest)
+            member_slots.append(index[path])
+        slots.append(member_slots)
+        digests.append(tuple(source_digests[i] for i in member_slots))
+    return sources, slots, digests
 
+
+def _write_member(member: RunSpec, m: int, result: PackResult, record: dict, context: dict, width: int) -> None:
+    run, data, device = result.members[m], context["data"], context["device"]
+    final = member_state(result.final_state, m, width)
+    params = count_parameters(build_model(member.arch, member.modality, data.num_classes))
+    weights = {"arch": member.arch, "modality": member.modality, "num_classes": data.num_classes, "final": final,
+               "best": run.best_state, "best_epoch": run.best_epoch, "mean": data.mean.cpu(), "std": data.std.cpu(),
+               "windows_digest": data.windows_digest, "settings_digest": record["settings_digest"]}
+    save_weights(member.outputs["weights"], weights)
+    write_text_atomic(member.outputs["history"], _history_csv(run.history))
+    metrics = {"dataset": member.dataset, **member.labels, "seed": member.seed, "best_test_acc": run.best_test_acc,
+               "best_epoch": run.best_epoch, "final_test_acc": run.final_test_acc,
+               "epochs": context["training"]["epochs"], "params": params, "seconds": round(result.seconds, 3),
+               "device": device_name(device), "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+               "resumed_from_epoch": result.resumed_from, "pack": context["pack"], "confusion_best": run.confusion,
+               **record}
+    write_json_atomic(member.outputs["metrics"], metrics)
+
+
+# -- one run: a pack of one (the API of tests, benchmarks and notebooks) ----------------------------
 
 def train_teacher(windows, gaf, outputs: dict, *, dataset: str, modality: str, arch: str, seed: int,
                   training: dict, threads: int = 1, gpus: int = 0, gpu_slots=None) -> dict:
-    data = load_run_data(modality, windows, gaf)
-    settings = teacher_settings(dataset, data.windows_digest, modality, arch, seed, training)
-    labels = {"kind": "teacher", "teachers": f"{modality}:{arch}", "student": "", "alpha": None, "lam": None}
-    return _run(data, modality, arch, seed, training, settings, labels, [], DistillationLoss(), outputs,
-                threads, gpus, dataset, gpu_slots=gpu_slots)
+    member = RunSpec(dataset, modality, arch, seed, dict(outputs))
+    return _single(member, windows, gaf, training, threads, gpus, gpu_slots)
 
 
 def distill(windows, logits_paths, outputs: dict, *, dataset: str, spec: str, student_arch: str, seed: int,
             temperature: float, training: dict, threads: int = 1, gpus: int = 0, gpu_slots=None,
             live_teachers=None) -> dict:
     """Train the 1-D student of experiment ``spec`` from cached teacher logits (or ``live_teachers``)."""
-    experiment = Experiment.parse(spec)
-    data = load_run_data("sig", windows)
-    logits, digests = [], []
-    for path in logits_paths:
-        tensor, digest = read_teacher_logits(path, data.windows_digest)
-        logits.append(tensor)
-        digests.append(digest)
-    settings = student_settings(dataset, data.windows_digest, student_arch, seed, training, experiment, temperature,
-                                digests)
-    labels = {"kind": experiment.kind, "teachers": "+".join(experiment.teachers), "student": f"sig:{student_arch}",
-              "alpha": experiment.alpha, "lam": experiment.lam}
-    loss = DistillationLoss(experiment.weights, experiment.lam or 0.0, temperature)
-    return _run(data, "sig", student_arch, seed, training, settings, labels, logits, loss, outputs, threads, gpus,
-                dataset, live_teachers, gpu_slots)
+    member = RunSpec(dataset, "sig", student_arch, seed, dict(outputs), Experiment.parse(spec),
+                     tuple(str(p) for p in logits_paths), float(temperature))
+    return _single(member, windows, None, training, threads, gpus, gpu_slots, live_teachers)
 
 
-def _run(data: RunData, modality, arch, seed, training, settings, labels, logits, loss, outputs, threads, gpus,
-         dataset, live_teachers=None, gpu_slots=None) -> dict:
-    device = claim_device(training.get("device", "auto"), gpus, gpu_slots)
-    configure(threads, training.get("deterministic", True), device)
-    record = provenance(settings)
-    torch.manual_seed(seed)
-    model = build_model(arch, modality, data.num_classes).to(device)
-    model = prepare_model(model, training)
-    data = data.to(device)
-    data.channels_last = uses_channels_last(training)  # the 2-D batches; 1-D models lay theirs out themselves
-    teachers = live_teachers if live_teachers is not None else [CachedLogits(t.to(device)) for t in logits]
-    checkpoint = Path(outputs["metrics"]).with_name("checkpoint.pt")
-    remove_stale_temporaries(checkpoint.parent)
-    logging.info("%s %s:%s seed %d on %s, %d parameters, %d train / %d test windows", dataset, modality, arch,
-                 seed, device_name(device), count_parameters(model), len(data.train_idx), len(data.test_idx))
-    precision = lambda: autocast(training, device)  # noqa: E731 — a fresh context per use
-    result = fit(model, data, loss, teachers, training, seed, checkpoint, record["settings_digest"], precision)
-    weights = {"arch": arch, "modality": modality, "num_classes": data.num_classes, "final": _cpu(model.state_dict()),
-               "best": _cpu(result.best_state), "best_epoch": result.best_epoch, "mean": data.mean.cpu(),
-               "std": data.std.cpu(), "windows_digest": data.windows_digest,
-               "settings_digest": record["settings_digest"]}
-    save_weights(outputs["weights"], weights)
-    model.load_state_dict(result.best_state)
-    confusion = confusion_matrix(model, data, data.test_idx, precision)
-    write_text_atomic(outputs["history"], _history_csv(result.history))
-    metrics = {"dataset": dataset, **labels, "seed": seed, "best_test_acc": result.best_test_acc,
-               "best_epoch": result.best_epoch, "final_test_acc": result.final_test_acc,
-               "epochs": training["epochs"], "params": count_parameters(model), "seconds": round(result.seconds, 3),
-               "device": device_name(device), "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
-               "resumed_from_epoch": result.resumed_from,
-               "confusion_best": confusion, **record}
-    write_json_atomic(outputs["metrics"], metrics)
-    checkpoint.unlink(missing_ok=True)
-    return {k: metrics[k] for k in ("best_test_acc", "best_epoch", "final_test_acc", "seconds")}
-
-
-def confusion_matrix(model, data: RunData, idx, precision) -> list[list[int]]:
-    """Test-set confusion matrix (rows: true class, columns: predicted) of ``model``."""
-    _, _, logits = evaluate(model, data, idx, precision)
-    pairs = data.labels[idx].cpu() * data.num_classes + logits.argmax(1).cpu()
-    counts = torch.bincount(pairs, minlength=data.num_classes**2)
-    return counts.view(data.num_classes, data.num_classes).tolist()
-
-
-def _cpu(state: dict) -> dict:
-    return {k: v.detach().cpu().clone() for k, v in state.items()}
+def _single(member, windows, gaf, training, threads, gpus, gpu_slots, live_teachers=None) -> dict:
+    pack = Pack(member.run_dir.name, (member,), str(member.run_dir))
+    result = train_pack(pack, windows, gaf, training=training, threads=threads, gpus=gpus, gpu_slots=gpu_slots,
+                        live_teachers=live_teachers)
+    return {**result["members"][0], "seconds": result["seconds"]}
 
 
 def _history_csv(history) -> str:

@@ -42,7 +42,7 @@ def with_defaults(config: dict) -> dict:
 
 
 def check_results(config: dict, directory: Path) -> list[str]:
-    from .runs import student_settings, teacher_settings
+    from .training.spec import RunSpec
 
     config = with_defaults(config)
     results = directory / config["results"]
@@ -66,8 +66,8 @@ def check_results(config: dict, directory: Path) -> list[str]:
         logits_digests = {}  # only for teachers that are up to date
         for modality, arch, seed in teacher_runs(config):
             folder = results / dataset / "teachers" / f"{modality}-{arch}" / f"seed{seed}"
-            expected = settings_digest(teacher_settings(dataset, windows_digest, modality, arch, seed,
-                                                        config["training"]))
+            expected = settings_digest(RunSpec(dataset, modality, arch, seed, {}).settings(windows_digest,
+                                                                                           config["training"]))
             if check(folder / "metrics.json", expected, _json_digest(folder / "metrics.json")):
                 logits = folder / "logits.h5"
                 expected_logits = settings_digest({"teacher_digest": expected,
@@ -83,8 +83,9 @@ def check_results(config: dict, directory: Path) -> list[str]:
                 if found is not None and any(k not in logits_digests for k in keys):
                     problems.append(f"stale    {metrics} (a teacher it learnt from is missing or out of date)")
                     continue
-                expected = settings_digest(student_settings(
-                    dataset, windows_digest, config["students"]["arch"], seed, config["training"], experiment,
-                    config["students"]["temperature"], [logits_digests[k] for k in keys]))
+                student = RunSpec(dataset, "sig", config["students"]["arch"], seed, {}, experiment,
+                                  temperature=config["students"]["temperature"])
+                expected = settings_digest(student.settings(windows_digest, config["training"],
+                                                            [logits_digests[k] for k in keys]))
                 check(metrics, expected, found)
     return problems

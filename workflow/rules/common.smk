@@ -11,8 +11,10 @@ sys.path.insert(0, os.path.join(workflow.basedir, "src"))
 
 from gafkd.config import check_config, check_duplicate_keys, dataset_settings
 from gafkd.errors import ConfigError
-from gafkd.grid import SPEC_PATTERN, Experiment, experiments, teacher_runs, teacher_seed
+from gafkd.grid import SPEC_PATTERN
+from gafkd.packing import pack_widths, rule_name, student_packs, teacher_packs
 from gafkd.resources import gpus_per_training_job
+from gafkd.training.spec import training_identity
 
 
 try:
@@ -32,9 +34,26 @@ DATASETS = list(config["datasets"])
 
 GPUS_PER_JOB = gpus_per_training_job(config["training"]["device"])
 GPU_SLOTS = os.path.join(RESULTS, ".gpu-slots")  # lock files: one GPU per concurrent training job
-# What training jobs get as params: everything but threads (they come from `threads:`), so that a
-# different thread count does not make Snakemake rerun finished training.
-TRAINING = {k: v for k, v in config["training"].items() if k != "threads"}
+# What training jobs get as params: the settings that shape a run's numbers (threads come from
+# `threads:`), so that a speed-only change does not make Snakemake rerun finished training.
+TRAINING = training_identity(config["training"])
+
+# The packs: runs trained together as one fused model, one job each; decided by the config alone.
+PACK_WIDTHS = pack_widths(config, "cuda" if GPUS_PER_JOB else "cpu")
+TEACHER_PACKS = [p for d in DATASETS for p in teacher_packs(config, RESULTS, d, PACK_WIDTHS["teachers"])]
+STUDENT_PACKS = [p for d in DATASETS for p in student_packs(config, RESULTS, d, PACK_WIDTHS["students"])]
+
+
+def inherit_stage_settings(rule, stage):
+    """Give a pack's rule the threads and resources a profile sets for its stage (``set-threads: {stage: …}``).
+
+    Profiles name stages (train_teacher, teacher_logits, distill); Snakemake looks settings up by rule
+    name, and every pack has a rule of its own. Their parsed tables are plain dicts: copy the entry.
+    """
+    settings = workflow.resource_settings
+    for table in (settings._parsed_overwrite_resources, settings._parsed_overwrite_threads):
+        if stage in table and rule not in table:
+            table[rule] = table[stage]
 
 
 def results(*parts):
@@ -54,47 +73,35 @@ def dataset_source(wildcards):
     return source["path"] if os.path.isdir(source["path"]) else []
 
 
-def teacher_dir(dataset, modality, arch, seed):
-    return results(dataset, "teachers", f"{modality}-{arch}", f"seed{seed}")
-
-
-def student_dir(dataset, student, spec, seed):
-    return results(dataset, "students", student, spec, f"seed{seed}")
-
-
-def run_inputs(wildcards):
+def pack_inputs(pack):
     """windows.h5, plus gaf.h5 for image models."""
-    inputs = {"windows": results(wildcards.dataset, "windows.h5")}
-    if wildcards.get("modality") == "gaf":
-        inputs["gaf"] = results(wildcards.dataset, "gaf.h5")
+    first = pack.members[0]
+    inputs = {"windows": results(first.dataset, "windows.h5")}
+    if first.modality == "gaf":
+        inputs["gaf"] = results(first.dataset, "gaf.h5")
     return inputs
 
 
-def student_teacher_logits(wildcards):
-    """The cached logits of the experiment's teachers, at the teacher seed for this student seed."""
-    seed = teacher_seed(config, int(wildcards.seed))
-    return [
-        os.path.join(teacher_dir(wildcards.dataset, *t.split(":"), seed), "logits.h5")
-        for t in Experiment.parse(wildcards.spec).teachers
-    ]
+def member_outputs(pack, key):
+    return [m.outputs[key] for m in pack.members]
+
+
+def member_logits(pack):
+    """Each teacher's cached logits (logits.h5 beside its weights.pt)."""
+    return [os.path.join(os.path.dirname(m.outputs["weights"]), "logits.h5") for m in pack.members]
+
+
+def student_teacher_logits(pack):
+    """The cached logits of every teacher a member of this student pack learns from."""
+    return sorted({path for m in pack.members for path in m.teacher_logits})
 
 
 def teacher_metrics():
-    return [
-        os.path.join(teacher_dir(d, m, a, s), "metrics.json")
-        for d in DATASETS
-        for m, a, s in teacher_runs(config)
-    ]
+    return [path for pack in TEACHER_PACKS for path in member_outputs(pack, "metrics")]
 
 
 def student_metrics():
-    student = config["students"]["arch"]
-    return [
-        os.path.join(student_dir(d, student, e.spec, s), "metrics.json")
-        for d in DATASETS
-        for e in experiments(config)
-        for s in config["students"]["seeds"]
-    ]
+    return [path for pack in STUDENT_PACKS for path in member_outputs(pack, "metrics")]
 
 
 def html_report():

@@ -1,26 +1,33 @@
 # Stage 4: the 1-D student: cross-entropy baseline (spec "ce") and distillation from cached logits.
+# One rule per student pack (runs of one dataset trained as one fused model): `distill__{dataset}__{pack}`.
 
+for pack in STUDENT_PACKS:
+    dataset = pack.members[0].dataset
 
-rule distill:
-    input:
-        windows=results("{dataset}", "windows.h5"),
-        logits=student_teacher_logits,
-    output:
-        metrics=results("{dataset}", "students", "{student}", "{spec}", "seed{seed}", "metrics.json"),
-        history=results("{dataset}", "students", "{student}", "{spec}", "seed{seed}", "history.csv"),
-        weights=results("{dataset}", "students", "{student}", "{spec}", "seed{seed}", "weights.pt"),
-    params:
-        training=TRAINING,
-        temperature=config["students"]["temperature"],
-        gpu_slots=GPU_SLOTS,
-    threads: config["training"]["threads"]
-    resources:
-        gpu=GPUS_PER_JOB,
-    conda:
-        "../../envs/train.yaml"
-    log:
-        results("logs", "distill", "{dataset}", "{student}", "{spec}-seed{seed}.log"),
-    benchmark:
-        results("benchmarks", "distill", "{dataset}", "{student}", "{spec}-seed{seed}.tsv")
-    script:
-        "../scripts/distill.py"
+    rule:
+        name:
+            rule_name("distill", dataset, pack)
+        input:
+            windows=results(dataset, "windows.h5"),
+            logits=student_teacher_logits(pack),
+        output:
+            metrics=member_outputs(pack, "metrics"),
+            history=member_outputs(pack, "history"),
+            weights=member_outputs(pack, "weights"),
+        params:
+            pack=pack.to_dict(),
+            training=TRAINING,
+            gpu_slots=GPU_SLOTS,
+        threads: config["training"]["threads"]
+        resources:
+            gpu=GPUS_PER_JOB,
+        conda:
+            "../../envs/train.yaml"
+        log:
+            results("logs", "distill", dataset, f"{pack.name}.log"),
+        benchmark:
+            results("benchmarks", "distill", dataset, f"{pack.name}.tsv")
+        script:
+            "../scripts/train_pack.py"
+
+    inherit_stage_settings(rule_name("distill", dataset, pack), "distill")

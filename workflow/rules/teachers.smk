@@ -1,47 +1,59 @@
 # Stage 3: Wide ResNet teachers on GAF images (2-D) and raw signals (1-D), and their cached logits.
+# One rule per teacher pack (the seeds of one dataset, modality and architecture, trained as one fused
+# model): `train_teacher__{dataset}__{pack}`; profiles set threads and resources for the stage name.
 
+for pack in TEACHER_PACKS:
+    dataset = pack.members[0].dataset
 
-rule train_teacher:
-    input:
-        unpack(run_inputs),
-    output:
-        metrics=results("{dataset}", "teachers", "{modality}-{arch}", "seed{seed}", "metrics.json"),
-        history=results("{dataset}", "teachers", "{modality}-{arch}", "seed{seed}", "history.csv"),
-        weights=results("{dataset}", "teachers", "{modality}-{arch}", "seed{seed}", "weights.pt"),
-    params:
-        training=TRAINING,
-        gpu_slots=GPU_SLOTS,
-    threads: config["training"]["threads"]
-    resources:
-        gpu=GPUS_PER_JOB,
-    conda:
-        "../../envs/train.yaml"
-    log:
-        results("logs", "train_teacher", "{dataset}", "{modality}-{arch}-seed{seed}.log"),
-    benchmark:
-        results("benchmarks", "train_teacher", "{dataset}", "{modality}-{arch}-seed{seed}.tsv")
-    script:
-        "../scripts/train_teacher.py"
+    rule:
+        name:
+            rule_name("train_teacher", dataset, pack)
+        input:
+            **pack_inputs(pack),
+        output:
+            metrics=member_outputs(pack, "metrics"),
+            history=member_outputs(pack, "history"),
+            weights=member_outputs(pack, "weights"),
+        params:
+            pack=pack.to_dict(),
+            training=TRAINING,
+            gpu_slots=GPU_SLOTS,
+        threads: config["training"]["threads"]
+        resources:
+            gpu=GPUS_PER_JOB,
+        conda:
+            "../../envs/train.yaml"
+        log:
+            results("logs", "train_teacher", dataset, f"{pack.name}.log"),
+        benchmark:
+            results("benchmarks", "train_teacher", dataset, f"{pack.name}.tsv")
+        script:
+            "../scripts/train_pack.py"
 
+    inherit_stage_settings(rule_name("train_teacher", dataset, pack), "train_teacher")
 
-rule teacher_logits:
-    """A frozen teacher's logits on every window, computed once and reused by all its students."""
-    input:
-        unpack(run_inputs),
-        weights=results("{dataset}", "teachers", "{modality}-{arch}", "seed{seed}", "weights.pt"),
-    output:
-        results("{dataset}", "teachers", "{modality}-{arch}", "seed{seed}", "logits.h5"),
-    params:
-        which=config["training"]["teacher_weights"],
-        gpu_slots=GPU_SLOTS,
-    threads: config["training"]["threads"]
-    resources:
-        gpu=GPUS_PER_JOB,
-    conda:
-        "../../envs/train.yaml"
-    log:
-        results("logs", "teacher_logits", "{dataset}", "{modality}-{arch}-seed{seed}.log"),
-    benchmark:
-        results("benchmarks", "teacher_logits", "{dataset}", "{modality}-{arch}-seed{seed}.tsv")
-    script:
-        "../scripts/teacher_logits.py"
+    rule:
+        # A frozen teacher's logits on every window, computed once and reused by all its students.
+        name:
+            rule_name("teacher_logits", dataset, pack)
+        input:
+            **pack_inputs(pack),
+            weights=member_outputs(pack, "weights"),
+        output:
+            member_logits(pack),
+        params:
+            which=config["training"]["teacher_weights"],
+            gpu_slots=GPU_SLOTS,
+        threads: config["training"]["threads"]
+        resources:
+            gpu=GPUS_PER_JOB,
+        conda:
+            "../../envs/train.yaml"
+        log:
+            results("logs", "teacher_logits", dataset, f"{pack.name}.log"),
+        benchmark:
+            results("benchmarks", "teacher_logits", dataset, f"{pack.name}.tsv")
+        script:
+            "../scripts/teacher_logits.py"
+
+    inherit_stage_settings(rule_name("teacher_logits", dataset, pack), "teacher_logits")

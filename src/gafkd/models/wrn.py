@@ -4,6 +4,12 @@ WRN-d-k: a 3×3 (or 3) stem convolution to 16 channels, three stages of n = (d �
 basic blocks (BN-ReLU-conv-BN-ReLU-conv) with 16k, 32k, 64k channels and strides 1, 2, 2, a 1×1
 convolution on the shortcut where the shape changes, final BN-ReLU, global average pooling (so any
 window length or image size works) and a linear classifier. No dropout.
+
+``members=M`` builds M such networks fused into one (horizontally fused training, as in HFTA): every
+convolution is one grouped convolution over M·C channels, every batch norm keeps M·C statistics
+(per channel, so per member) and the classifier is one batched matmul. Member m owns the m-th block
+of every tensor's first dimension, so :mod:`gafkd.models.fused` stacks and unstacks state dicts by
+slicing. Inputs are [B, M·C_in, ...] with member m's batch in channel block m; logits are [M, B, K].
 """
 
 from __future__ import annotations
@@ -39,17 +45,44 @@ class BatchNorm1d(nn.BatchNorm1d):
 LAYERS = {1: (Conv1d, BatchNorm1d, nn.AdaptiveAvgPool1d), 2: (nn.Conv2d, nn.BatchNorm2d, nn.AdaptiveAvgPool2d)}
 
 
-class PreActBlock(nn.Module):
-    def __init__(self, dims: int, in_ch: int, out_ch: int, stride: int):
+class FusedLinear(nn.Module):
+    """M linear layers in one: weight [M·K, C] (member m: rows m·K … (m+1)·K), input [B, M·C] → [M, B, K]."""
+
+    def __init__(self, members: int, in_features: int, out_features: int):
         super().__init__()
-        conv, norm, _ = LAYERS[dims]
+        self.members, self.in_features, self.out_features = members, in_features, out_features
+        self.weight = nn.Parameter(torch.empty(members * out_features, in_features))
+        self.bias = nn.Parameter(torch.zeros(members * out_features))
+
+    def forward(self, x):
+        m, c, k = self.members, self.in_features, self.out_features
+        x = x.view(x.shape[0], m, c).transpose(0, 1)  # [M, B, C]
+        weight = self.weight.view(m, k, c).transpose(1, 2)  # [M, C, K]
+        return torch.baddbmm(self.bias.view(m, 1, k), x, weight)
+
+
+def _layers(dims: int, members: int):
+    """(conv, norm) factories over ``members`` fused networks: channel counts are per member."""
+    conv_type, norm_type, _ = LAYERS[dims]
+
+    def conv(in_ch, out_ch, kernel, stride=1, padding=0):
+        return conv_type(in_ch * members, out_ch * members, kernel, stride=stride, padding=padding, bias=False,
+                         groups=members)
+
+    return conv, (lambda channels: norm_type(channels * members))
+
+
+class PreActBlock(nn.Module):
+    def __init__(self, dims: int, in_ch: int, out_ch: int, stride: int, members: int = 1):
+        super().__init__()
+        conv, norm = _layers(dims, members)
         self.bn1 = norm(in_ch)
-        self.conv1 = conv(in_ch, out_ch, 3, stride=stride, padding=1, bias=False)
+        self.conv1 = conv(in_ch, out_ch, 3, stride=stride, padding=1)
         self.bn2 = norm(out_ch)
-        self.conv2 = conv(out_ch, out_ch, 3, stride=1, padding=1, bias=False)
+        self.conv2 = conv(out_ch, out_ch, 3, stride=1, padding=1)
         self.shortcut = None
         if stride != 1 or in_ch != out_ch:
-            self.shortcut = conv(in_ch, out_ch, 1, stride=stride, bias=False)
+            self.shortcut = conv(in_ch, out_ch, 1, stride=stride)
 
     def forward(self, x):
         pre = torch.relu(self.bn1(x))
@@ -61,29 +94,32 @@ class PreActBlock(nn.Module):
 
 
 class WideResNet(nn.Module):
-    """WRN-depth-width over ``dims``-dimensional inputs [B, C, L] or [B, C, H, W]."""
+    """WRN-depth-width over ``dims``-dimensional inputs [B, C, L] or [B, C, H, W] (``members`` fused: above)."""
 
-    def __init__(self, depth: int, width: int, num_classes: int, in_channels: int = 3, dims: int = 2):
+    def __init__(self, depth: int, width: int, num_classes: int, in_channels: int = 3, dims: int = 2,
+                 members: int = 1):
         super().__init__()
         if (depth - 4) % 6 or depth < 10:
             raise ValueError(f"WRN depth must be 6n+4 ≥ 10, got {depth}")
-        conv, norm, pool = LAYERS[dims]
+        conv, norm = _layers(dims, members)
         n = (depth - 4) // 6
         widths = [16 * width, 32 * width, 64 * width]
-        self.depth, self.width, self.dims = depth, width, dims
+        self.depth, self.width, self.dims, self.members = depth, width, dims, members
+        self.num_classes, self.in_channels = num_classes, in_channels
         self.channels_last = False
-        self.stem = conv(in_channels, 16, 3, padding=1, bias=False)
+        self.stem = conv(in_channels, 16, 3, padding=1)
         stages, in_ch = [], 16
         for out_ch, stride in zip(widths, (1, 2, 2)):
             blocks = []
             for i in range(n):
-                blocks.append(PreActBlock(dims, in_ch, out_ch, stride if i == 0 else 1))
+                blocks.append(PreActBlock(dims, in_ch, out_ch, stride if i == 0 else 1, members))
                 in_ch = out_ch
             stages.append(nn.Sequential(*blocks))
         self.stages = nn.ModuleList(stages)
         self.bn = norm(in_ch)
-        self.pool = pool(1)
-        self.fc = nn.Linear(in_ch, num_classes)
+        self.pool = LAYERS[dims][2](1)
+        # one member keeps nn.Linear, so a pack of one is exactly the plain model
+        self.fc = nn.Linear(in_ch, num_classes) if members == 1 else FusedLinear(members, in_ch, num_classes)
         self._init_weights()
 
     def _init_weights(self):
@@ -122,6 +158,6 @@ class WideResNet(nn.Module):
         return (logits, features) if return_features else logits
 
 
-def build_wrn(arch: str, num_classes: int, in_channels: int = 3, dims: int = 2) -> WideResNet:
+def build_wrn(arch: str, num_classes: int, in_channels: int = 3, dims: int = 2, members: int = 1) -> WideResNet:
     depth, width = parse_arch(arch)
-    return WideResNet(depth, width, num_classes, in_channels, dims)
+    return WideResNet(depth, width, num_classes, in_channels, dims, members)

@@ -11,10 +11,11 @@ from ..faults import maybe_die
 from ..io import atomic_path
 
 
-def save(path, state: dict) -> None:
+def save(path, state: dict, epoch: int = 0) -> None:
+    """Write ``state`` atomically; ``epoch`` (1-based, 0 for final weights) only names the fault point."""
     with atomic_path(path, suffix=".pt") as tmp:
         torch.save(state, tmp)
-        maybe_die("checkpoint_write", len(state.get("history", ())))
+        maybe_die("checkpoint_write", epoch)
 
 
 def load(path, digest: str | None = None) -> dict | None:

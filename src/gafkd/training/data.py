@@ -37,6 +37,25 @@ class RunData:
         x = (x - self.mean.view(shape)) / self.std.view(shape)
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last and x.dim() == 4 else x
 
+    def pack_batch(self, idx: torch.Tensor) -> torch.Tensor:
+        """The input of a fused model: member m's rows ``idx[m]`` in channel block m, [B, M·C, ...]."""
+        members, rows = idx.shape
+        if members == 1:
+            return self.batch(idx[0])
+        x = self.inputs[idx].float()  # [M, B, C, ...]
+        shape = (1, 1, -1) + (1,) * (x.dim() - 3)
+        x = (x - self.mean.view(shape)) / self.std.view(shape)
+        x = x.transpose(0, 1).reshape(rows, -1, *x.shape[3:])
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last and x.dim() == 4 else x
+
+    def shared_batch(self, idx: torch.Tensor, members: int) -> torch.Tensor:
+        """The input of a fused model when every member sees the same rows (evaluation)."""
+        x = self.batch(idx)
+        if members == 1:
+            return x
+        x = x.repeat(1, members, *(1,) * (x.dim() - 2))
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last and x.dim() == 4 else x
+
 
 def channel_stats(inputs: np.ndarray, rows: np.ndarray, chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel mean and std over ``rows`` (float64, chunked so float16 images never expand whole)."""

@@ -1,15 +1,13 @@
-"""The epoch loop shared by teachers and students.
+"""The epoch loop shared by teachers and students, for a pack of M runs trained as one fused model.
 
-Batches are index slices of a permutation seeded by (seed, epoch), so an interrupted run that
-resumes from its last checkpoint (model, optimizer, history, best weights) continues exactly as
-the uninterrupted run would. Metrics are accumulated on the device (no host sync per step); a
-non-finite loss is detected at the end of the epoch and named by epoch and batch.
+Member m's batches are index slices of its own permutation, seeded by (its seed, epoch), so an
+interrupted pack that resumes from its last checkpoint continues exactly as an uninterrupted one,
+and a pack of one is the single run. Metrics are accumulated on the device (no host sync per
+step); a non-finite loss is detected at the end of the epoch and named by member, epoch and batch.
 """
 
 from __future__ import annotations
 
-import copy
-import logging
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -19,10 +17,7 @@ import torch.nn.functional as F
 
 from ..errors import GafkdError
 from ..faults import maybe_die
-from . import checkpoint
 from .data import RunData
-from .optim import SGD
-from .schedule import DEFAULT_MILESTONES, learning_rate
 
 EVAL_BATCH = 512
 
@@ -32,14 +27,13 @@ class TrainingError(GafkdError):
 
 
 @dataclass
-class FitResult:
-    history: list[dict]
-    best_state: dict
-    best_epoch: int  # 1-based
-    best_test_acc: float
-    final_test_acc: float
-    seconds: float
-    resumed_from: int = 0
+class EpochResult:
+    """Per member: mean training loss and accuracy (%), and the first non-finite batch (1-based; 0: none)."""
+
+    loss: list[float]
+    acc: list[float]
+    bad_batch: list[int]
+    bad_loss: list[float]
 
 
 def epoch_permutation(train_idx: torch.Tensor, seed: int, epoch: int) -> torch.Tensor:
@@ -47,90 +41,79 @@ def epoch_permutation(train_idx: torch.Tensor, seed: int, epoch: int) -> torch.T
     return train_idx[torch.randperm(len(train_idx), generator=generator).to(train_idx.device)]
 
 
+def member_orders(train_idx: torch.Tensor, seeds, epoch: int) -> torch.Tensor:
+    """[M, n]: member m's order of the training rows in this epoch."""
+    return torch.stack([epoch_permutation(train_idx, seed, epoch) for seed in seeds])
+
+
+def pack_logits(model, x: torch.Tensor) -> torch.Tensor:
+    """Logits [M, B, K] of a fused model (a plain model is a pack of one)."""
+    out = model(x)
+    return out.unsqueeze(0) if getattr(model, "members", 1) == 1 else out
+
+
 @torch.no_grad()
 def predict(model, data: RunData, idx: torch.Tensor, precision=nullcontext) -> torch.Tensor:
-    """float32 logits of rows ``idx`` in eval mode, ``EVAL_BATCH`` rows at a time."""
+    """float32 logits of a plain model on rows ``idx`` in eval mode, ``EVAL_BATCH`` rows at a time."""
+    return predict_pack(model, data, idx, precision)[0]
+
+
+@torch.no_grad()
+def predict_pack(model, data: RunData, idx: torch.Tensor, precision=nullcontext) -> torch.Tensor:
+    """float32 logits [M, n, K] of every member on the same rows ``idx``, in eval mode."""
     model.eval()
+    members = getattr(model, "members", 1)
     with precision():
-        logits = torch.cat([model(data.batch(idx[s:s + EVAL_BATCH])) for s in range(0, len(idx), EVAL_BATCH)])
+        logits = torch.cat([pack_logits(model, data.shared_batch(idx[s:s + EVAL_BATCH], members))
+                            for s in range(0, len(idx), EVAL_BATCH)], dim=1)
     return logits.float()
 
 
 @torch.no_grad()
-def evaluate(model, data: RunData, idx: torch.Tensor, precision=nullcontext) -> tuple[float, float, torch.Tensor]:
-    """(mean CE loss, accuracy in %, logits) over rows ``idx`` in eval mode."""
-    logits = predict(model, data, idx, precision)
+def evaluate(model, data: RunData, idx: torch.Tensor, precision=nullcontext) -> tuple[list, list, torch.Tensor]:
+    """Per member (mean CE loss, accuracy in %) over rows ``idx`` in eval mode, and the logits [M, n, K]."""
+    logits = predict_pack(model, data, idx, precision)
     labels = data.labels[idx]
-    loss = F.cross_entropy(logits, labels).item()
-    acc = (logits.argmax(1) == labels).sum().item() / len(idx) * 100  # exact count ratio, as the notes
-    return loss, acc, logits
+    members, n, classes = logits.shape
+    losses = F.cross_entropy(logits.reshape(-1, classes), labels.repeat(members), reduction="none").view(members, n)
+    correct = (logits.argmax(2) == labels).sum(1)
+    # exact count ratio, as the notes
+    return losses.mean(1).tolist(), [c / n * 100 for c in correct.tolist()], logits
 
 
-def fit(model, data: RunData, loss_fn, teachers, settings: dict, seed: int, checkpoint_path, digest: str,
-        precision=nullcontext) -> FitResult:
-    """Train ``model`` on ``data`` for ``settings['epochs']`` epochs, resuming from ``checkpoint_path``.
+def train_epoch(model, data: RunData, loss_fn, teachers, optimizer, seeds, epoch: int, batch_size: int,
+                n_batches: int | None = None, precision=nullcontext, active: torch.Tensor | None = None
+                ) -> EpochResult:
+    """One epoch of every member; ``active`` [M] (bool) leaves diverged members out of the summed loss.
 
-    ``teachers`` are callables mapping a batch's row indices to teacher logits (cached or live);
-    ``precision`` makes the autocast context of the forward passes (bf16 fast path).
+    Members' parameters are disjoint, so the gradient of the summed loss with respect to member m's
+    parameters is the gradient of member m's own loss: exactly what training it alone computes.
     """
-    epochs, batch_size = settings["epochs"], settings["batch_size"]
-    optimizer = SGD(model.parameters(), lr=settings["lr"], momentum=settings["momentum"],
-                    weight_decay=settings["weight_decay"])
-    history, best = [], {"acc": -1.0, "epoch": 0, "state": None}
-    state = checkpoint.load(checkpoint_path, digest)
-    if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        history, best = state["history"], state["best"]
-        logging.info("resuming after epoch %d from %s", len(history), checkpoint_path)
-    resumed_from = len(history)
-    n_batches = -(-len(data.train_idx) // batch_size)
-    for epoch in range(len(history), epochs):
-        started = time.perf_counter()
-        lr = learning_rate(epoch, epochs, settings["lr"], settings["lr_steps"],
-                           settings.get("lr_milestones", DEFAULT_MILESTONES))
-        optimizer.lr = lr
-        train_loss, train_acc = _train_epoch(model, data, loss_fn, teachers, optimizer, seed, epoch, batch_size,
-                                             n_batches, precision)
-        test_loss, test_acc, _ = evaluate(model, data, data.test_idx, precision)
-        row = {"epoch": epoch + 1, "lr": lr, "train_loss": train_loss, "train_acc": train_acc,
-               "test_loss": test_loss, "test_acc": test_acc, "seconds": time.perf_counter() - started}
-        history.append(row)
-        if test_acc > best["acc"]:
-            best = {"acc": test_acc, "epoch": epoch + 1, "state": copy.deepcopy(model.state_dict())}
-        logging.info("epoch %d/%d lr %.4g train loss %.4f acc %.2f | test loss %.4f acc %.2f | %.1f s",
-                     epoch + 1, epochs, lr, train_loss, train_acc, test_loss, test_acc, row["seconds"])
-        checkpoint.save(checkpoint_path, {"digest": digest, "model": model.state_dict(),
-                                          "optimizer": optimizer.state_dict(), "history": history, "best": best})
-        maybe_die("after_epoch", epoch + 1)
-    return FitResult(history=history, best_state=best["state"], best_epoch=best["epoch"], best_test_acc=best["acc"],
-                     final_test_acc=history[-1]["test_acc"], seconds=sum(r["seconds"] for r in history),
-                     resumed_from=resumed_from)
-
-
-def _train_epoch(model, data, loss_fn, teachers, optimizer, seed, epoch, batch_size, n_batches,
-                 precision=nullcontext):
     model.train()
-    order = epoch_permutation(data.train_idx, seed, epoch)
-    losses = torch.zeros(n_batches, device=data.labels.device)
-    correct = torch.zeros((), device=data.labels.device, dtype=torch.long)
+    orders = member_orders(data.train_idx, seeds, epoch)
+    members, n = orders.shape
+    n_batches = -(-n // batch_size) if n_batches is None else n_batches
+    device = data.labels.device
+    losses = torch.zeros(n_batches, members, device=device)
+    correct = torch.zeros(members, device=device, dtype=torch.long)
+    seen = 0
     for b in range(n_batches):
-        idx = order[b * batch_size:(b + 1) * batch_size]
+        idx = orders[:, b * batch_size:(b + 1) * batch_size]
         labels = data.labels[idx]
         with precision():
-            logits = model(data.batch(idx)).float()
-        loss = loss_fn(logits, labels, [teacher(idx).float() for teacher in teachers])
+            logits = pack_logits(model, data.pack_batch(idx)).float()
+        member_losses = loss_fn(logits, labels, teachers(idx) if teachers is not None else None)
+        total = member_losses.sum() if active is None else torch.where(active, member_losses, 0.0).sum()
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        total.backward()
         optimizer.step()
-        losses[b] = loss.detach() * len(idx)
-        correct += (logits.detach().argmax(1) == labels).sum()
+        losses[b] = member_losses.detach() * idx.shape[1]
+        correct += (logits.detach().argmax(2) == labels).sum(1)
+        seen += idx.shape[1]
         if b == 0:
             maybe_die("mid_epoch", epoch + 1)
     finite = torch.isfinite(losses)
-    if not bool(finite.all()):
-        bad = int((~finite).nonzero()[0])
-        raise TrainingError(f"epoch {epoch + 1}, batch {bad + 1}: the loss is {losses[bad].item() / batch_size}; "
-                            "training diverged (lower training.lr or check the inputs)")
-    n = len(data.train_idx)
-    return losses.sum().item() / n, correct.item() / n * 100
+    first_bad = torch.where(finite.all(0), -1, (~finite).int().argmax(0))
+    bad_loss = losses.gather(0, first_bad.clamp(min=0).view(1, -1))[0] / batch_size
+    return EpochResult(loss=(losses.sum(0) / seen).tolist(), acc=(correct / seen * 100).tolist(),
+                       bad_batch=(first_bad + 1).tolist(), bad_loss=bad_loss.tolist())

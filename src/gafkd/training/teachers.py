@@ -9,6 +9,9 @@ tests and benchmarks that prove both give the same student.
 
 from __future__ import annotations
 
+import copy
+import os
+
 import torch
 
 from ..errors import DataError
@@ -47,24 +50,36 @@ class CachedLogits:
         return self.logits[idx]
 
 
-def write_teacher_logits(weights_path, windows_path, gaf_path, output, which: str = "best", gpus: int = 0,
+def write_teacher_logits(weights_paths, windows_path, gaf_path, outputs, which: str = "best", gpus: int = 0,
                          gpu_slots=None, threads: int = 1) -> dict:
-    """Logits [N, C] of the teacher on every window (train, test and unused), float32."""
+    """Logits [N, C] of each teacher (a pack's members) on every window (train, test and unused), float32.
+
+    ``weights_paths`` and ``outputs`` are one path or lists of the same length; the windows are read once.
+    """
+    if isinstance(weights_paths, (str, os.PathLike)):
+        weights_paths, outputs = [weights_paths], [outputs]
     device = claim_device("auto", gpus, gpu_slots)
     torch.set_num_threads(max(1, int(threads)))
-    model, record = load_teacher(weights_path, which, device)
-    data = load_run_data(record["modality"], windows_path, gaf_path)
-    if data.windows_digest != record["windows_digest"]:
-        raise DataError(f"{weights_path}: teacher was trained on other windows than {windows_path}; rerun train_teacher")
-    data.mean, data.std = record["mean"], record["std"]  # the teacher's own training statistics
-    data = data.to(device)
-    logits = predict(model, data, torch.arange(len(data.labels), device=device)).cpu().numpy()
-    settings = {"teacher_digest": record["settings_digest"], "weights": which}
-    with atomic_h5(output, {**provenance(settings), "windows_digest": data.windows_digest,
-                            "teacher": f"{record['modality']}:{record['arch']}"}) as h5:
-        h5.create_dataset("logits", data=logits)
-    accuracy = float((logits[data.test_idx.cpu().numpy()].argmax(1) == data.labels[data.test_idx].cpu().numpy()).mean())
-    return {"logits": list(logits.shape), "teacher_test_acc": accuracy * 100}
+    loaded = {}
+    accuracies = {}
+    for weights_path, output in zip(weights_paths, outputs):
+        model, record = load_teacher(weights_path, which, device)
+        if record["modality"] not in loaded:
+            loaded[record["modality"]] = load_run_data(record["modality"], windows_path, gaf_path)
+        data = copy.copy(loaded[record["modality"]])
+        if data.windows_digest != record["windows_digest"]:
+            raise DataError(f"{weights_path}: teacher was trained on other windows than {windows_path}; "
+                            "rerun train_teacher")
+        data.mean, data.std = record["mean"], record["std"]  # the teacher's own training statistics
+        data = data.to(device)
+        logits = predict(model, data, torch.arange(len(data.labels), device=device)).cpu().numpy()
+        settings = {"teacher_digest": record["settings_digest"], "weights": which}
+        with atomic_h5(output, {**provenance(settings), "windows_digest": data.windows_digest,
+                                "teacher": f"{record['modality']}:{record['arch']}"}) as h5:
+            h5.create_dataset("logits", data=logits)
+        test = data.test_idx.cpu().numpy()
+        accuracies[str(output)] = float((logits[test].argmax(1) == data.labels.cpu().numpy()[test]).mean()) * 100
+    return {"teacher_test_acc": accuracies}
 
 
 def read_teacher_logits(path, windows_digest: str) -> tuple[torch.Tensor, str]:

@@ -1,0 +1,50 @@
+"""Fused models (``members`` > 1) from and to their members' plain state dicts.
+
+Member m of a fused model owns block m of the first dimension of every parameter and buffer (see
+:mod:`gafkd.models.wrn`), so stacking is concatenation and unstacking is slicing. Scalars
+(batch norm's ``num_batches_tracked``) are shared: every member has taken the same number of steps.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .registry import build_model
+
+
+def stack_states(states: list[dict]) -> dict:
+    """One fused state dict from ``len(states)`` plain ones (same architecture)."""
+    return {key: (states[0][key].clone() if states[0][key].dim() == 0 else torch.cat([s[key] for s in states]))
+            for key in states[0]}
+
+
+def member_state(fused: dict, member: int, members: int) -> dict:
+    """Member ``member``'s plain state dict out of a fused one (copies, on the CPU)."""
+    state = {}
+    for key, value in fused.items():
+        value = value.detach()
+        if value.dim() > 0:
+            value = value.view(members, -1, *value.shape[1:])[member]
+        state[key] = value.cpu().clone()
+    return state
+
+
+def set_member_state(fused: dict, member: int, members: int, source: dict) -> None:
+    """Copy member ``member``'s block of ``source`` (a fused state dict) into ``fused``, in place."""
+    for key, value in fused.items():
+        if value.dim() > 0:
+            value.view(members, -1, *value.shape[1:])[member].copy_(source[key].view(members, -1, *value.shape[1:])[member])
+
+
+def build_fused(arch: str, modality: str, num_classes: int, seeds: list[int]) -> torch.nn.Module:
+    """A fused model whose member m starts exactly as ``build_model`` does under ``torch.manual_seed(seeds[m])``."""
+    states = []
+    for seed in seeds:
+        torch.manual_seed(seed)
+        states.append(build_model(arch, modality, num_classes).state_dict())
+    if len(seeds) == 1:
+        torch.manual_seed(seeds[0])
+        return build_model(arch, modality, num_classes)
+    fused = build_model(arch, modality, num_classes, members=len(seeds))
+    fused.load_state_dict(stack_states(states))
+    return fused

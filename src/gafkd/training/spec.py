@@ -1,0 +1,116 @@
+"""What a training run is (:class:`RunSpec`), which settings make up its identity, and packs of runs.
+
+A run's identity is the settings digest in its ``metrics.json``: everything that shapes its numbers
+(data, model, seed, loss, the training settings of :func:`training_identity`) and nothing that only
+shapes how fast it runs. A :class:`Pack` is a list of runs of one dataset, modality and architecture
+(and so one schedule) that train together as one fused model (:mod:`gafkd.models.fused`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import ConfigError
+from ..grid import Experiment
+from ..provenance import settings_digest
+
+# Training keys that do not shape a run's numbers: `threads` only decides how fast (CPU kernels are
+# deterministic for a fixed thread count), `teacher_weights` is read by the teacher_logits rule only.
+NOT_RUN_IDENTITY = ("threads", "teacher_weights")
+
+
+def training_identity(training: dict) -> dict:
+    """The training settings that belong to a run's identity (its settings digest, Snakemake's params)."""
+    return {k: v for k, v in training.items() if k not in NOT_RUN_IDENTITY}
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run: a teacher (``experiment`` None) or a student of ``experiment``, and its three output files."""
+
+    dataset: str
+    modality: str
+    arch: str
+    seed: int
+    outputs: dict = field(hash=False, compare=False)  # metrics, history, weights
+    experiment: Experiment | None = None
+    teacher_logits: tuple[str, ...] = ()  # students: cached logits, one per teacher of the experiment
+    temperature: float = 4.0
+
+    @property
+    def is_teacher(self) -> bool:
+        return self.experiment is None
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.outputs["metrics"]).parent
+
+    @property
+    def labels(self) -> dict:
+        """The columns of runs.csv that say what this run is."""
+        if self.is_teacher:
+            return {"kind": "teacher", "teachers": f"{self.modality}:{self.arch}", "student": "", "alpha": None,
+                    "lam": None}
+        e = self.experiment
+        return {"kind": e.kind, "teachers": "+".join(e.teachers), "student": f"{self.modality}:{self.arch}",
+                "alpha": e.alpha, "lam": e.lam}
+
+    def settings(self, windows_digest: str, training: dict, logits_digests=()) -> dict:
+        """The settings whose digest is this run's identity."""
+        common = {"dataset": self.dataset, "windows_digest": windows_digest, "modality": self.modality,
+                  "arch": self.arch, "seed": self.seed, "training": training_identity(training)}
+        if self.is_teacher:
+            return {"role": "teacher", **common}
+        e = self.experiment
+        return {"role": "student", **common, "experiment": e.spec, "teachers": list(e.teachers),
+                "weights": list(e.weights), "lam": e.lam, "temperature": float(self.temperature),
+                "teacher_logits": list(logits_digests)}
+
+    def to_dict(self) -> dict:
+        """Plain data (Snakemake params, logs); :meth:`from_dict` reverses it."""
+        return {"dataset": self.dataset, "modality": self.modality, "arch": self.arch, "seed": self.seed,
+                "outputs": dict(self.outputs), "experiment": None if self.is_teacher else self.experiment.spec,
+                "teacher_logits": list(self.teacher_logits), "temperature": self.temperature}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunSpec":
+        experiment = None if d.get("experiment") is None else Experiment.parse(d["experiment"])
+        return cls(d["dataset"], d["modality"], d["arch"], int(d["seed"]), dict(d["outputs"]), experiment,
+                   tuple(str(p) for p in d.get("teacher_logits", ())), float(d.get("temperature", 4.0)))
+
+
+@dataclass(frozen=True)
+class Pack:
+    """Runs trained together; their checkpoint lives in ``folder``."""
+
+    name: str
+    members: tuple[RunSpec, ...]
+    folder: str
+
+    def __post_init__(self):
+        if not self.members:
+            raise ConfigError(f"pack {self.name}: no members")
+        first = self.members[0]
+        for member in self.members:
+            if (member.dataset, member.modality, member.arch) != (first.dataset, first.modality, first.arch):
+                raise ConfigError(f"pack {self.name}: {member.run_dir} is not a {first.modality}:{first.arch} run on "
+                                  f"{first.dataset} like the pack's first member")
+        dirs = [str(m.run_dir) for m in self.members]
+        if len(set(dirs)) != len(dirs):
+            raise ConfigError(f"pack {self.name}: a run folder appears twice")
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "folder": self.folder, "members": [m.to_dict() for m in self.members]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Pack":
+        return cls(d["name"], tuple(RunSpec.from_dict(m) for m in d["members"]), d["folder"])
+
+    @property
+    def width(self) -> int:
+        return len(self.members)
+
+    def record(self, member_digests) -> dict:
+        """What metrics.json says about the pack: its name, width and a digest of its membership."""
+        return {"name": self.name, "width": self.width, "members_digest": settings_digest(list(member_digests))}
