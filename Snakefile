@@ -15,14 +15,9 @@ report: "workflow/report/workflow.rst"
 include: "workflow/rules/common.smk"
 
 
-# Wildcards match only what the config and the grid can produce, so no path is misparsed.
+# Wildcards match only the configured datasets (training rules are one per pack, without wildcards).
 wildcard_constraints:
     dataset="|".join(DATASETS),
-    modality="gaf|sig",
-    arch=r"wrn\d+-\d+",
-    student=r"wrn\d+-\d+",
-    seed=r"\d+",
-    spec=SPEC_PATTERN,
 
 
 include: "workflow/rules/data.smk"

@@ -7,7 +7,8 @@ import jsonschema
 import pytest
 import yaml
 
-from gafkd.config import check_config, dataset_settings, parse_arch
+from gafkd.config import check_config, dataset_settings, with_defaults
+from gafkd.models.families import arch_args
 from gafkd.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -17,7 +18,7 @@ BASE = yaml.safe_load((ROOT / "config.yaml").read_text())
 
 def _validate(config):
     jsonschema.validate(config, SCHEMA)
-    check_config(config)
+    check_config(with_defaults(config))
 
 
 def _with(path, value):
@@ -52,7 +53,6 @@ def test_shipped_configs_are_valid():
     ("datasets.gene14_w500.window", KeyError),
     ("students.kd2.alphas", [0.3, 1.2]),
     ("students.kd1.lams", [-0.1]),
-    ("teachers.archs", ["resnet18"]),
     ("datasets", {}),
 ])
 def test_schema_rejects(path, value):
@@ -66,6 +66,10 @@ def test_schema_rejects(path, value):
     ("datasets.gene7_w500.split", {"method": "subjects"}, "train_subjects"),
     ("datasets.gene14_w500.source", {"format": "mat"}, "source.path"),
     ("teachers.archs", ["wrn15-1"], "teachers.archs"),
+    ("teachers.archs", ["resnet18"], "teachers.archs: 'resnet18' is not an architecture name"),
+    ("students.kdn", [{"teachers": ["rgb:wrn16-1"], "weights": [1.0]}], r"students.kdn\[0\].teachers: 'rgb:wrn16-1'"),
+    ("report.lam", 0.6, "report.lam: 0.6 is not one of the swept values"),
+    ("report.alpha", 0.2, "report.alpha"),
     ("students.kd1.teacher_archs", ["wrn40-2"], "not trained"),
     ("students.kdn", [{"teachers": ["gaf:wrn16-1", "sig:wrn16-1"], "weights": [0.5, 0.4], "lam": 0.7}], "sum to 1"),
     ("students.kdn", [{"teachers": ["gaf:wrn16-1"], "weights": [0.5, 0.5], "lam": 0.7}], "2 weights for 1"),
@@ -73,10 +77,11 @@ def test_schema_rejects(path, value):
 ])
 def test_cross_key_checks(path, value, message):
     with pytest.raises(ConfigError, match=message):
-        check_config(_with(path, value))
+        check_config(with_defaults(_with(path, value)))
 
 
-def test_parse_arch():
-    assert parse_arch("wrn28-3") == (28, 3)
-    with pytest.raises(ConfigError):
-        parse_arch("wrn16")
+def test_architecture_names_come_from_the_registry():
+    assert arch_args("wrn28-3") == {"depth": 28, "width": 3}
+    for bad in ("wrn16", "wrn15-1", "resnet18"):
+        with pytest.raises(ConfigError):
+            arch_args(bad)

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from gafkd.distillation import DistillationLoss
 from gafkd.distillation.pack import PackLoss
-from gafkd.grid import Experiment
+from gafkd.names import Experiment
 from gafkd.models import build_model
 from gafkd.models.fused import build_fused, member_state
 from gafkd.packing import balanced_chunks, pack_widths, student_packs, teacher_packs
@@ -82,13 +82,14 @@ def test_balanced_chunks_and_config_packing():
     config = {"packing": {"teachers": "auto", "students": 2},
               "teachers": {"modalities": ["gaf"], "archs": ["wrn16-1"], "seeds": [0, 1, 2]},
               "students": {"arch": "wrn16-1", "seeds": [0, 1], "temperature": 4, "baseline": True,
-                           "kd1": {"teacher_archs": ["wrn16-1"], "lams": [0.7]}}}
+                           "teacher_seed": "same", "kd1": {"teacher_archs": ["wrn16-1"], "lams": [0.7]},
+                           "kd2": {"pairs": [], "alphas": [0.3], "lam": 0.7}, "kdn": []}}
     assert pack_widths(config, "cpu") == {"teachers": 3, "students": 2}
     teachers = teacher_packs(config, "r", "d", 3)
     assert [p.name for p in teachers] == ["gaf-wrn16-1_seeds0-1-2"] and teachers[0].width == 3
     students = student_packs(config, "r", "d", 2)
     assert [[(m.experiment.spec, m.seed) for m in p.members] for p in students] == [
-        [("ce", 0), ("kd1_gaf-wrn16-1_lam0.7", 0)], [("ce", 1), ("kd1_gaf-wrn16-1_lam0.7", 1)]]
+        [("baseline", 0), ("kd1_gaf-wrn16-1_lam0.7", 0)], [("baseline", 1), ("kd1_gaf-wrn16-1_lam0.7", 1)]]
     assert students[1].members[1].teacher_logits == ("r/d/teachers/gaf-wrn16-1/seed1/logits.h5",)
     # the same config always packs the same way, and a pack survives Snakemake's params round trip
     assert Pack.from_dict(students[0].to_dict()) == students[0]
@@ -118,7 +119,7 @@ def teacher_logits(tiny, tmp_path_factory):  # noqa: F811
 
 def _students(tmp_path, logits):
     return Pack("students", (
-        _member(tmp_path, "ce", 0, "ce"),
+        _member(tmp_path, "baseline", 0, "baseline"),
         _member(tmp_path, "kd1", 1, "kd1_gaf-wrn16-1_lam0.3", [logits[1]]),
         _member(tmp_path, "kd2", 0, "kd2_gaf-wrn16-1+gaf-wrn16-1_alpha0.3_lam0.9", [logits[0], logits[1]]),
     ), str(tmp_path / "pack"))
@@ -143,7 +144,7 @@ def test_student_pack_members_match_separate_runs_and_repeat_bitwise(tiny, tmp_p
         alone_history = open(alone.members[0].outputs["history"]).read().splitlines()[1].split(",")
         assert float(fused_history[2]) == pytest.approx(float(alone_history[2]), rel=1e-4)  # epoch-1 train loss
     metrics = [json.loads(open(m.outputs["metrics"]).read()) for m in pack.members]
-    assert [m["kind"] for m in metrics] == ["student", "kd1", "kd2"] and metrics[2]["alpha"] == 0.3
+    assert [m["kind"] for m in metrics] == ["baseline", "kd1", "kd2"] and metrics[2]["alpha"] == 0.3
     assert {m["pack"]["members_digest"] for m in metrics} == {metrics[0]["pack"]["members_digest"]}
     assert metrics[0]["pack"]["width"] == 3 and metrics[0]["pack"]["name"] == "students"
     assert not (tmp_path / "a" / "pack" / "checkpoint.pt").exists()
@@ -179,7 +180,7 @@ def test_a_diverging_member_is_named_and_the_others_are_kept(tiny, tmp_path, tea
         logits = source["logits"][...]
         logits[:] = float("nan")
         h5.create_dataset("logits", data=logits)
-    pack = Pack("mixed", (_member(tmp_path, "ce", 0, "ce"),
+    pack = Pack("mixed", (_member(tmp_path, "baseline", 0, "baseline"),
                           _member(tmp_path, "bad", 0, "kd1_gaf-wrn16-1_lam0.7", [broken])), str(tmp_path / "pack"))
     with pytest.raises(TrainingError, match=r"1 of 2 runs .*bad: epoch 1, batch 1: the loss is nan"):
         train_pack(pack, tiny / "windows.h5", training=TRAINING)
@@ -188,7 +189,7 @@ def test_a_diverging_member_is_named_and_the_others_are_kept(tiny, tmp_path, tea
     assert all(torch.isfinite(v).all() for v in _final(pack.members[0]).values() if v.is_floating_point())
     assert not (tmp_path / "bad" / "metrics.json").exists() and (tmp_path / "pack" / "checkpoint.pt").exists()
     # a rerun restores the finished member from the pack's checkpoint without training again
-    (tmp_path / "ce" / "metrics.json").unlink()
+    (tmp_path / "baseline" / "metrics.json").unlink()
     with pytest.raises(TrainingError):
         train_pack(pack, tiny / "windows.h5", training=TRAINING)
     assert json.loads(open(pack.members[0].outputs["metrics"]).read())["resumed_from_epoch"] == 3

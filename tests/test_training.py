@@ -2,8 +2,10 @@
 
 import json
 import math
+from pathlib import Path
 
 import pytest
+import yaml
 import torch
 import torch.nn.functional as F
 
@@ -11,7 +13,8 @@ from gafkd.data.build import build_windows
 from gafkd.data.synthetic import write_synthetic
 from gafkd.distillation import DistillationLoss, kd_loss
 from gafkd.gafstore import build_gaf
-from gafkd.grid import Experiment, experiments
+from gafkd.grid import experiments
+from gafkd.names import Experiment
 from gafkd.models import build_model, count_parameters
 from gafkd.runs import distill, train_teacher
 from gafkd.training.loop import TrainingError
@@ -21,6 +24,9 @@ from gafkd.training.data import load_run_data
 from gafkd.training.schedule import milestones
 from gafkd.training.teachers import LiveTeacher, load_teacher, write_teacher_logits
 
+# the protocol's training defaults, as the schema states them (their one source)
+SCHEMA = yaml.safe_load((Path(__file__).resolve().parents[1] / "workflow/schemas/config.schema.yaml").read_text())
+PROTOCOL = {k: v["default"] for k, v in SCHEMA["properties"]["training"]["properties"].items()}
 TRAINING = {"epochs": 3, "batch_size": 16, "lr": 0.05, "lr_steps": [0.01, 0.001, 0.0001],
             "lr_milestones": [1, 2, 3], "momentum": 0.9, "weight_decay": 1e-4, "deterministic": True,
             "device": "cpu"}
@@ -37,7 +43,7 @@ def logits():
 def test_lambda_zero_is_cross_entropy(logits):
     s, t, _ = logits
     y = torch.arange(8) % 5
-    assert torch.equal(DistillationLoss((1.0,), lam=0.0)(s, y, [t]), F.cross_entropy(s, y))
+    assert torch.equal(DistillationLoss((1.0,), lam=0.0, temperature=4.0)(s, y, [t]), F.cross_entropy(s, y))
     assert torch.equal(DistillationLoss()(s, y), F.cross_entropy(s, y))
 
 
@@ -55,16 +61,16 @@ def test_kd_is_tau_squared_batchmean_kl(logits):
 def test_alpha_one_equals_one_teacher_and_weights_mix(logits):
     s, t1, t2 = logits
     y = torch.arange(8) % 5
-    one = DistillationLoss((1.0,), lam=0.7)(s, y, [t1])
-    torch.testing.assert_close(DistillationLoss((1.0, 0.0), lam=0.7)(s, y, [t1, t2]), one)
-    mixed = DistillationLoss((0.3, 0.7), lam=0.7)(s, y, [t1, t2])
+    one = DistillationLoss((1.0,), lam=0.7, temperature=4.0)(s, y, [t1])
+    torch.testing.assert_close(DistillationLoss((1.0, 0.0), lam=0.7, temperature=4.0)(s, y, [t1, t2]), one)
+    mixed = DistillationLoss((0.3, 0.7), lam=0.7, temperature=4.0)(s, y, [t1, t2])
     expected = 0.3 * F.cross_entropy(s, y) + 0.7 * (0.3 * kd_loss(s, t1, 4) + 0.7 * kd_loss(s, t2, 4))
     torch.testing.assert_close(mixed, expected)
 
 
 def test_weights_must_sum_to_one():
     with pytest.raises(Exception, match="sum to 1"):
-        DistillationLoss((0.5, 0.4), lam=0.7)
+        DistillationLoss((0.5, 0.4), lam=0.7, temperature=4.0)
 
 
 # --- models and schedule ------------------------------------------------------------------------
@@ -120,7 +126,8 @@ def test_parameter_counts_match_the_protocol():
 
 def test_schedule_boundaries():
     assert milestones(200, ("1/18", "1/3", "2/3")) == (11, 66, 133)
-    rates = [learning_rate(e, 200, 0.05) for e in (0, 10, 11, 65, 66, 132, 133, 199)]
+    steps, spec = PROTOCOL["lr_steps"], PROTOCOL["lr_milestones"]
+    rates = [learning_rate(e, 200, 0.05, steps, spec) for e in (0, 10, 11, 65, 66, 132, 133, 199)]
     assert rates == [0.05, 0.05, 0.01, 0.01, 0.001, 0.001, 0.0001, 0.0001]
 
 
@@ -131,7 +138,7 @@ def test_grid_of_the_study():
     config = yaml.safe_load((Path(__file__).parents[1] / "config.yaml").read_text())
     grid = experiments(config)
     kinds = [e.kind for e in grid]
-    assert kinds.count("student") == 1 and kinds.count("kd1") == 20 and kinds.count("kd2") == 20
+    assert kinds.count("baseline") == 1 and kinds.count("kd1") == 20 and kinds.count("kd2") == 20
     for e in grid:
         assert Experiment.parse(e.spec) == e
     kd2 = Experiment.parse("kd2_gaf-wrn16-3+sig-wrn16-3_alpha0.3_lam0.7")
@@ -250,7 +257,7 @@ def test_cached_and_live_teacher_give_the_same_student(tiny, tmp_path):
     wc, wl = _weights(cached["weights"]), _weights(live["weights"])
     assert all(torch.equal(wc["final"][k], wl["final"][k]) for k in wc["final"])
     baseline = _outputs(tmp_path / "ce")
-    distill(tiny / "windows.h5", [], baseline, **{**common, "spec": "ce"})
+    distill(tiny / "windows.h5", [], baseline, **{**common, "spec": "baseline"})
     assert not torch.equal(_weights(baseline["weights"])["final"]["fc.weight"], wc["final"]["fc.weight"])
     metrics = json.loads(open(cached["metrics"]).read())
     assert (metrics["kind"], metrics["teachers"], metrics["student"], metrics["lam"]) == (

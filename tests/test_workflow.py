@@ -67,8 +67,8 @@ def test_end_to_end_tiny(tmp_path):
     with h5py.File(results / "tiny" / "windows.h5") as w, h5py.File(results / "tiny" / "gaf.h5") as g:
         assert g["images"].shape == (w["signals"].shape[0], 3, 16, 16)
     runs = pd.read_csv(results / "runs.csv")
-    assert len(runs) == 2 * 2 + 4 * 2  # 2 teachers × 2 seeds + (ce, kd1, kd2, kdn) × 2 seeds
-    assert set(runs["kind"]) == {"teacher", "student", "kd1", "kd2", "kdn"}
+    assert len(runs) == 2 * 2 + 4 * 2  # 2 teachers × 2 seeds + (baseline, kd1, kd2, kdn) × 2 seeds
+    assert set(runs["kind"]) == {"teacher", "baseline", "kd1", "kd2", "kdn"}
     assert len(list(results.rglob("logits.h5"))) == 4
     tables = (results / "tables.md").read_text()
     assert "| Experiment (alpha = 0.3, 500w, 14cls) | Trial 1 | Trial 2 | Mean" in " ".join(tables.split())
@@ -82,6 +82,14 @@ def test_end_to_end_tiny(tmp_path):
     assert not list(results.rglob("checkpoint.pt")) and not list(results.rglob("*.tmp"))
     rerun = snakemake(tmp_path, "--cores", "2", "-n", config=TINY)
     assert "Nothing to be done" in rerun.stdout + rerun.stderr
+    # speed-only settings are not part of a run's identity: changing them reruns nothing
+    faster = {**TINY, "training": {**TINY["training"], "threads": 2}}
+    same = snakemake(tmp_path, "--cores", "2", "-n", "--rerun-triggers", "params", config=faster)
+    assert "Nothing to be done" in same.stdout + same.stderr, same.stdout[-2000:]
+    # teacher_weights is read by the logits rule alone: teachers stay, logits and students rerun
+    final = {**TINY, "training": {**TINY["training"], "teacher_weights": "final"}}
+    dry = snakemake(tmp_path, "-n", "--rerun-triggers", "params", config=final)
+    assert "teacher_logits__" in dry.stdout and "distill__" in dry.stdout and "train_teacher__" not in dry.stdout
     # a changed training setting reruns the training jobs and what depends on them, not the data
     changed = {**TINY, "training": {**TINY["training"], "weight_decay": 0.001}}
     dry = snakemake(tmp_path, "-n", "--rerun-triggers", "params", config=changed)

@@ -213,7 +213,7 @@ class Bench:
         live_steps = max(2, steps // 4)  # live 2-D teachers are slow; the ratio is per step
         gaf_teachers = {a: self.model("gaf", a).eval() for a in ARCHS}
         sig_teacher = self.model("sig", KD_TEACHER).eval()
-        one, two = DistillationLoss((1.0,), 0.7), DistillationLoss((0.3, 0.7), 0.7)
+        one, two = DistillationLoss((1.0,), 0.7, 4.0), DistillationLoss((0.3, 0.7), 0.7, 4.0)
         cached_one = [CachedLogits(torch.zeros(n, self.num_classes, device=self.device))]
         epochs = {"ce": self._student_epoch(signals, DistillationLoss(), [], steps),
                   "cached_one": self._student_epoch(signals, one, cached_one, steps),
@@ -264,7 +264,7 @@ class Bench:
         torch.manual_seed(0)
         model = build_model("wrn16-1", "sig", self.num_classes).to(self.device)  # NCW, as the old scripts ran it
         optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-        loss = DistillationLoss((1.0,), 0.7)
+        loss = DistillationLoss((1.0,), 0.7, 4.0)
         loader = DataLoader(PerSample(), batch_size=self.batch, shuffle=True)
 
         def epoch():

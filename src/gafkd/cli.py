@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from . import __version__
+from .config import with_defaults
 
 
 def load_config(paths: list[str]) -> dict:
@@ -19,7 +20,7 @@ def load_config(paths: list[str]) -> dict:
     for path in paths:
         with open(path, encoding="utf-8") as fh:
             update_config(config, yaml.safe_load(fh) or {})
-    return config
+    return with_defaults(config)
 
 
 def _bench(args) -> int:

@@ -7,11 +7,14 @@ The Snakefile validates the schema first (types, ranges, unknown keys), then cal
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import yaml
 
 from .classes import LABEL_MAPS, class_names
 from .errors import ConfigError
+from .models.families import family_of
+from .names import ModelId
 
 SYNTHETIC_DEFAULTS = {"subjects": 12, "seconds_per_activity": 40.0, "seed": 0, "write_as": "parquet"}
 
@@ -40,15 +43,16 @@ def check_duplicate_keys(path) -> None:
         yaml.load(fh, Loader=_UniqueKeyLoader)  # noqa: S506 — a SafeLoader subclass
 
 
-def parse_arch(name: str, key: str = "arch") -> tuple[int, int]:
-    """(depth, width) of ``wrnD-K``; depth must be 6n+4 with n ≥ 1."""
-    try:
-        depth, width = (int(v) for v in name.removeprefix("wrn").split("-"))
-    except ValueError:
-        raise ConfigError(f"{key}: {name!r} is not a WRN name like wrn16-1") from None
-    if not name.startswith("wrn") or depth < 10 or (depth - 4) % 6 or width < 1:
-        raise ConfigError(f"{key}: {name!r} is not a valid Wide ResNet (depth = 6n+4 ≥ 10, width ≥ 1)")
-    return depth, width
+SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def with_defaults(config: dict) -> dict:
+    """``config`` validated against the schema, its defaults filled in (in place): the config as the
+    workflow sees it. The schema is the one place defaults are stated."""
+    from snakemake.utils import validate
+
+    validate(config, str(SCHEMA), set_default=True)
+    return config
 
 
 def dataset_settings(config: dict, name: str) -> dict:
@@ -68,17 +72,18 @@ def dataset_settings(config: dict, name: str) -> dict:
 
 
 def check_config(config: dict) -> None:
-    """Raise :class:`ConfigError` naming the first inconsistent key."""
-    image_size = config.get("gaf", {}).get("image_size", 64)
+    """Raise :class:`ConfigError` naming the first inconsistent key (``config``: schema-validated)."""
+    image_size = config["gaf"]["image_size"]
     for name in config["datasets"]:
         _check_dataset(dataset_settings(config, name), f"datasets.{name}", image_size)
-    _check_training(config.get("training", {}))
-    teachers = config.get("teachers", {})
-    for arch in teachers.get("archs", []):
-        parse_arch(arch, "teachers.archs")
-    students = config.get("students", {})
-    parse_arch(students.get("arch", "wrn16-1"), "students.arch")
+    _check_training(config["training"])
+    teachers = config["teachers"]
+    for arch in teachers["archs"]:
+        family_of(arch, "teachers.archs")
+    students = config["students"]
+    family_of(students["arch"], "students.arch")
     _check_students(students, teachers)
+    _check_report(config["report"], students)
 
 
 def _check_dataset(settings: dict, key: str, image_size: int) -> None:
@@ -101,31 +106,29 @@ def _check_dataset(settings: dict, key: str, image_size: int) -> None:
 
 
 def _check_training(training: dict) -> None:
-    from .training.schedule import DEFAULT_MILESTONES, milestones
+    from .training.schedule import milestones
 
-    steps = training.get("lr_steps", [0.01, 0.001, 0.0001])
-    spec = training.get("lr_milestones", DEFAULT_MILESTONES)
+    steps, spec = training["lr_steps"], training["lr_milestones"]
     if len(spec) != len(steps):
         raise ConfigError(f"training.lr_milestones: {len(spec)} milestones for {len(steps)} lr_steps")
-    epochs = milestones(training.get("epochs", 200), spec)
+    epochs = milestones(training["epochs"], spec)
     if list(epochs) != sorted(epochs):
         raise ConfigError(f"training.lr_milestones: {list(spec)} must not decrease (epochs {list(epochs)})")
 
 
 def _check_students(students: dict, teachers: dict) -> None:
-    trained = {f"{m}:{a}" for m in teachers.get("modalities", []) for a in teachers.get("archs", [])}
-    seeds = set(teachers.get("seeds", []))
-    fixed = students.get("teacher_seed", "same")
-    needed_seeds = set(students.get("seeds", [])) if fixed == "same" else {fixed}
-    if (students.get("kd1", {}).get("teacher_archs") or students.get("kd2", {}).get("pairs")
-            or students.get("kdn")) and not needed_seeds <= seeds:
+    trained = {str(ModelId(m, a)) for m in teachers["modalities"] for a in teachers["archs"]}
+    seeds = set(teachers["seeds"])
+    fixed = students["teacher_seed"]
+    needed_seeds = set(students["seeds"]) if fixed == "same" else {fixed}
+    if (students["kd1"]["teacher_archs"] or students["kd2"]["pairs"] or students["kdn"]) and not needed_seeds <= seeds:
         raise ConfigError(f"students.teacher_seed: teacher seeds {sorted(needed_seeds - seeds)} are not in teachers.seeds")
-    for arch in students.get("kd1", {}).get("teacher_archs", []):
+    for arch in students["kd1"]["teacher_archs"]:
         _require(f"gaf:{arch}", trained, "students.kd1.teacher_archs")
-    for gaf_arch, sig_arch in students.get("kd2", {}).get("pairs", []):
+    for gaf_arch, sig_arch in students["kd2"]["pairs"]:
         _require(f"gaf:{gaf_arch}", trained, "students.kd2.pairs")
         _require(f"sig:{sig_arch}", trained, "students.kd2.pairs")
-    for i, spec in enumerate(students.get("kdn", [])):
+    for i, spec in enumerate(students["kdn"]):
         key = f"students.kdn[{i}]"
         if len(spec["weights"]) != len(spec["teachers"]):
             raise ConfigError(f"{key}.weights: {len(spec['weights'])} weights for {len(spec['teachers'])} teachers")
@@ -135,7 +138,18 @@ def _check_students(students: dict, teachers: dict) -> None:
             _require(teacher, trained, f"{key}.teachers")
 
 
+def _check_report(report: dict, students: dict) -> None:
+    """report.lam / report.alpha pick the main tables' KD rows: a value no run has would drop them silently."""
+    swept = {"lam": set(students["kd1"]["lams"]) if students["kd1"]["teacher_archs"] else set(),
+             "alpha": set(students["kd2"]["alphas"]) if students["kd2"]["pairs"] else set()}
+    for key, values in swept.items():
+        if values and not any(abs(report[key] - v) < 1e-9 for v in values):
+            raise ConfigError(f"report.{key}: {report[key]:g} is not one of the swept values "
+                              f"{sorted(values)} (students.{'kd1.lams' if key == 'lam' else 'kd2.alphas'}); "
+                              "the main tables would have no such rows")
+
+
 def _require(teacher: str, trained: set, key: str) -> None:
-    parse_arch(teacher.split(":")[-1], key)
+    ModelId.parse(teacher, key)
     if teacher not in trained:
         raise ConfigError(f"{key}: teacher {teacher!r} is not trained (teachers.modalities × teachers.archs)")

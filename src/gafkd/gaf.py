@@ -81,7 +81,7 @@ class GramianAngularField:
         through a 64-image float32 buffer into the output.
     """
 
-    def __init__(self, image_size: int = 64, method: str = "summation", chunk_size: int = 1024):
+    def __init__(self, image_size: int, method: str = "summation", chunk_size: int = 1024):
         if method not in METHODS:
             raise ConfigError(f"gaf.method: {method!r} is not one of {METHODS}")
         if int(image_size) < 2:

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import os
 
-from .grid import Experiment, experiments, teacher_runs, teacher_seed
+from .grid import experiments, teacher_runs, teacher_seed
+from .names import Experiment, ModelId
 from .training.spec import Pack, RunSpec
 
 AUTO_WIDTHS = {"cpu": {"teachers": 3, "students": 8}, "cuda": {"teachers": 3, "students": 64}}
@@ -51,8 +52,8 @@ def student_dir(results: str, dataset: str, arch: str, spec: str, seed: int) -> 
 
 def logits_path(results: str, dataset: str, teacher: str, seed: int) -> str:
     """The cached logits of teacher ``modality:arch`` at ``seed``."""
-    modality, arch = teacher.split(":")
-    return os.path.join(teacher_dir(results, dataset, modality, arch, seed), "logits.h5")
+    model = ModelId.parse(teacher)
+    return os.path.join(teacher_dir(results, dataset, model.modality, model.arch, seed), "logits.h5")
 
 
 def _outputs(folder: str) -> dict:

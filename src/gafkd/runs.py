@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .distillation import DistillationLoss
 from .distillation.pack import PackLoss
-from .grid import Experiment
+from .names import Experiment
 from .io import remove_stale_temporaries, write_json_atomic, write_text_atomic
 from .models import build_model, count_parameters
 from .models.fused import build_fused, member_state

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import h5py
 
-from .config import dataset_settings
+from .config import dataset_settings, with_defaults
 from .grid import experiments, teacher_runs, teacher_seed
 from .provenance import settings_digest
 
@@ -30,15 +30,6 @@ def _json_digest(path: Path) -> str | None:
         return json.loads(path.read_text())["settings_digest"]
     except (OSError, ValueError, KeyError):
         return None
-
-
-def with_defaults(config: dict) -> dict:
-    """The config as the workflow sees it: schema defaults filled in."""
-    from snakemake.utils import validate
-
-    schema = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
-    validate(config, str(schema), set_default=True)
-    return config
 
 
 def check_results(config: dict, directory: Path) -> list[str]:

@@ -11,7 +11,6 @@ sys.path.insert(0, os.path.join(workflow.basedir, "src"))
 
 from gafkd.config import check_config, check_duplicate_keys, dataset_settings
 from gafkd.errors import ConfigError
-from gafkd.grid import SPEC_PATTERN
 from gafkd.packing import pack_widths, rule_name, student_packs, teacher_packs
 from gafkd.resources import gpus_per_training_job
 from gafkd.training.spec import training_identity
@@ -37,6 +36,8 @@ GPU_SLOTS = os.path.join(RESULTS, ".gpu-slots")  # lock files: one GPU per concu
 # What training jobs get as params: the settings that shape a run's numbers (threads come from
 # `threads:`), so that a speed-only change does not make Snakemake rerun finished training.
 TRAINING = training_identity(config["training"])
+# What the report rules get: the config less its speed-only settings (they change no number).
+REPORT_CONFIG = {**config, "training": TRAINING}
 
 # The packs: runs trained together as one fused model, one job each; decided by the config alone.
 PACK_WIDTHS = pack_widths(config, "cuda" if GPUS_PER_JOB else "cpu")

@@ -44,7 +44,7 @@ rule tables:
     output:
         report(results("tables.md"), caption="../report/tables.rst", category="Tables"),
     params:
-        config=config,
+        config=REPORT_CONFIG,
     conda:
         "../../envs/report.yaml"
     log:
@@ -96,7 +96,7 @@ rule plots:
             subcategory="{dataset}",
         ),
     params:
-        config=config,
+        config=REPORT_CONFIG,
     conda:
         "../../envs/report.yaml"
     log:

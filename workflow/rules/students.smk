@@ -1,4 +1,4 @@
-# Stage 4: the 1-D student: cross-entropy baseline (spec "ce") and distillation from cached logits.
+# Stage 4: the 1-D student: cross-entropy baseline (spec "baseline") and distillation from cached logits.
 # One rule per student pack (runs of one dataset trained as one fused model): `distill__{dataset}__{pack}`.
 
 for pack in STUDENT_PACKS:

@@ -1,4 +1,4 @@
 """Distillation losses, one small module each (RepDistiller style)."""
 
 from .kd import kd_loss  # noqa: F401
-from .multi import DistillationLoss, TeacherSpec, parse_teachers  # noqa: F401
+from .multi import DistillationLoss  # noqa: F401

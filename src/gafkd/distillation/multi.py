@@ -9,9 +9,6 @@ the CE weight, as it is in some KD code).
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 
@@ -19,43 +16,23 @@ from ..errors import ConfigError
 from .kd import kd_loss
 
 
-@dataclass(frozen=True)
-class TeacherSpec:
-    modality: str  # gaf | sig
-    arch: str
-    weight: float
-
-    @property
-    def name(self) -> str:
-        return f"{self.modality}:{self.arch}"
-
-
-def parse_teachers(specs, weights) -> tuple[TeacherSpec, ...]:
-    """Teacher specs like ``gaf:wrn16-3`` with their weights, checked to sum to 1."""
-    if len(specs) != len(weights):
-        raise ConfigError(f"teachers: {len(weights)} weights for {len(specs)} teachers")
-    if specs and abs(sum(weights) - 1) > 1e-6:
-        raise ConfigError(f"teachers: weights {list(weights)} must sum to 1")
-    parsed = []
-    for spec, weight in zip(specs, weights):
-        match = re.fullmatch(r"(gaf|sig):(wrn\d+-\d+)", spec)
-        if not match:
-            raise ConfigError(f"teachers: {spec!r} is not like gaf:wrn16-3 or sig:wrn16-1")
-        parsed.append(TeacherSpec(match[1], match[2], float(weight)))
-    return tuple(parsed)
-
-
 class DistillationLoss:
-    """Callable ``loss(student_logits, labels, teacher_logits_list)``; no teachers ⇒ plain CE."""
+    """Callable ``loss(student_logits, labels, teacher_logits_list)``; no teachers ⇒ plain CE.
 
-    def __init__(self, weights=(), lam: float = 0.7, temperature: float = 4.0):
+    ``lam`` and ``temperature`` have no defaults here: the protocol's values are the config schema's.
+    """
+
+    def __init__(self, weights=(), lam: float | None = None, temperature: float | None = None):
+        if weights and (lam is None or temperature is None):
+            raise ConfigError("distillation: teachers need lam and temperature")
+        lam = 0.0 if lam is None else lam
         if not 0 <= lam <= 1:
             raise ConfigError(f"lam: {lam} is outside [0, 1]")
         if weights and abs(sum(weights) - 1) > 1e-6:
             raise ConfigError(f"teacher weights {list(weights)} must sum to 1")
         self.weights = tuple(float(w) for w in weights)
         self.lam = float(lam) if self.weights else 0.0
-        self.temperature = float(temperature)
+        self.temperature = float(temperature or 1.0)
 
     def __call__(self, student_logits, labels, teacher_logits=()) -> torch.Tensor:
         ce = F.cross_entropy(student_logits, labels)

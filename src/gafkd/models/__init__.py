@@ -1,4 +1,15 @@
-"""Model registry: ``build_model("wrn16-3", "gaf", num_classes=14)``."""
+"""Model registry: ``build_model("wrn16-3", "gaf", num_classes=14)``.
 
-from .wrn import WideResNet, build_wrn  # noqa: F401
-from .registry import MODALITY_DIMS, MODELS, build_model, count_parameters  # noqa: F401
+Loaded lazily, so that ``gafkd.models.families`` (names only) never imports torch.
+"""
+
+_LAZY = {"WideResNet": "wrn", "build_wrn": "wrn", "build_model": "registry", "count_parameters": "registry",
+         "FAMILIES": "families"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(name)

@@ -5,20 +5,15 @@ from __future__ import annotations
 from torch import nn
 
 from ..errors import ConfigError
-from .wrn import build_wrn
-
-MODELS = {"wrn": build_wrn}
-MODALITY_DIMS = {"gaf": 2, "sig": 1}
+from ..names import MODALITY_DIMS
+from .families import FAMILIES, family_of  # noqa: F401 — the registry of families
 
 
 def build_model(arch: str, modality: str, num_classes: int, in_channels: int = 3, members: int = 1) -> nn.Module:
     """A model of ``arch`` for ``modality`` inputs; ``members`` > 1 fuses that many (models.fused)."""
-    family = arch.split("-")[0].rstrip("0123456789")
-    if family not in MODELS:
-        raise ConfigError(f"arch: unknown model family {family!r} in {arch!r}; known: {sorted(MODELS)}")
     if modality not in MODALITY_DIMS:
         raise ConfigError(f"modality: {modality!r} is not one of {sorted(MODALITY_DIMS)}")
-    return MODELS[family](arch, num_classes, in_channels, MODALITY_DIMS[modality], members)
+    return family_of(arch).build()(arch, num_classes, in_channels, MODALITY_DIMS[modality], members)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import parse_arch
+from .families import arch_args
 
 
 class Conv1d(nn.Conv1d):
@@ -159,5 +159,5 @@ class WideResNet(nn.Module):
 
 
 def build_wrn(arch: str, num_classes: int, in_channels: int = 3, dims: int = 2, members: int = 1) -> WideResNet:
-    depth, width = parse_arch(arch)
-    return WideResNet(depth, width, num_classes, in_channels, dims, members)
+    args = arch_args(arch)
+    return WideResNet(args["depth"], args["width"], num_classes, in_channels, dims, members)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from ..names import BASELINE, TEACHER, ModelId
+
 MODALITY = {"gaf": "GAF", "sig": "Sig"}
 
 
 def model_label(spec: str) -> str:
     """``gaf:wrn16-3`` → ``WRN16-3(GAF)``."""
-    modality, arch = spec.split(":")
-    return f"{arch.upper()}({MODALITY[modality]})"
+    model = ModelId.parse(spec)
+    return f"{model.arch.upper()}({MODALITY[model.modality]})"
 
 
 def teachers_label(teachers: str, weights=None) -> str:
@@ -22,9 +24,9 @@ def teachers_label(teachers: str, weights=None) -> str:
 
 
 def experiment_label(kind: str, teachers: str, student: str, suffix: str, weights=None) -> str:
-    if kind == "teacher":
-        modality, arch = teachers.split(":")
-        return f"{arch.upper()} ({MODALITY[modality]} single network, {suffix})"
-    if kind == "student":
+    if kind == TEACHER:
+        model = ModelId.parse(teachers)
+        return f"{model.arch.upper()} ({MODALITY[model.modality]} single network, {suffix})"
+    if kind == BASELINE:
         return f"S: {model_label(student)} alone ({suffix})"
     return f"{teachers_label(teachers, weights)}, S: {model_label(student)} ({suffix})"

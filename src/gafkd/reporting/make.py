@@ -9,6 +9,7 @@ import pandas as pd
 
 from ..data.store import load_windows
 from ..io import write_text_atomic
+from ..names import KD1, KD2, TEACHER
 from ..provenance import package_versions, settings_digest
 from .collect import collect_runs, read_runs
 from .plots import confusion_plot, gaf_examples, learning_curves, sweep_plot
@@ -56,8 +57,8 @@ def write_plots(config: dict, dataset: str, runs_path, windows_path, gaf_path, o
     runs = read_runs(runs_path)
     runs = runs[runs["dataset"] == dataset]
     metric = config["report"]["metric"]
-    sweep_plot(runs, "kd2", "alpha", metric, f"{dataset}: two-teacher KD, α sweep", outputs["alpha_sweep"])
-    sweep_plot(runs, "kd1", "lam", metric, f"{dataset}: one-teacher KD, λ sweep", outputs["lambda_sweep"])
+    sweep_plot(runs, KD2, "alpha", metric, f"{dataset}: two-teacher KD, α sweep", outputs["alpha_sweep"])
+    sweep_plot(runs, KD1, "lam", metric, f"{dataset}: one-teacher KD, λ sweep", outputs["lambda_sweep"])
     learning_curves(_history_groups(DatasetTables(config, dataset, runs)), outputs["learning_curves"],
                     f"{dataset}: learning curves (mean over seeds)")
     windows = load_windows(windows_path)
@@ -70,7 +71,7 @@ def write_plots(config: dict, dataset: str, runs_path, windows_path, gaf_path, o
 
 def _best_run(runs: pd.DataFrame, kind: str, metric: str) -> pd.Series:
     """The best seed of the configuration with the best mean (students: every non-teacher run)."""
-    frame = runs[runs["kind"] == "teacher"] if kind == "teacher" else runs[runs["kind"] != "teacher"]
+    frame = runs[runs["kind"] == TEACHER] if kind == "teacher" else runs[runs["kind"] != TEACHER]
     column = METRIC_COLUMN[metric]
     means = frame.groupby(CONFIG_COLUMNS, dropna=False)[column].transform("mean")
     top = frame[means == means.max()]

@@ -11,6 +11,7 @@ import pandas as pd  # noqa: E402
 
 from ..gafstore import load_gaf  # noqa: E402
 from ..io import read_json  # noqa: E402
+from ..names import BASELINE, TEACHER  # noqa: E402
 from .labels import model_label, teachers_label  # noqa: E402
 from .tables import METRIC_COLUMN, METRIC_TEXT  # noqa: E402
 
@@ -27,7 +28,7 @@ def _save(fig, path) -> None:
 
 
 def _baseline(ax, runs, metric) -> None:
-    base = runs[runs["kind"] == "student"][METRIC_COLUMN[metric]]
+    base = runs[runs["kind"] == BASELINE][METRIC_COLUMN[metric]]
     if len(base):
         ax.axhline(base.mean(), color="grey", ls="--", lw=1, label=f"student alone ({base.mean():.2f})")
 
@@ -100,7 +101,7 @@ def confusion_plot(metrics_path, class_names, path, title: str) -> None:
             if matrix[i, j]:
                 ax.text(j, i, int(matrix[i, j]), ha="center", va="center", fontsize=5,
                         color="white" if share[i, j] > 0.5 else "black")
-    name = metrics["teachers"] if metrics["kind"] == "teacher" else f"{metrics['kind']} {metrics['teachers']}".strip()
+    name = metrics["teachers"] if metrics["kind"] == TEACHER else f"{metrics['kind']} {metrics['teachers']}".strip()
     ax.set(xlabel="predicted", ylabel="true",
            title=f"{title}\n{name or model_label(metrics['student'])} seed {metrics['seed']}: "
                  f"{metrics['best_test_acc']:.2f}% (epoch {metrics['best_epoch']})")

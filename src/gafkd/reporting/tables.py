@@ -16,6 +16,7 @@ from tabulate import tabulate
 
 from ..classes import class_names
 from ..grid import experiments
+from ..names import BASELINE, KD1, KD2, KDN, TEACHER
 from .labels import experiment_label, teachers_label
 from .summary import mean_std
 
@@ -96,22 +97,22 @@ class DatasetTables:
     # -- the grid, in the notes' order ---------------------------------------------------------
     def main_configs(self) -> list[Config]:
         report, teachers = self.config["report"], self.config["teachers"]
-        rows = [Config("teacher", f"{m}:{a}", "", None, None, self.teacher_seeds)
+        rows = [Config(TEACHER, f"{m}:{a}", "", None, None, self.teacher_seeds)
                 for m in ("gaf", "sig") if m in teachers["modalities"] for a in teachers["archs"]]
         for e in experiments(self.config):
-            if e.kind == "student":
+            if e.kind == BASELINE:
                 rows.append(self._config(e))
-            elif e.kind == "kd1" and np.isclose(e.lam, report["lam"]):
+            elif e.kind == KD1 and np.isclose(e.lam, report["lam"]):
                 rows.append(self._config(e))
-            elif e.kind == "kd2" and np.isclose(e.alpha, report["alpha"]):
+            elif e.kind == KD2 and np.isclose(e.alpha, report["alpha"]):
                 rows.append(self._config(e))
-            elif e.kind == "kdn":
+            elif e.kind == KDN:
                 rows.append(self._config(e))
         return rows
 
     def _config(self, e) -> Config:
-        return Config(e.kind, "+".join(e.teachers), self.student, e.alpha, e.lam if e.kind != "student" else None,
-                      self.student_seeds, e.weights if e.kind == "kdn" else None)
+        return Config(e.kind, "+".join(e.teachers), self.student, e.alpha, e.lam if e.kind != BASELINE else None,
+                      self.student_seeds, e.weights if e.kind == KDN else None)
 
     def label(self, c: Config) -> str:
         return experiment_label(c.kind, c.teachers, c.student, self.suffix, c.weights)
@@ -132,20 +133,20 @@ class DatasetTables:
         return _markdown(headers, body, widths)
 
     def alpha_table(self) -> str | None:
-        kd2 = self.config["students"].get("kd2", {})
+        kd2 = self.config["students"]["kd2"]
         if not kd2.get("pairs"):
             return None
-        rows = [(teachers_label(t), lambda a, t=t: Config("kd2", t, self.student, a, kd2["lam"], self.student_seeds))
+        rows = [(teachers_label(t), lambda a, t=t: Config(KD2, t, self.student, a, kd2["lam"], self.student_seeds))
                 for t in (f"gaf:{g}+sig:{v}" for g, v in kd2["pairs"])]
         return self._sweep(f"Teachers (lam = {format(kd2['lam'], 'g')}, {self.suffix})", "alpha", kd2["alphas"], rows)
 
     def lambda_table(self) -> str | None:
-        kd1 = self.config["students"].get("kd1", {})
+        kd1 = self.config["students"]["kd1"]
         if not kd1.get("teacher_archs"):
             return None
         student = f"S: {self.student.split(':')[1].upper()}(Sig)"
         rows = [(f"{teachers_label(t)}, {student}",
-                 lambda lam, t=t: Config("kd1", t, self.student, None, lam, self.student_seeds))
+                 lambda lam, t=t: Config(KD1, t, self.student, None, lam, self.student_seeds))
                 for t in (f"gaf:{a}" for a in kd1["teacher_archs"])]
         return self._sweep(f"One-teacher KD ({self.suffix})", "lam", kd1["lams"], rows)
 
@@ -183,7 +184,7 @@ class DatasetTables:
         return _markdown(headers, body, [CELL_WIDTH["trial"] + 1] * 5 + [len("notes 2025-03-14 (corrected split)")])
 
     def _sweep_configs(self) -> list[Config]:
-        return [self._config(e) for e in experiments(self.config) if e.kind in ("kd1", "kd2")]
+        return [self._config(e) for e in experiments(self.config) if e.kind in (KD1, KD2)]
 
 
 MARKER_ROOM = len(f" {INCOMPLETE} n=10/10")

@@ -23,7 +23,7 @@ from . import checkpoint
 from .data import RunData
 from .loop import TrainingError, evaluate, train_epoch
 from .optim import SGD
-from .schedule import DEFAULT_MILESTONES, learning_rate
+from .schedule import learning_rate
 
 
 @dataclass
@@ -67,8 +67,7 @@ def fit(model, data: RunData, loss_fn, teachers, settings: dict, seeds, names, c
     resumed_from = len(state["history"][0])
     for epoch in range(resumed_from, epochs):
         started = time.perf_counter()
-        lr = learning_rate(epoch, epochs, settings["lr"], settings["lr_steps"],
-                           settings.get("lr_milestones", DEFAULT_MILESTONES))
+        lr = learning_rate(epoch, epochs, settings["lr"], settings["lr_steps"], settings["lr_milestones"])
         optimizer.lr = lr
         active = torch.tensor([f is None for f in state["failed"]], device=data.labels.device)
         train = train_epoch(model, data, loss_fn, teachers, optimizer, seeds, epoch, batch_size, precision=precision,

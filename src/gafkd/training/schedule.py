@@ -1,6 +1,7 @@
 """The group's step schedule, with milestones as fractions of the run (or absolute epochs).
 
-Default: lr until ⌊E/18⌋, then lr_steps[0] until ⌊E/3⌋, lr_steps[1] until ⌊2E/3⌋, then lr_steps[2].
+The protocol (the schema's defaults): lr until ⌊E/18⌋, then lr_steps[0] until ⌊E/3⌋, lr_steps[1]
+until ⌊2E/3⌋, then lr_steps[2].
 Epochs are 0-based: for E = 200 the rate changes at epochs 11, 66 and 133. A milestone is an
 integer (an epoch) or a string "a/b" (⌊E·a/b⌋, exact integer arithmetic).
 """
@@ -10,8 +11,6 @@ from __future__ import annotations
 from fractions import Fraction
 
 from ..errors import ConfigError
-
-DEFAULT_MILESTONES = ("1/18", "1/3", "2/3")
 
 
 def milestone_epoch(milestone, epochs: int) -> int:
@@ -24,11 +23,11 @@ def milestone_epoch(milestone, epochs: int) -> int:
     return int(epochs * fraction.numerator // fraction.denominator)
 
 
-def milestones(epochs: int, spec=DEFAULT_MILESTONES) -> tuple[int, ...]:
+def milestones(epochs: int, spec) -> tuple[int, ...]:
     return tuple(milestone_epoch(m, epochs) for m in spec)
 
 
-def learning_rate(epoch: int, epochs: int, base: float, steps=(0.01, 0.001, 0.0001), spec=DEFAULT_MILESTONES) -> float:
+def learning_rate(epoch: int, epochs: int, base: float, steps, spec) -> float:
     rate = base
     for boundary, value in zip(milestones(epochs, spec), steps):
         if epoch >= boundary:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..grid import Experiment
+from ..names import TEACHER, Experiment
 from ..provenance import settings_digest
 
 # Training keys that do not shape a run's numbers: `threads` only decides how fast (CPU kernels are
@@ -50,7 +50,7 @@ class RunSpec:
     def labels(self) -> dict:
         """The columns of runs.csv that say what this run is."""
         if self.is_teacher:
-            return {"kind": "teacher", "teachers": f"{self.modality}:{self.arch}", "student": "", "alpha": None,
+            return {"kind": TEACHER, "teachers": f"{self.modality}:{self.arch}", "student": "", "alpha": None,
                     "lam": None}
         e = self.experiment
         return {"kind": e.kind, "teachers": "+".join(e.teachers), "student": f"{self.modality}:{self.arch}",
