@@ -6,7 +6,7 @@ import pytest
 import torch
 import yaml
 
-from gafkd import bench
+from gafkd.bench import speed as bench
 from gafkd.cli import load_config, main
 
 STUDY_ARCHS = bench.ARCHS  # before any test narrows them
@@ -88,7 +88,7 @@ def test_load_config_merges_overlays_like_snakemake():
 
 
 def test_agreement_trains_every_mode_and_compares_with_exact(tmp_path):
-    from gafkd import agreement
+    from gafkd.bench import agreement
 
     training = load_config(["config.yaml"])["training"]
     report = agreement.run(training, epochs=1, seeds=(0, 1), threads=1, folder=tmp_path,
@@ -102,7 +102,7 @@ def test_agreement_trains_every_mode_and_compares_with_exact(tmp_path):
 
 
 def test_agreement_summary_gap_in_units_of_seed_noise():
-    from gafkd.agreement import summarise
+    from gafkd.bench.agreement import summarise
 
     runs = [{"model": "m", "mode": mode, "seed": s, "best_test_acc": acc, "seconds": 1.0}
             for mode, accs in (("exact", (50.0, 54.0)), ("bf16", (55.0, 57.0))) for s, acc in enumerate(accs)]
@@ -134,7 +134,7 @@ def test_packs_section_and_packed_estimate(small):
 
 
 def test_agreement_of_fused_packs_and_separate_runs(tmp_path):
-    from gafkd import agreement
+    from gafkd.bench import agreement
 
     training = load_config(["config.yaml"])["training"]
     report = agreement.run_packs(training, epochs=1, seeds=(0, 1, 2), threads=1, folder=tmp_path,

@@ -5,7 +5,7 @@ import os
 import signal
 import time
 
-from gafkd.gpuslots import acquire_gpu_slot, release_gpu_slots
+from gafkd.execution.gpuslots import acquire_gpu_slot, release_gpu_slots
 
 
 def _hold(lock_dir, queue, hold_seconds):

@@ -12,8 +12,8 @@ from gafkd.distillation.pack import PackLoss
 from gafkd.names import Experiment
 from gafkd.models import build_model
 from gafkd.models.fused import build_fused, member_state
-from gafkd.packing import balanced_chunks, pack_widths, student_packs, teacher_packs
-from gafkd.runs import train_pack, train_teacher
+from gafkd.execution.packing import balanced_chunks, pack_widths, student_packs, teacher_packs
+from gafkd.training.runs import train_pack, train_teacher
 from gafkd.training import checkpoint as checkpoint_module
 from gafkd.training.loop import TrainingError
 from gafkd.training.optim import SGD

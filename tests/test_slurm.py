@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from gafkd.packing import stage_of
+from gafkd.execution.packing import stage_of
 from test_workflow import ROOT, TINY
 
 needs_slurm = pytest.mark.skipif(not os.environ.get("GAFKD_SLURM"),

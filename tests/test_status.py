@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from gafkd.cli import main
-from gafkd.status import check_results
+from gafkd.execution.status import check_results
 from test_workflow import TINY, snakemake
 
 

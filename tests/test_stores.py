@@ -11,7 +11,8 @@ from gafkd.data.build import build_windows
 from gafkd.data.store import load_windows
 from gafkd.data.synthetic import generate_recordings, write_synthetic
 from gafkd.errors import DataError
-from gafkd.gafstore import build_gaf, load_gaf
+from gafkd.gaf.build import build_gaf
+from gafkd.gaf.store import load_gaf
 
 SETTINGS = {"source": {"format": "synthetic", "write_as": "parquet"}, "classes": "gene14", "label_map": None,
             "window": 500, "stride": 500, "sampling_rate": 100,

@@ -12,11 +12,11 @@ import torch.nn.functional as F
 from gafkd.data.build import build_windows
 from gafkd.data.synthetic import write_synthetic
 from gafkd.distillation import DistillationLoss, kd_loss
-from gafkd.gafstore import build_gaf
+from gafkd.gaf.build import build_gaf
 from gafkd.grid import experiments
 from gafkd.names import Experiment
 from gafkd.models import build_model, count_parameters
-from gafkd.runs import distill, train_teacher
+from gafkd.training.runs import distill, train_teacher
 from gafkd.training.loop import TrainingError
 from gafkd.training.schedule import learning_rate
 from gafkd.training import checkpoint as checkpoint_module

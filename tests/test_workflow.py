@@ -94,3 +94,15 @@ def test_end_to_end_tiny(tmp_path):
     changed = {**TINY, "training": {**TINY["training"], "weight_decay": 0.001}}
     dry = snakemake(tmp_path, "-n", "--rerun-triggers", "params", config=changed)
     assert "train_teacher" in dry.stdout and "distill" in dry.stdout and "rule window" not in dry.stdout
+
+
+def test_workflow_lints_clean_and_is_snakefmt_formatted(tmp_path):
+    """`snakemake --lint` (the catalogue's checks) and `snakefmt --check`, as the snakemake-workflows catalogue runs them."""
+    lint = subprocess.run([*SNAKEMAKE, "--directory", str(ROOT), "--lint", "--configfile", str(ROOT / "config.yaml"),
+                           str(ROOT / "demo.yaml")], capture_output=True, text=True, timeout=300)
+    assert lint.returncode == 0 and "Lints for" not in lint.stdout + lint.stderr, lint.stdout + lint.stderr
+    snakefmt = pytest.importorskip("snakefmt", reason="snakefmt is in the test extras")
+    del snakefmt
+    fmt = subprocess.run([sys.executable, "-m", "snakefmt", "--check", str(ROOT / "Snakefile"), str(ROOT / "workflow")],
+                         capture_output=True, text=True, timeout=300)
+    assert fmt.returncode == 0, fmt.stdout + fmt.stderr

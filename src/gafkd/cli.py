@@ -24,7 +24,7 @@ def load_config(paths: list[str]) -> dict:
 
 
 def _bench(args) -> int:
-    from . import bench
+    from .bench import speed as bench
 
     config = load_config(args.config) if args.config else None
     if args.agreement:
@@ -35,7 +35,7 @@ def _bench(args) -> int:
 
 def _show(text: str, report: dict, json_path) -> int:
     """Print a measurement's table and, when asked, write its numbers as JSON."""
-    from .bench import write_json
+    from .bench.speed import write_json
 
     print(text)
     if json_path:
@@ -49,7 +49,7 @@ def _agreement(args, config) -> int:
 
     import torch
 
-    from . import agreement
+    from .bench import agreement
 
     device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     training = (config or load_config(["config.yaml"]))["training"]
@@ -61,7 +61,7 @@ def _agreement(args, config) -> int:
 
 
 def _status(args) -> int:
-    from .status import check_results
+    from .execution.status import check_results
 
     problems = check_results(load_config(args.config), Path(args.directory))
     for line in problems:

@@ -11,10 +11,9 @@ sys.path.insert(0, os.path.join(workflow.basedir, "src"))
 
 from gafkd.config import check_config, check_duplicate_keys, dataset_settings
 from gafkd.errors import ConfigError
-from gafkd.packing import pack_widths, rule_name, student_packs, teacher_packs
-from gafkd.resources import gpus_per_training_job
+from gafkd.execution.packing import pack_widths, rule_name, student_packs, teacher_packs
+from gafkd.execution.resources import gpus_per_training_job
 from gafkd.training.spec import training_identity
-
 
 try:
     for path in workflow.configfiles:
@@ -32,7 +31,9 @@ DATASETS = list(config["datasets"])
 
 
 GPUS_PER_JOB = gpus_per_training_job(config["training"]["device"])
-GPU_SLOTS = os.path.join(RESULTS, ".gpu-slots")  # lock files: one GPU per concurrent training job
+GPU_SLOTS = os.path.join(
+    RESULTS, ".gpu-slots"
+)  # lock files: one GPU per concurrent training job
 # What training jobs get as params: the settings that shape a run's numbers (threads come from
 # `threads:`), so that a speed-only change does not make Snakemake rerun finished training.
 TRAINING = training_identity(config["training"])
@@ -41,25 +42,45 @@ REPORT_CONFIG = {**config, "training": TRAINING}
 
 # The packs: runs trained together as one fused model, one job each; decided by the config alone.
 PACK_WIDTHS = pack_widths(config, "cuda" if GPUS_PER_JOB else "cpu")
-TEACHER_PACKS = [p for d in DATASETS for p in teacher_packs(config, RESULTS, d, PACK_WIDTHS["teachers"])]
-STUDENT_PACKS = [p for d in DATASETS for p in student_packs(config, RESULTS, d, PACK_WIDTHS["students"])]
+TEACHER_PACKS = [
+    p
+    for d in DATASETS
+    for p in teacher_packs(config, RESULTS, d, PACK_WIDTHS["teachers"])
+]
+STUDENT_PACKS = [
+    p
+    for d in DATASETS
+    for p in student_packs(config, RESULTS, d, PACK_WIDTHS["students"])
+]
 
 
-def inherit_stage_settings(rule, stage):
-    """Give a pack's rule the threads and resources a profile sets for its stage (``set-threads: {stage: …}``).
+def inherit_stage_settings(name, stage):
+    """The threads and resources a profile sets for a stage (set-threads, set-resources), for pack ``name``.
 
-    Profiles name stages (train_teacher, teacher_logits, distill); Snakemake looks settings up by rule
-    name, and every pack has a rule of its own. Their parsed tables are plain dicts: copy the entry.
+    Profiles name stages (train_teacher, teacher_logits, distill); Snakemake looks them up by the
+    name of each pack's own rule. Its parsed tables are plain dicts: copy the stage's entry.
     """
     settings = workflow.resource_settings
-    for table in (settings._parsed_overwrite_resources, settings._parsed_overwrite_threads):
-        if stage in table and rule not in table:
-            table[rule] = table[stage]
+    for table in (
+        settings._parsed_overwrite_resources,
+        settings._parsed_overwrite_threads,
+    ):
+        if stage in table and name not in table:
+            table[name] = table[stage]
 
 
 def results(*parts):
     """A path inside the results folder."""
     return os.path.join(RESULTS, *parts)
+
+
+# The path templates every stage shares, written once ("{dataset}" gives the wildcard pattern).
+def windows_h5(dataset):
+    return results(dataset, "windows.h5")
+
+
+def gaf_h5(dataset):
+    return results(dataset, "gaf.h5")
 
 
 def dataset_source(wildcards):
@@ -77,9 +98,9 @@ def dataset_source(wildcards):
 def pack_inputs(pack):
     """windows.h5, plus gaf.h5 for image models."""
     first = pack.members[0]
-    inputs = {"windows": results(first.dataset, "windows.h5")}
+    inputs = {"windows": windows_h5(first.dataset)}
     if first.modality == "gaf":
-        inputs["gaf"] = results(first.dataset, "gaf.h5")
+        inputs["gaf"] = gaf_h5(first.dataset)
     return inputs
 
 
@@ -89,7 +110,10 @@ def member_outputs(pack, key):
 
 def member_logits(pack):
     """Each teacher's cached logits (logits.h5 beside its weights.pt)."""
-    return [os.path.join(os.path.dirname(m.outputs["weights"]), "logits.h5") for m in pack.members]
+    return [
+        os.path.join(os.path.dirname(m.outputs["weights"]), "logits.h5")
+        for m in pack.members
+    ]
 
 
 def student_teacher_logits(pack):
@@ -121,20 +145,48 @@ def html_report():
     os.makedirs(os.path.dirname(merged), exist_ok=True)
     with open(merged, "w") as handle:
         yaml.safe_dump(config, handle)
-    command = [sys.executable, "-m", "snakemake", "--snakefile", workflow.main_snakefile, "--directory",
-               os.getcwd(), "--workflow-profile", "none", "--configfile", merged, "--report", results("report.html")]
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        workflow.main_snakefile,
+        "--directory",
+        os.getcwd(),
+        "--workflow-profile",
+        "none",
+        "--configfile",
+        merged,
+        "--report",
+        results("report.html"),
+    ]
     with open(results("logs", "report.log"), "w") as log:
-        done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT).returncode == 0
-    logger.info(f"HTML report: {results('report.html')}" if done else
-                f"HTML report failed; see {results('logs', 'report.log')}")
+        done = (
+            subprocess.run(command, stdout=log, stderr=subprocess.STDOUT).returncode
+            == 0
+        )
+    logger.info(
+        f"HTML report: {results('report.html')}"
+        if done
+        else f"HTML report failed; see {results('logs', 'report.log')}"
+    )
 
 
-PLOTS = ["alpha_sweep", "lambda_sweep", "learning_curves", "gaf_examples", "confusion_teacher", "confusion_student"]
+PLOTS = [
+    "alpha_sweep",
+    "lambda_sweep",
+    "learning_curves",
+    "gaf_examples",
+    "confusion_teacher",
+    "confusion_student",
+]
 
 
 def all_outputs():
     return [
         results("tables.md"),
         results("summary.csv"),
-        *expand(results("plots", "{dataset}", "{plot}.png"), dataset=DATASETS, plot=PLOTS),
+        *expand(
+            results("plots", "{dataset}", "{plot}.png"), dataset=DATASETS, plot=PLOTS
+        ),
     ]

@@ -5,15 +5,15 @@ rule synthesize:
     """Write the embedded GENEActiv-like data in one of the real on-disk formats."""
     output:
         directory(results("{dataset}", "source")),
-    params:
-        source=lambda wc: dataset_settings(config, wc.dataset)["source"],
-        window=lambda wc: config["datasets"][wc.dataset]["window"],
-    conda:
-        "../../envs/data.yaml"
     log:
         results("logs", "synthesize", "{dataset}.log"),
     benchmark:
         results("benchmarks", "synthesize", "{dataset}.tsv")
+    conda:
+        "../../envs/data.yaml"
+    params:
+        source=lambda wc: dataset_settings(config, wc.dataset)["source"],
+        window=lambda wc: config["datasets"][wc.dataset]["window"],
     script:
         "../scripts/synthesize.py"
 
@@ -23,7 +23,13 @@ rule window:
     input:
         source=dataset_source,
     output:
-        results("{dataset}", "windows.h5"),
+        windows_h5("{dataset}"),
+    log:
+        results("logs", "window", "{dataset}.log"),
+    benchmark:
+        results("benchmarks", "window", "{dataset}.tsv")
+    conda:
+        "../../envs/data.yaml"
     params:
         settings=lambda wc: dataset_settings(config, wc.dataset),
         folder=lambda wc: (
@@ -31,11 +37,5 @@ rule window:
             if config["datasets"][wc.dataset]["source"]["format"] == "synthetic"
             else config["datasets"][wc.dataset]["source"]["path"]
         ),
-    conda:
-        "../../envs/data.yaml"
-    log:
-        results("logs", "window", "{dataset}.log"),
-    benchmark:
-        results("benchmarks", "window", "{dataset}.tsv")
     script:
         "../scripts/window.py"

@@ -3,16 +3,16 @@
 
 rule gaf:
     input:
-        results("{dataset}", "windows.h5"),
+        rules.window.output[0],
     output:
-        results("{dataset}", "gaf.h5"),
-    params:
-        settings=config["gaf"],
-    conda:
-        "../../envs/data.yaml"
+        gaf_h5("{dataset}"),
     log:
         results("logs", "gaf", "{dataset}.log"),
     benchmark:
         results("benchmarks", "gaf", "{dataset}.tsv")
+    conda:
+        "../../envs/gaf.yaml"
+    params:
+        settings=config["gaf"],
     script:
         "../scripts/gaf.py"

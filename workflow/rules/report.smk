@@ -15,23 +15,23 @@ rule collect_runs:
         student_metrics(),
     output:
         results("runs.csv"),
-    conda:
-        "../../envs/report.yaml"
     log:
         results("logs", "collect_runs.log"),
+    conda:
+        "../../envs/report.yaml"
     script:
         "../scripts/collect_runs.py"
 
 
 rule summarize_runs:
     input:
-        results("runs.csv"),
+        rules.collect_runs.output[0],
     output:
         results("summary.csv"),
-    conda:
-        "../../envs/report.yaml"
     log:
         results("logs", "summarize_runs.log"),
+    conda:
+        "../../envs/report.yaml"
     script:
         "../scripts/summarize_runs.py"
 
@@ -39,25 +39,25 @@ rule summarize_runs:
 rule tables:
     """The notes' markdown tables, every number from runs.csv."""
     input:
-        runs=results("runs.csv"),
-        summary=results("summary.csv"),
+        runs=rules.collect_runs.output[0],
+        summary=rules.summarize_runs.output[0],
     output:
         report(results("tables.md"), caption="../report/tables.rst", category="Tables"),
-    params:
-        config=REPORT_CONFIG,
-    conda:
-        "../../envs/report.yaml"
     log:
         results("logs", "tables.log"),
+    conda:
+        "../../envs/report.yaml"
+    params:
+        config=REPORT_CONFIG,
     script:
         "../scripts/tables.py"
 
 
 rule plots:
     input:
-        runs=results("runs.csv"),
-        windows=results("{dataset}", "windows.h5"),
-        gaf=results("{dataset}", "gaf.h5"),
+        runs=rules.collect_runs.output[0],
+        windows=windows_h5("{dataset}"),
+        gaf=gaf_h5("{dataset}"),
     output:
         alpha_sweep=report(
             results("plots", "{dataset}", "alpha_sweep.png"),
@@ -95,12 +95,12 @@ rule plots:
             category="Confusion matrices",
             subcategory="{dataset}",
         ),
-    params:
-        config=REPORT_CONFIG,
-    conda:
-        "../../envs/report.yaml"
     log:
         results("logs", "plots", "{dataset}.log"),
+    conda:
+        "../../envs/report.yaml"
+    params:
+        config=REPORT_CONFIG,
     script:
         "../scripts/plots.py"
 

@@ -8,25 +8,25 @@ for pack in STUDENT_PACKS:
         name:
             rule_name("distill", dataset, pack)
         input:
-            windows=results(dataset, "windows.h5"),
+            windows=windows_h5(dataset),
             logits=student_teacher_logits(pack),
         output:
             metrics=member_outputs(pack, "metrics"),
             history=member_outputs(pack, "history"),
             weights=member_outputs(pack, "weights"),
-        params:
-            pack=pack.to_dict(),
-            training=TRAINING,
-            gpu_slots=GPU_SLOTS,
-        threads: config["training"]["threads"]
-        resources:
-            gpu=GPUS_PER_JOB,
-        conda:
-            "../../envs/train.yaml"
         log:
             results("logs", "distill", dataset, f"{pack.name}.log"),
         benchmark:
             results("benchmarks", "distill", dataset, f"{pack.name}.tsv")
+        conda:
+            "../../envs/train.yaml"
+        threads: config["training"]["threads"]
+        resources:
+            gpu=GPUS_PER_JOB,
+        params:
+            pack=pack.to_dict(),
+            training=TRAINING,
+            gpu_slots=GPU_SLOTS,
         script:
             "../scripts/train_pack.py"
 

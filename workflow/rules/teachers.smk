@@ -14,19 +14,19 @@ for pack in TEACHER_PACKS:
             metrics=member_outputs(pack, "metrics"),
             history=member_outputs(pack, "history"),
             weights=member_outputs(pack, "weights"),
-        params:
-            pack=pack.to_dict(),
-            training=TRAINING,
-            gpu_slots=GPU_SLOTS,
-        threads: config["training"]["threads"]
-        resources:
-            gpu=GPUS_PER_JOB,
-        conda:
-            "../../envs/train.yaml"
         log:
             results("logs", "train_teacher", dataset, f"{pack.name}.log"),
         benchmark:
             results("benchmarks", "train_teacher", dataset, f"{pack.name}.tsv")
+        conda:
+            "../../envs/train.yaml"
+        threads: config["training"]["threads"]
+        resources:
+            gpu=GPUS_PER_JOB,
+        params:
+            pack=pack.to_dict(),
+            training=TRAINING,
+            gpu_slots=GPU_SLOTS,
         script:
             "../scripts/train_pack.py"
 
@@ -41,18 +41,18 @@ for pack in TEACHER_PACKS:
             weights=member_outputs(pack, "weights"),
         output:
             member_logits(pack),
-        params:
-            which=config["training"]["teacher_weights"],
-            gpu_slots=GPU_SLOTS,
-        threads: config["training"]["threads"]
-        resources:
-            gpu=GPUS_PER_JOB,
-        conda:
-            "../../envs/train.yaml"
         log:
             results("logs", "teacher_logits", dataset, f"{pack.name}.log"),
         benchmark:
             results("benchmarks", "teacher_logits", dataset, f"{pack.name}.tsv")
+        conda:
+            "../../envs/train.yaml"
+        threads: config["training"]["threads"]
+        resources:
+            gpu=GPUS_PER_JOB,
+        params:
+            which=config["training"]["teacher_weights"],
+            gpu_slots=GPU_SLOTS,
         script:
             "../scripts/teacher_logits.py"
 

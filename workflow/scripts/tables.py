@@ -1,4 +1,4 @@
 from gafkd.reporting.make import write_tables
-from gafkd.snake import run_step
+from gafkd.execution.snake import run_step
 
 run_step(snakemake, write_tables, snakemake.params.config, snakemake.input.runs, snakemake.output[0])

@@ -1,4 +1,4 @@
-from gafkd.snake import run_step
+from gafkd.execution.snake import run_step
 from gafkd.training.teachers import write_teacher_logits
 
 run_step(snakemake, write_teacher_logits, list(snakemake.input.weights), snakemake.input.windows,

@@ -1,5 +1,5 @@
-from gafkd.runs import train_pack
-from gafkd.snake import run_step
+from gafkd.training.runs import train_pack
+from gafkd.execution.snake import run_step
 from gafkd.training.spec import Pack
 
 run_step(snakemake, train_pack, Pack.from_dict(snakemake.params.pack), snakemake.input.windows,

@@ -136,7 +136,8 @@ class WideResNet(nn.Module):
         """Channels-last activations: NHWC for 2-D; for 1-D, [B, C, 1, L] in NHWC (that is, NWC).
 
         Same parameters and state dict, different kernels: oneDNN's NWC convolutions train the 1-D
-        WRN16-1 1.2-1.4× faster than its NCW ones on CPU (``gafkd bench``: ``channels_last_speedup``).
+        WRN16-1 faster than its NCW ones on CPU (``gafkd bench``: ``channels_last_speedup``; numbers in
+        docs/performance.md).
         """
         if self.dims == 2:
             self.to(memory_format=torch.channels_last)

@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from ..gafstore import load_gaf  # noqa: E402
+from ..gaf.store import load_gaf  # noqa: E402
 from ..io import read_json  # noqa: E402
 from ..names import BASELINE, TEACHER  # noqa: E402
 from .labels import model_label, teachers_label  # noqa: E402

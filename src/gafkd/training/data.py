@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from ..data.store import load_windows
-from ..gafstore import load_gaf
+from ..gaf.store import load_gaf
 
 
 @dataclass

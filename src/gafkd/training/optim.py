@@ -1,8 +1,7 @@
 """SGD with momentum as ``torch.optim.SGD`` computes it, without the ``Optimizer`` class.
 
-``torch.optim.Optimizer`` imports ``torch._dynamo`` the first time any of its methods runs: about
-0.9 s of start-up in every training process, a quarter of a demo-sized student job (measured with
-``python -X importtime``; the demo runs 441 training jobs). This class keeps the momentum buffers
+``torch.optim.Optimizer`` imports ``torch._dynamo`` the first time any of its methods runs, a large
+part of a short training process's start-up (``python -X importtime``; docs/performance.md). This class keeps the momentum buffers
 itself and calls the same update function ``torch.optim.SGD.step`` calls
 (``torch.optim.sgd.sgd``), so the numbers are identical — a test compares them bitwise.
 """

@@ -15,21 +15,21 @@ import logging
 import os
 from pathlib import Path
 
-from .distillation import DistillationLoss
-from .distillation.pack import PackLoss
-from .names import Experiment
-from .io import remove_stale_temporaries, write_json_atomic, write_text_atomic
-from .models import build_model, count_parameters
-from .models.fused import build_fused, member_state
-from .provenance import provenance
-from .training.checkpoint import save as save_weights
-from .training.data import load_run_data
-from .training.device import autocast, claim_device, configure, device_name, prepare_model, uses_channels_last
-from .training.fit import PackResult, fit
-from .training.loop import TrainingError
-from .training.spec import Pack, RunSpec
-from .training.targets import PackTeachers
-from .training.teachers import CachedLogits, read_teacher_logits
+from ..distillation import DistillationLoss
+from ..distillation.pack import PackLoss
+from ..names import Experiment
+from ..io import remove_stale_temporaries, write_json_atomic, write_text_atomic
+from ..models import build_model, count_parameters
+from ..models.fused import build_fused, member_state
+from ..provenance import provenance
+from .checkpoint import save as save_weights
+from .data import load_run_data
+from ..execution.device import autocast, claim_device, configure, device_name, prepare_model, uses_channels_last
+from .fit import PackResult, fit
+from .loop import TrainingError
+from .spec import Pack, RunSpec
+from .targets import PackTeachers
+from .teachers import CachedLogits, read_teacher_logits
 
 HISTORY_COLUMNS = ("epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc", "seconds")
 

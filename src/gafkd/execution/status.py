@@ -12,9 +12,9 @@ from pathlib import Path
 
 import h5py
 
-from .config import dataset_settings, with_defaults
-from .grid import experiments, teacher_runs, teacher_seed
-from .provenance import settings_digest
+from ..config import dataset_settings, with_defaults
+from ..grid import experiments, teacher_runs, teacher_seed
+from ..provenance import settings_digest
 
 
 def _h5_digest(path: Path) -> str | None:
@@ -33,7 +33,7 @@ def _json_digest(path: Path) -> str | None:
 
 
 def check_results(config: dict, directory: Path) -> list[str]:
-    from .training.spec import RunSpec
+    from ..training.spec import RunSpec
 
     config = with_defaults(config)
     results = directory / config["results"]

@@ -26,9 +26,9 @@ DATA = {"subjects": 12, "seconds_per_activity": 40, "seed": 3}
 
 def build_data(folder: Path, image_size: int = 32) -> Path:
     """Synthetic windows.h5 and gaf.h5 (14 classes, 500-sample windows, subject split) in ``folder``."""
-    from .data.build import build_windows
-    from .data.synthetic import write_synthetic
-    from .gafstore import build_gaf
+    from ..data.build import build_windows
+    from ..data.synthetic import write_synthetic
+    from ..gaf.build import build_gaf
 
     source = write_synthetic(folder / "source", write_as="parquet", **DATA)
     settings = {"source": {"format": "synthetic", "write_as": "parquet"}, "classes": "gene14", "window": 500,
@@ -41,8 +41,8 @@ def build_data(folder: Path, image_size: int = 32) -> Path:
 def run(training: dict, epochs: int = 30, seeds=(0, 1, 2), threads: int = 2, device: str = "cpu",
         folder: Path | None = None, models=MODELS) -> dict:
     """Best and final test accuracy of every (model, mode, seed); per model and mode mean and std."""
-    from .provenance import package_versions
-    from .runs import train_teacher
+    from ..provenance import package_versions
+    from ..training.runs import train_teacher
 
     folder = build_data(Path(folder or tempfile.mkdtemp(prefix="gafkd-agreement-")))
     base = {**training, "epochs": epochs, "device": device, "deterministic": True, "compile": False}
@@ -67,9 +67,9 @@ def run(training: dict, epochs: int = 30, seeds=(0, 1, 2), threads: int = 2, dev
 def run_packs(training: dict, epochs: int = 30, seeds=tuple(range(8)), threads: int = 2, device: str = "cpu",
               folder: Path | None = None, models=MODELS) -> dict:
     """Every seed trained separately, then all of them as the members of one fused pack."""
-    from .provenance import package_versions
-    from .runs import train_pack
-    from .training.spec import Pack, RunSpec
+    from ..provenance import package_versions
+    from ..training.runs import train_pack
+    from ..training.spec import Pack, RunSpec
 
     folder = build_data(Path(folder or tempfile.mkdtemp(prefix="gafkd-agreement-")))
     training = {**training, "epochs": epochs, "device": device, "deterministic": True, "compile": False}

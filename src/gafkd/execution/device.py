@@ -7,7 +7,7 @@ import os
 import torch
 
 from ..errors import ConfigError
-from ..gpuslots import acquire_gpu_slot
+from .gpuslots import acquire_gpu_slot
 
 
 def select_device(preference: str = "auto", gpus_held: int = 0) -> torch.device:
@@ -33,7 +33,7 @@ def configure(threads: int, deterministic: bool, device: torch.device) -> None:
     torch.set_num_threads(max(1, int(threads)))
     if device.type == "cuda":
         # CPU kernels are already deterministic for a fixed thread count; the global switch is for
-        # CUDA only (it also imports torch._inductor, ≈1 s of start-up in every CPU job).
+        # CUDA only (it also imports torch._inductor: start-up a CPU job does not need).
         if deterministic:
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(bool(deterministic), warn_only=True)

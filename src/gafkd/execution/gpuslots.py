@@ -17,7 +17,7 @@ import os
 import time
 from pathlib import Path
 
-from .errors import GafkdError
+from ..errors import GafkdError
 from .resources import cuda_gpus
 
 _HELD: list = []  # open lock files of this process: released when it exits

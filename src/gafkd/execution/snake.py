@@ -8,7 +8,7 @@ import sys
 import time
 from contextlib import redirect_stderr, redirect_stdout
 
-from .errors import GafkdError
+from ..errors import GafkdError
 
 
 def run_step(snakemake, step, *args, **kwargs):

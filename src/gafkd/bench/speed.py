@@ -9,7 +9,7 @@ same run (machines are shared and noisy). Sections:
   GAF WRN16-3; every GAF arch in ``kd_cached_vs_live_by_teacher``; the configured grid's mix in
   ``kd_cached_vs_live_grid``), the cached step vs a cross-entropy-only step (``kd_cached_vs_ce``), and
   the old scripts' way — a DataLoader of per-sample HDF5 reads with a live teacher (``ours_vs_naive``);
-- gaf: windows/s of :mod:`gafkd.gaf` vs pyts batched per axis (``gaf_vs_pyts``), equal numbers checked;
+- gaf: windows/s of :mod:`gafkd.gaf.transform` vs pyts batched per axis (``gaf_vs_pyts``), equal numbers checked;
 - packs: aggregate training samples/s of fused packs (the student at widths 1, 4, 16, 64; every teacher at
   width 3) through the real epoch loop, against one run in the same run (``pack_speedup``), and the
   FLOP/s they achieve (``torch.utils.flop_counter``);
@@ -28,17 +28,17 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .distillation import DistillationLoss
-from .distillation.pack import PackLoss
-from .gaf import GramianAngularField
-from .models import build_model, count_parameters
-from .models.fused import build_fused
-from .provenance import package_versions
-from .training.data import RunData
-from .training.device import autocast, configure, device_name
-from .training.loop import train_epoch
-from .training.targets import PackTeachers
-from .training.teachers import CachedLogits, LiveTeacher
+from ..distillation import DistillationLoss
+from ..distillation.pack import PackLoss
+from ..gaf.transform import GramianAngularField
+from ..models import build_model, count_parameters
+from ..models.fused import build_fused
+from ..provenance import package_versions
+from ..training.data import RunData
+from ..execution.device import autocast, configure, device_name
+from ..training.loop import train_epoch
+from ..training.targets import PackTeachers
+from ..training.teachers import CachedLogits, LiveTeacher
 
 ARCHS = ("wrn16-1", "wrn16-3", "wrn28-1", "wrn28-3")
 # Window counts of the real study (protocol.md); 14-class 500w assumed 2 × the source study's 16,292
@@ -308,7 +308,7 @@ def study_estimate(models: list[dict], config: dict, gaf: dict | None = None) ->
     With ``gaf`` (the bench's GAF section) also the seconds to turn each whole dataset into images:
     every window, including those the split leaves out (train + test fractions below 1).
     """
-    from .grid import experiments, teacher_runs
+    from ..grid import experiments, teacher_runs
 
     speed = {(m["modality"], m["arch"]): m for m in models}
     epochs = config["training"]["epochs"]
@@ -343,8 +343,8 @@ def packed_estimate(models: list[dict], packs: dict, config: dict, widths: dict)
     A member of a pack of width w trains at (the pack's aggregate samples/s) / w, taken from the
     measured width nearest to w; evaluation at the single model's measured speed.
     """
-    from .grid import experiments, teacher_runs
-    from .packing import balanced_chunks
+    from ..grid import experiments, teacher_runs
+    from ..execution.packing import balanced_chunks
 
     measured = {}
     for r in packs["rows"]:
@@ -381,7 +381,7 @@ def kd_grid_ratio(models: list[dict], kd: dict, config: dict) -> float:
     Per experiment: the cached student step (cross-entropy only for the baseline) plus, when live,
     each teacher's forward at its measured eval speed (L = 500; channels-last, as the pipeline runs).
     """
-    from .grid import experiments
+    from ..grid import experiments
 
     speed = {f"{m['modality']}:{m['arch']}": m["eval_samples_per_s"] for m in models}
     per_sample = {k: v / kd["batch"] for k, v in kd["step_s"].items()}
@@ -438,7 +438,7 @@ def run(quick: bool = False, device: str = "auto", config: dict | None = None, s
         report["estimate"] = study_estimate(models, config, gaf)
         report["study_hours"] = report["estimate"]["study_hours"]
         if "packs" in report:
-            from .packing import pack_widths
+            from ..execution.packing import pack_widths
 
             widths = pack_widths(config, dev.type)
             report["estimate"]["packed"] = packed_estimate(models, report["packs"], config, widths)

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import os
 
-from .grid import experiments, teacher_runs, teacher_seed
-from .names import Experiment, ModelId
-from .training.spec import Pack, RunSpec
+from ..grid import experiments, teacher_runs, teacher_seed
+from ..names import Experiment, ModelId
+from ..training.spec import Pack, RunSpec
 
 AUTO_WIDTHS = {"cpu": {"teachers": 3, "students": 8}, "cuda": {"teachers": 3, "students": 64}}
 OUTPUTS = ("metrics", "history", "weights")

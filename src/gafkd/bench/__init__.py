@@ -1,0 +1,1 @@
+"""Measurements: speeds and ratios (speed), accuracies of fast paths and packs (agreement)."""

@@ -1,0 +1,1 @@
+"""Stage 2: Gramian Angular Fields — the batched transform (transform) and gaf.h5 (store)."""

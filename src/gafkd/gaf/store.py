@@ -1,0 +1,20 @@
+"""gaf.h5: the GAF images row-aligned with windows.h5 (reading needs no torch: the report reads it too)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import DataError
+from ..io import open_h5
+
+STORAGE_DTYPES = {"float16": np.float16, "float32": np.float32}
+
+
+def load_gaf(path, windows_digest: str | None = None) -> np.ndarray:
+    """All images at once; refuses images made from different windows."""
+    with open_h5(path, ("images",)) as h5:
+        made_from = h5.attrs.get("windows_digest", "")
+        if windows_digest is not None and made_from != windows_digest:
+            raise DataError(f"{path}: images were made from other windows (digest {made_from}, "
+                            f"windows.h5 has {windows_digest}); rerun the gaf rule")
+        return h5["images"][...]
