@@ -106,3 +106,16 @@ def test_workflow_lints_clean_and_is_snakefmt_formatted(tmp_path):
     fmt = subprocess.run([sys.executable, "-m", "snakefmt", "--check", str(ROOT / "Snakefile"), str(ROOT / "workflow")],
                          capture_output=True, text=True, timeout=300)
     assert fmt.returncode == 0, fmt.stdout + fmt.stderr
+
+
+def test_stage_settings_reach_every_pack(tmp_path):
+    """Profiles name stages (set-threads: {train_teacher: …}); each pack's own rule gets the setting."""
+    run = snakemake(tmp_path, "-n", "--set-threads", "train_teacher=3", "distill=2", "--cores", "4",
+                    "--set-resources", "train_teacher:mem_mb=1234", config=TINY)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    jobs = run.stdout.split("\nrule ")[1:]
+    teachers = [j for j in jobs if j.startswith("train_teacher__")]
+    students = [j for j in jobs if j.startswith("distill__")]
+    assert len(teachers) == 2 and len(students) == 1
+    assert all("threads: 3" in j and "mem_mb=1234" in j for j in teachers)
+    assert all("threads: 2" in j for j in students)

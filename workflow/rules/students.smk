@@ -4,6 +4,9 @@
 for pack in STUDENT_PACKS:
     dataset = pack.members[0].dataset
 
+    # before the rule: Snakemake applies a profile's settings when the rule is defined
+    inherit_stage_settings(rule_name("distill", dataset, pack), "distill")
+
     rule:
         name:
             rule_name("distill", dataset, pack)
@@ -29,5 +32,3 @@ for pack in STUDENT_PACKS:
             gpu_slots=GPU_SLOTS,
         script:
             "../scripts/train_pack.py"
-
-    inherit_stage_settings(rule_name("distill", dataset, pack), "distill")

@@ -5,6 +5,9 @@
 for pack in TEACHER_PACKS:
     dataset = pack.members[0].dataset
 
+    # before the rule: Snakemake applies a profile's settings when the rule is defined
+    inherit_stage_settings(rule_name("train_teacher", dataset, pack), "train_teacher")
+
     rule:
         name:
             rule_name("train_teacher", dataset, pack)
@@ -30,7 +33,10 @@ for pack in TEACHER_PACKS:
         script:
             "../scripts/train_pack.py"
 
-    inherit_stage_settings(rule_name("train_teacher", dataset, pack), "train_teacher")
+    # before the rule: Snakemake applies a profile's settings when the rule is defined
+    inherit_stage_settings(
+        rule_name("teacher_logits", dataset, pack), "teacher_logits"
+    )
 
     rule:
         # A frozen teacher's logits on every window, computed once and reused by all its students.
@@ -55,5 +61,3 @@ for pack in TEACHER_PACKS:
             gpu_slots=GPU_SLOTS,
         script:
             "../scripts/teacher_logits.py"
-
-    inherit_stage_settings(rule_name("teacher_logits", dataset, pack), "teacher_logits")
