@@ -27,6 +27,10 @@ include: "workflow/rules/students.smk"
 include: "workflow/rules/report.smk"
 
 
+onstart:
+    stop_if_data_is_missing()
+
+
 rule all:
     default_target: True
     input:

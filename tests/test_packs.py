@@ -84,7 +84,8 @@ def test_balanced_chunks_and_config_packing():
               "students": {"arch": "wrn16-1", "seeds": [0, 1], "temperature": 4, "baseline": True,
                            "teacher_seed": "same", "kd1": {"teacher_archs": ["wrn16-1"], "lams": [0.7]},
                            "kd2": {"pairs": [], "alphas": [0.3], "lam": 0.7}, "kdn": []}}
-    assert pack_widths(config, "cpu") == {"teachers": 3, "students": 2}
+    assert pack_widths(config, "cpu") == {"teachers": 1, "students": 2}  # auto teachers: measured per device
+    assert pack_widths(config, "cuda")["teachers"] == 3
     teachers = teacher_packs(config, "r", "d", 3)
     assert [p.name for p in teachers] == ["gaf-wrn16-1_seeds0-1-2"] and teachers[0].width == 3
     students = student_packs(config, "r", "d", 2)

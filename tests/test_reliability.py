@@ -229,7 +229,7 @@ DATA_CASES = [("mat", "nan"), ("mat", "bad name"), ("mat", "unknown class"), ("r
 def test_bad_data(tmp_path, fmt, broken):
     folder = tmp_path / "data"
     if broken == "missing folder":
-        message = "data folder data does not exist"
+        message = "datasets.tiny.source.path: data — put the .mat windows"
     elif fmt == "mat":
         message = _mat_source(folder, broken)
     else:

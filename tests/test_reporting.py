@@ -155,3 +155,14 @@ def test_collect_runs_reads_metrics_and_refuses_corrupt_ones(tmp_path):
     bad.write_text('{"dataset": "d", "kind"')
     with pytest.raises(DataError, match="not valid JSON"):
         collect_runs([good, bad])
+
+
+def test_every_table_says_where_its_data_comes_from():
+    real = render_tables(CONFIG, fake_runs(), load_reference(), "")
+    assert real.count("Data: real recordings (mat files in `data/") == 3 and "### Comparison with the notes" in real
+    synthetic = {**CONFIG, "datasets": {name: {**d, "source": {"format": "synthetic", "subjects": 8, "seed": 7}}
+                                        for name, d in CONFIG["datasets"].items()}}
+    text = render_tables(synthetic, fake_runs(), load_reference(), "")
+    assert text.count("Data: **synthetic** (the embedded GENEActiv-like generator, 8 subjects, seed 7)") == 3
+    # synthetic numbers are never set against the published study's
+    assert "### Comparison with the notes" not in text and text.count("No comparison with the notes") == 3

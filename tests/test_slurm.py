@@ -31,8 +31,19 @@ def snakemake(workdir, *args, timeout=300):
                            str(workdir), *args], capture_output=True, text=True, timeout=timeout)
 
 
-@pytest.mark.parametrize("profile", [["--profile", "profiles/slurm"], ["--workflow-profile", "profiles/slurm"],
-                                     ["--workflow-profile", "profiles/cluster-generic"], ["--profile", "profiles/default"]])
+def _plugin(name):
+    from importlib.util import find_spec
+
+    return pytest.mark.skipif(find_spec(f"snakemake_executor_plugin_{name}") is None,
+                              reason=f"needs snakemake-executor-plugin-{name.replace('_', '-')}: "
+                                     'pip install -e ".[cluster]"')
+
+
+@pytest.mark.parametrize("profile", [
+    pytest.param(["--profile", "profiles/slurm"], marks=_plugin("slurm")),
+    pytest.param(["--workflow-profile", "profiles/slurm"], marks=_plugin("slurm")),
+    pytest.param(["--workflow-profile", "profiles/cluster-generic"], marks=_plugin("cluster_generic")),
+    ["--profile", "profiles/default"]])
 def test_dry_runs_of_the_profiles(tmp_path, profile):
     configs = ["--configfile", str(ROOT / "config.yaml"), str(ROOT / "demo.yaml")]
     run = snakemake(tmp_path, *[str(ROOT / p) if p.startswith("profiles") else p for p in profile], *configs, "-n",
@@ -42,9 +53,11 @@ def test_dry_runs_of_the_profiles(tmp_path, profile):
 
 
 @needs_slurm
+@_plugin("slurm")
 def test_tiny_dag_through_slurm(tmp_path):
     config = tmp_path / "cfg.yaml"
-    config.write_text(yaml.safe_dump({**TINY, "report": {"html": False}}))
+    # packs as on a GPU machine: both teacher seeds in one pack, all 8 students in one
+    config.write_text(yaml.safe_dump({**TINY, "report": {"html": False}, "packing": {"teachers": 2, "students": 8}}))
     run = snakemake(tmp_path, "--workflow-profile", str(ROOT / "profiles" / "slurm"), "--configfile", str(config),
                     *CI_OVERRIDES, timeout=1200)
     log = run.stdout + run.stderr

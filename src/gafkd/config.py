@@ -48,9 +48,20 @@ SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.
 
 def with_defaults(config: dict) -> dict:
     """``config`` validated against the schema, its defaults filled in (in place): the config as the
-    workflow sees it. The schema is the one place defaults are stated."""
+    workflow sees it. The schema is the one place defaults are stated.
+
+    An invalid config raises :class:`ConfigError` with one line: the key and what is wrong with it
+    (not the schema dump jsonschema's own message carries).
+    """
+    import jsonschema
     from snakemake.utils import validate
 
+    schema = yaml.safe_load(SCHEMA.read_text(encoding="utf-8"))
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(config))
+    if error is not None:
+        key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+        message = error.message if len(error.message) < 200 else error.message[:200] + " …"
+        raise ConfigError(f"{key}: {message} (allowed keys and values: {SCHEMA.relative_to(SCHEMA.parents[2])})")
     validate(config, str(SCHEMA), set_default=True)
     return config
 

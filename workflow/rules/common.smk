@@ -3,13 +3,17 @@
 import os
 import sys
 
-from snakemake.utils import validate
-
 # The library, also without `pip install -e .`: this process finds src/gafkd first, and every
 # job's script too (Snakemake's script preamble extends sys.path with this process's path).
 sys.path.insert(0, os.path.join(workflow.basedir, "src"))
 
-from gafkd.config import check_config, check_duplicate_keys, dataset_settings
+from gafkd.config import (
+    check_config,
+    check_duplicate_keys,
+    dataset_settings,
+    with_defaults,
+)
+from gafkd.data.build import missing_data_folders
 from gafkd.errors import ConfigError
 from gafkd.execution.packing import pack_widths, rule_name, student_packs, teacher_packs
 from gafkd.execution.resources import gpus_per_training_job
@@ -18,11 +22,10 @@ from gafkd.training.spec import training_identity
 try:
     for path in workflow.configfiles:
         check_duplicate_keys(path)
-except ConfigError as error:
-    raise WorkflowError(f"config: {error}")
-validate(config, schema="../schemas/config.schema.yaml")
-try:
-    check_config(config)
+    with_defaults(
+        config
+    )  # the schema: types, ranges, unknown keys; its defaults filled in
+    check_config(config)  # what a schema cannot say
 except ConfigError as error:
     raise WorkflowError(f"config: {error}")
 
@@ -190,3 +193,15 @@ def all_outputs():
             results("plots", "{dataset}", "{plot}.png"), dataset=DATASETS, plot=PLOTS
         ),
     ]
+
+
+def stop_if_data_is_missing():
+    """Before any job (not in dry runs): every missing data folder in one short message, then stop."""
+    missing = missing_data_folders(config, RESULTS)
+    if missing:
+        logger.error(
+            "The real data is not where config.yaml expects it:\n"
+            + "\n".join(missing)
+            + "\nCopy it there (README, 'Real data'), change the paths, or run the demo: --configfile demo.yaml"
+        )
+        sys.exit(1)

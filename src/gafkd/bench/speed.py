@@ -340,8 +340,9 @@ def study_estimate(models: list[dict], config: dict, gaf: dict | None = None) ->
 def packed_estimate(models: list[dict], packs: dict, config: dict, widths: dict) -> dict:
     """Hours of the configured grid trained in packs of ``widths``: teachers and students apart.
 
-    A member of a pack of width w trains at (the pack's aggregate samples/s) / w, taken from the
-    measured width nearest to w; evaluation at the single model's measured speed.
+    A pack of width w trains its w members at once at its aggregate samples/s (taken from the measured
+    width nearest to w), so each member's share of the pack's time is n_train / aggregate; evaluation
+    at the single model's measured speed.
     """
     from ..grid import experiments, teacher_runs
     from ..execution.packing import balanced_chunks
@@ -352,9 +353,9 @@ def packed_estimate(models: list[dict], packs: dict, config: dict, widths: dict)
     eval_speed = {(m["modality"], m["arch"]): m["eval_samples_per_s"] for m in models}
 
     def per_run_train(modality, arch, width):
+        """Samples/s of a member's share: the aggregate rate of the nearest measured pack width."""
         rates = measured[(modality, arch)]
-        nearest = min(rates, key=lambda w: (abs(w - width), w))
-        return rates[nearest] / nearest
+        return rates[min(rates, key=lambda w: (abs(w - width), w))]
 
     epochs, teachers_s, students_s = config["training"]["epochs"], 0.0, 0.0
     student = config["students"]["arch"]

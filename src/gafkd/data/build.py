@@ -27,6 +27,18 @@ def source_format(source: dict) -> str:
     return fmt
 
 
+def missing_data_folders(config: dict, results) -> list[str]:
+    """One line per dataset variant whose real-data folder is missing and whose windows.h5 is not built yet."""
+    lines = []
+    for name, dataset in config["datasets"].items():
+        source = dataset["source"]
+        if source["format"] == "synthetic" or (Path(results) / name / "windows.h5").exists():
+            continue
+        if not Path(source["path"]).is_dir():
+            lines.append(f"  datasets.{name}.source.path: {source['path']} — put {EXPECTED_FILES[source_format(source)]} there")
+    return lines
+
+
 def read_source(folder, settings: dict, where: str) -> WindowSet:
     folder = Path(folder)
     source = settings["source"]

@@ -3,9 +3,10 @@
 Teachers pack by (dataset, modality, arch): their seeds. Students pack by dataset: every experiment
 and seed of the grid, seed-major (so a pack needs the teachers of few seeds), cut into balanced
 packs of at most ``packing.students`` runs. ``auto`` widths are per device kind, chosen by
-measurement (docs/performance.md): on CPU a fused pack trains slower per run as it widens (grouped
-convolutions), so CPU packs stay narrow and mainly pay process start-up once; on a GPU a run is
-launch-bound and wide packs fill the device.
+measurement (``gafkd bench``, section packs; docs/performance.md). On CPU the fused grouped
+convolutions process fewer samples/s together than one run alone as a pack widens (much fewer for the
+2-D teachers), so CPU teachers train alone and CPU students in packs of 4 (nearly free; start-up is paid
+once per pack). On a GPU a run is launch-bound and wide packs fill the device.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from ..grid import experiments, teacher_runs, teacher_seed
 from ..names import Experiment, ModelId
 from ..training.spec import Pack, RunSpec
 
-AUTO_WIDTHS = {"cpu": {"teachers": 3, "students": 8}, "cuda": {"teachers": 3, "students": 64}}
+AUTO_WIDTHS = {"cpu": {"teachers": 1, "students": 4}, "cuda": {"teachers": 3, "students": 64}}
 OUTPUTS = ("metrics", "history", "weights")
 FILES = {"metrics": "metrics.json", "history": "history.csv", "weights": "weights.pt"}
 

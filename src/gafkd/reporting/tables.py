@@ -206,6 +206,15 @@ def _markdown(headers, body, cell_width: int) -> str:
                     preserve_whitespace=True)
 
 
+def data_source(config: dict, dataset: str) -> str:
+    """Where a dataset variant's numbers come from, said in every table's heading."""
+    source = config["datasets"][dataset]["source"]
+    if source["format"] == "synthetic":
+        return (f"**synthetic** (the embedded GENEActiv-like generator, {source.get('subjects', '?')} subjects, "
+                f"seed {source.get('seed', '?')}), not the group's recordings")
+    return f"real recordings ({source['format']} files in `{source['path']}`)"
+
+
 def render_tables(config: dict, runs: pd.DataFrame, reference: pd.DataFrame, footer: str) -> str:
     metric = config["report"]["metric"]
     parts = ["# Results", "",
@@ -214,11 +223,17 @@ def render_tables(config: dict, runs: pd.DataFrame, reference: pd.DataFrame, foo
              "mean and std are over those. Generated from `runs.csv`; do not edit by hand.", ""]
     for dataset in config["datasets"]:
         tables = DatasetTables(config, dataset, runs)
-        parts += [f"## {dataset} ({tables.suffix})", "", tables.main_table(), ""]
+        synthetic = config["datasets"][dataset]["source"]["format"] == "synthetic"
+        parts += [f"## {dataset} ({tables.suffix})", "", f"Data: {data_source(config, dataset)}.", "",
+                  tables.main_table(), ""]
+        comparison = None if synthetic else tables.reference_table(reference)
         for title, table in (("Alpha sweep (two-teacher KD, mean ± std)", tables.alpha_table()),
                              ("Lambda sweep (one-teacher KD, mean ± std)", tables.lambda_table()),
-                             ("Comparison with the notes", tables.reference_table(reference))):
+                             ("Comparison with the notes", comparison)):
             if table is not None:
                 parts += [f"### {title}", "", table, ""]
+        if synthetic:
+            parts += ["No comparison with the notes' published numbers: those come from the real GENEActiv "
+                      "recordings, these from synthetic data.", ""]
     parts += ["---", "", footer, ""]
     return "\n".join(parts)
