@@ -126,3 +126,16 @@ def test_stage_settings_reach_every_pack(tmp_path):
     assert len(teachers) == 4 and len(students) == 2  # CPU packing: teachers alone, students 4 a pack
     assert all("threads: 3" in j and "mem_mb=1234" in j for j in teachers)
     assert all("threads: 2" in j for j in students)
+
+
+def test_run_part_of_the_study(tmp_path):
+    """run.datasets selects variants from an overlay (an overlay cannot delete a key of config.yaml)."""
+    overlay = tmp_path / "only14.yaml"
+    overlay.write_text("run: {datasets: [gene14_w500]}\n")
+    configs = ["--configfile", str(ROOT / "config.yaml"), str(ROOT / "demo.yaml"), str(overlay)]
+    run = snakemake(tmp_path, "-n", *configs)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "gene14_w500" in run.stdout and "gene7_w500" not in run.stdout and "gene7_w1000" not in run.stdout
+    overlay.write_text("run: {datasets: [gene15_w500]}\n")
+    bad = snakemake(tmp_path, "-n", *configs)
+    assert bad.returncode != 0 and "run.datasets: ['gene15_w500'] are not under datasets" in bad.stdout + bad.stderr

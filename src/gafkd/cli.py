@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from . import __version__
-from .config import with_defaults
+from .config import select_datasets, with_defaults
 
 
 def load_config(paths: list[str]) -> dict:
@@ -20,7 +20,7 @@ def load_config(paths: list[str]) -> dict:
     for path in paths:
         with open(path, encoding="utf-8") as fh:
             update_config(config, yaml.safe_load(fh) or {})
-    return with_defaults(config)
+    return select_datasets(with_defaults(config))
 
 
 def _bench(args) -> int:

@@ -82,6 +82,21 @@ def dataset_settings(config: dict, name: str) -> dict:
     return settings
 
 
+def select_datasets(config: dict) -> dict:
+    """Keep only the variants ``run.datasets`` names (all when it is absent), in place; unknown names are errors.
+
+    An overlay cannot delete a key of config.yaml, so this is how a lab with part of the data runs part
+    of the study: ``run: {datasets: [gene14_w500]}``.
+    """
+    chosen = config.get("run", {}).get("datasets")
+    if chosen:
+        unknown = [name for name in chosen if name not in config["datasets"]]
+        if unknown:
+            raise ConfigError(f"run.datasets: {unknown} are not under datasets (known: {sorted(config['datasets'])})")
+        config["datasets"] = {name: config["datasets"][name] for name in chosen}
+    return config
+
+
 def check_config(config: dict) -> None:
     """Raise :class:`ConfigError` naming the first inconsistent key (``config``: schema-validated)."""
     image_size = config["gaf"]["image_size"]

@@ -11,6 +11,7 @@ from gafkd.config import (
     check_config,
     check_duplicate_keys,
     dataset_settings,
+    select_datasets,
     with_defaults,
 )
 from gafkd.data.build import missing_data_folders
@@ -22,10 +23,9 @@ from gafkd.training.spec import training_identity
 try:
     for path in workflow.configfiles:
         check_duplicate_keys(path)
-    with_defaults(
-        config
-    )  # the schema: types, ranges, unknown keys; its defaults filled in
-    check_config(config)  # what a schema cannot say
+    # the schema (types, ranges, unknown keys; its defaults filled in), run.datasets, then
+    # what a schema cannot say
+    check_config(select_datasets(with_defaults(config)))
 except ConfigError as error:
     raise WorkflowError(f"config: {error}")
 

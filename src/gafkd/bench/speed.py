@@ -157,10 +157,9 @@ class Bench:
 
     def packs(self, student_widths=(1, 4, 16, 64), teacher_width: int = 3) -> dict:
         steps = 2 if self.quick else 4
-        rows = [self.pack_speed("sig", "wrn16-1", w, steps) for w in student_widths]
-        for modality in ("sig", "gaf"):
-            for arch in ARCHS:
-                rows += [self.pack_speed(modality, arch, w, steps) for w in (1, teacher_width)]
+        shapes = [("sig", "wrn16-1", w) for w in student_widths]
+        shapes += [(m, a, w) for m in ("sig", "gaf") for a in ARCHS for w in (1, teacher_width)]
+        rows = [self.pack_speed(m, a, w, steps) for m, a, w in dict.fromkeys(shapes)]  # each shape once
         flops = {(m, a): self.train_flops_per_sample(m, a) for m, a in {(r["modality"], r["arch"]) for r in rows}}
         single = {(r["modality"], r["arch"]): r["train_samples_per_s"] for r in rows if r["width"] == 1}
         for r in rows:
