@@ -95,8 +95,9 @@ def _outputs(folder: Path) -> dict:
 
 def _row(model: str, mode: str, member) -> dict:
     metrics = json.loads(Path(member.outputs["metrics"]).read_text())
+    # a pack's wall time is shared by its members: each run's share, comparable with a separate run
     return {"model": model, "mode": mode, "seed": member.seed, "best_test_acc": metrics["best_test_acc"],
-            "final_test_acc": metrics["final_test_acc"], "seconds": metrics["seconds"]}
+            "final_test_acc": metrics["final_test_acc"], "seconds": metrics["seconds"] / metrics["pack"]["width"]}
 
 
 def summarise(runs: list[dict], reference: str = "exact") -> list[dict]:
