@@ -56,8 +56,8 @@ class ModelId:
     @classmethod
     def parse(cls, text: str, key: str = "model") -> "ModelId":
         """``gaf:wrn16-3`` (or the path form ``gaf-wrn16-3``), checked; a ConfigError names ``key``."""
-        modality, sep, arch = str(text).replace("-", ":", 1).partition(":") if ":" not in str(text) else \
-            str(text).partition(":")
+        text = str(text)
+        modality, sep, arch = text.partition(":" if ":" in text else "-")
         if not sep or modality not in MODALITIES:
             raise ConfigError(f"{key}: {text!r} is not a model like gaf:wrn16-3 (modalities: {', '.join(MODALITIES)})")
         family_of(arch, key)

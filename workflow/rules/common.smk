@@ -16,7 +16,13 @@ from gafkd.config import (
 )
 from gafkd.data.build import missing_data_folders
 from gafkd.errors import ConfigError
-from gafkd.execution.packing import pack_widths, rule_name, student_packs, teacher_packs
+from gafkd.execution.packing import (
+    logits_path,
+    pack_widths,
+    rule_name,
+    student_packs,
+    teacher_packs,
+)
 from gafkd.execution.resources import gpus_per_training_job
 from gafkd.training.spec import training_identity
 
@@ -112,9 +118,9 @@ def member_outputs(pack, key):
 
 
 def member_logits(pack):
-    """Each teacher's cached logits (logits.h5 beside its weights.pt)."""
+    """Each teacher's cached logits (the path its students read them from)."""
     return [
-        os.path.join(os.path.dirname(m.outputs["weights"]), "logits.h5")
+        logits_path(RESULTS, m.dataset, f"{m.modality}:{m.arch}", m.seed)
         for m in pack.members
     ]
 

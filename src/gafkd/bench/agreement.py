@@ -41,8 +41,10 @@ def build_data(folder: Path, image_size: int = 32) -> Path:
 def run(training: dict, epochs: int = 30, seeds=(0, 1, 2), threads: int = 2, device: str = "cpu",
         folder: Path | None = None, models=MODELS) -> dict:
     """Best and final test accuracy of every (model, mode, seed); per model and mode mean and std."""
+    from ..execution.packing import run_outputs
     from ..provenance import package_versions
     from ..training.runs import train_teacher
+    from ..training.spec import RunSpec
 
     folder = build_data(Path(folder or tempfile.mkdtemp(prefix="gafkd-agreement-")))
     base = {**training, "epochs": epochs, "device": device, "deterministic": True, "compile": False}
@@ -50,16 +52,11 @@ def run(training: dict, epochs: int = 30, seeds=(0, 1, 2), threads: int = 2, dev
     for modality, arch in models:
         for mode, options in MODES.items():
             for seed in seeds:
-                out = folder / f"{modality}-{arch}" / mode / f"seed{seed}"
-                out.mkdir(parents=True, exist_ok=True)
-                outputs = {k: str(out / f"{k}.{ext}") for k, ext in (("metrics", "json"), ("history", "csv"),
-                                                                     ("weights", "pt"))}
-                train_teacher(folder / "windows.h5", folder / "gaf.h5", outputs, dataset="agreement",
+                member = RunSpec("agreement", modality, arch, seed,
+                                 run_outputs(folder / f"{modality}-{arch}" / mode / f"seed{seed}"))
+                train_teacher(folder / "windows.h5", folder / "gaf.h5", member.outputs, dataset="agreement",
                               modality=modality, arch=arch, seed=seed, training={**base, **options}, threads=threads)
-                metrics = json.loads(Path(outputs["metrics"]).read_text())
-                runs.append({"model": f"{modality}-{arch}", "mode": mode, "seed": seed,
-                             "best_test_acc": metrics["best_test_acc"], "final_test_acc": metrics["final_test_acc"],
-                             "seconds": metrics["seconds"]})
+                runs.append(_row(f"{modality}-{arch}", mode, member))
     return {"device": device, "epochs": epochs, "seeds": list(seeds), "modes": MODES, "data": DATA,
             "packages": package_versions(), "runs": runs, "summary": summarise(runs)}
 
@@ -67,6 +64,7 @@ def run(training: dict, epochs: int = 30, seeds=(0, 1, 2), threads: int = 2, dev
 def run_packs(training: dict, epochs: int = 30, seeds=tuple(range(8)), threads: int = 2, device: str = "cpu",
               folder: Path | None = None, models=MODELS) -> dict:
     """Every seed trained separately, then all of them as the members of one fused pack."""
+    from ..execution.packing import run_outputs
     from ..provenance import package_versions
     from ..training.runs import train_pack
     from ..training.spec import Pack, RunSpec
@@ -76,7 +74,7 @@ def run_packs(training: dict, epochs: int = 30, seeds=tuple(range(8)), threads: 
     runs = []
     for modality, arch in models:
         for mode in PACK_MODES:
-            members = tuple(RunSpec("agreement", modality, arch, seed, _outputs(folder / f"{modality}-{arch}" / mode
+            members = tuple(RunSpec("agreement", modality, arch, seed, run_outputs(folder / f"{modality}-{arch}" / mode
                                                                                 / f"seed{seed}"))
                             for seed in seeds)
             packs = [Pack(mode, members, str(folder / "packs" / mode))] if mode == "fused" else [
@@ -86,11 +84,6 @@ def run_packs(training: dict, epochs: int = 30, seeds=tuple(range(8)), threads: 
             runs += [_row(f"{modality}-{arch}", mode, m) for m in members]
     return {"device": device, "epochs": epochs, "seeds": list(seeds), "modes": PACK_MODES, "data": DATA,
             "packages": package_versions(), "runs": runs, "summary": summarise(runs, reference="separate")}
-
-
-def _outputs(folder: Path) -> dict:
-    folder.mkdir(parents=True, exist_ok=True)
-    return {k: str(folder / f"{k}.{ext}") for k, ext in (("metrics", "json"), ("history", "csv"), ("weights", "pt"))}
 
 
 def _row(model: str, mode: str, member) -> dict:

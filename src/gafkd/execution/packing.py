@@ -57,7 +57,8 @@ def logits_path(results: str, dataset: str, teacher: str, seed: int) -> str:
     return os.path.join(teacher_dir(results, dataset, model.modality, model.arch, seed), "logits.h5")
 
 
-def _outputs(folder: str) -> dict:
+def run_outputs(folder) -> dict:
+    """A run's three output files in ``folder``."""
     return {key: os.path.join(folder, FILES[key]) for key in OUTPUTS}
 
 
@@ -70,7 +71,7 @@ def teacher_packs(config: dict, results: str, dataset: str, width: int) -> list[
         for chunk in balanced_chunks(seeds, width):
             name = f"{modality}-{arch}_seeds{'-'.join(map(str, chunk))}"
             members = tuple(RunSpec(dataset, modality, arch, seed,
-                                    _outputs(teacher_dir(results, dataset, modality, arch, seed))) for seed in chunk)
+                                    run_outputs(teacher_dir(results, dataset, modality, arch, seed))) for seed in chunk)
             packs.append(Pack(name, members, os.path.join(results, dataset, "packs", name)))
     return packs
 
@@ -91,7 +92,7 @@ def student_packs(config: dict, results: str, dataset: str, width: int) -> list[
 
 def _student(config, results, dataset, arch, experiment: Experiment, seed: int, temperature: float) -> RunSpec:
     logits = tuple(logits_path(results, dataset, t, teacher_seed(config, seed)) for t in experiment.teachers)
-    return RunSpec(dataset, "sig", arch, seed, _outputs(student_dir(results, dataset, arch, experiment.spec, seed)),
+    return RunSpec(dataset, "sig", arch, seed, run_outputs(student_dir(results, dataset, arch, experiment.spec, seed)),
                    experiment, logits, temperature)
 
 

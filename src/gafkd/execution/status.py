@@ -34,6 +34,7 @@ def _json_digest(path: Path) -> str | None:
 
 def check_results(config: dict, directory: Path) -> list[str]:
     from ..training.spec import RunSpec
+    from .packing import logits_path, student_dir, teacher_dir
 
     config = with_defaults(config)
     results = directory / config["results"]
@@ -56,19 +57,19 @@ def check_results(config: dict, directory: Path) -> list[str]:
         check(results / dataset / "gaf.h5", settings_digest(config["gaf"]), _h5_digest(results / dataset / "gaf.h5"))
         logits_digests = {}  # only for teachers that are up to date
         for modality, arch, seed in teacher_runs(config):
-            folder = results / dataset / "teachers" / f"{modality}-{arch}" / f"seed{seed}"
+            folder = Path(teacher_dir(results, dataset, modality, arch, seed))
             expected = settings_digest(RunSpec(dataset, modality, arch, seed, {}).settings(windows_digest,
                                                                                            config["training"]))
             if check(folder / "metrics.json", expected, _json_digest(folder / "metrics.json")):
-                logits = folder / "logits.h5"
+                logits = Path(logits_path(results, dataset, f"{modality}:{arch}", seed))
                 expected_logits = settings_digest({"teacher_digest": expected,
                                                    "weights": config["training"]["teacher_weights"]})
                 if check(logits, expected_logits, _h5_digest(logits)):
                     logits_digests[f"{modality}:{arch}", seed] = expected_logits
         for experiment in experiments(config):
             for seed in config["students"]["seeds"]:
-                metrics = (results / dataset / "students" / config["students"]["arch"] / experiment.spec
-                           / f"seed{seed}" / "metrics.json")
+                metrics = Path(student_dir(results, dataset, config["students"]["arch"], experiment.spec, seed),
+                               "metrics.json")
                 found = _json_digest(metrics)
                 keys = [(t, teacher_seed(config, seed)) for t in experiment.teachers]
                 if found is not None and any(k not in logits_digests for k in keys):

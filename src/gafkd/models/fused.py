@@ -29,22 +29,15 @@ def member_state(fused: dict, member: int, members: int) -> dict:
     return state
 
 
-def set_member_state(fused: dict, member: int, members: int, source: dict) -> None:
-    """Copy member ``member``'s block of ``source`` (a fused state dict) into ``fused``, in place."""
-    for key, value in fused.items():
-        if value.dim() > 0:
-            value.view(members, -1, *value.shape[1:])[member].copy_(source[key].view(members, -1, *value.shape[1:])[member])
-
-
 def build_fused(arch: str, modality: str, num_classes: int, seeds: list[int]) -> torch.nn.Module:
     """A fused model whose member m starts exactly as ``build_model`` does under ``torch.manual_seed(seeds[m])``."""
     states = []
     for seed in seeds:
         torch.manual_seed(seed)
-        states.append(build_model(arch, modality, num_classes).state_dict())
+        states.append(build_model(arch, modality, num_classes))
     if len(seeds) == 1:
-        torch.manual_seed(seeds[0])
-        return build_model(arch, modality, num_classes)
+        return states[0]
+    states = [model.state_dict() for model in states]
     fused = build_model(arch, modality, num_classes, members=len(seeds))
     fused.load_state_dict(stack_states(states))
     return fused

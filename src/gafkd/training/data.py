@@ -32,28 +32,31 @@ class RunData:
 
     def batch(self, idx: torch.Tensor) -> torch.Tensor:
         """Standardised float32 inputs of the rows ``idx``."""
-        x = self.inputs[idx].float()
-        shape = (1, -1) + (1,) * (x.dim() - 2)
-        x = (x - self.mean.view(shape)) / self.std.view(shape)
-        return x.contiguous(memory_format=torch.channels_last) if self.channels_last and x.dim() == 4 else x
+        return self._layout(self._standardised(idx))
 
     def pack_batch(self, idx: torch.Tensor) -> torch.Tensor:
         """The input of a fused model: member m's rows ``idx[m]`` in channel block m, [B, M·C, ...]."""
         members, rows = idx.shape
         if members == 1:
             return self.batch(idx[0])
-        x = self.inputs[idx].float()  # [M, B, C, ...]
-        shape = (1, 1, -1) + (1,) * (x.dim() - 3)
-        x = (x - self.mean.view(shape)) / self.std.view(shape)
-        x = x.transpose(0, 1).reshape(rows, -1, *x.shape[3:])
-        return x.contiguous(memory_format=torch.channels_last) if self.channels_last and x.dim() == 4 else x
+        x = self._standardised(idx)  # [M, B, C, ...]
+        return self._layout(x.transpose(0, 1).reshape(rows, -1, *x.shape[3:]))
 
     def shared_batch(self, idx: torch.Tensor, members: int) -> torch.Tensor:
         """The input of a fused model when every member sees the same rows (evaluation)."""
-        x = self.batch(idx)
         if members == 1:
-            return x
-        x = x.repeat(1, members, *(1,) * (x.dim() - 2))
+            return self.batch(idx)
+        x = self._standardised(idx)
+        return self._layout(x.repeat(1, members, *(1,) * (x.dim() - 2)))
+
+    def _standardised(self, idx: torch.Tensor) -> torch.Tensor:
+        """float32 rows ``idx`` (any index shape) standardised per channel: [*idx.shape, C, ...]."""
+        x = self.inputs[idx].float()
+        shape = (1,) * idx.dim() + (-1,) + (1,) * (x.dim() - idx.dim() - 1)
+        return (x - self.mean.view(shape)) / self.std.view(shape)
+
+    def _layout(self, x: torch.Tensor) -> torch.Tensor:
+        """NHWC for the 2-D batches of channels-last models (1-D models lay theirs out themselves)."""
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last and x.dim() == 4 else x
 
 

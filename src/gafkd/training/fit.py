@@ -75,6 +75,7 @@ def fit(model, data: RunData, loss_fn, teachers, settings: dict, seeds, names, c
         _record_divergence(state, train, epoch, names)
         test_loss, test_acc, logits = evaluate(model, data, data.test_idx, precision)
         seconds = time.perf_counter() - started
+        current = model.state_dict()
         for m in range(members):
             if state["failed"][m] is not None:
                 continue
@@ -83,7 +84,7 @@ def fit(model, data: RunData, loss_fn, teachers, settings: dict, seeds, names, c
                                         "test_acc": test_acc[m], "seconds": seconds})
             if test_acc[m] > state["best_acc"][m]:
                 state["best_acc"][m], state["best_epoch"][m] = test_acc[m], epoch + 1
-                state["best_states"][m] = member_state(model.state_dict(), m, members)
+                state["best_states"][m] = member_state(current, m, members)
                 state["confusion"][m] = _confusion(logits[m], data.labels[data.test_idx], data.num_classes)
         _log_epoch(epoch, epochs, lr, train, test_loss, test_acc, seconds, state["failed"])
         checkpoint.save(checkpoint_path, {"digest": digest, "model": model.state_dict(),

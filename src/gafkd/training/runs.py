@@ -19,7 +19,7 @@ from ..distillation import DistillationLoss
 from ..distillation.pack import PackLoss
 from ..names import Experiment
 from ..io import remove_stale_temporaries, write_json_atomic, write_text_atomic
-from ..models import build_model, count_parameters
+from ..models import count_parameters
 from ..models.fused import build_fused, member_state
 from ..provenance import provenance
 from .checkpoint import save as save_weights
@@ -43,12 +43,12 @@ def train_pack(pack: Pack, windows, gaf=None, *, training: dict, threads: int = 
     """
     device = claim_device(training.get("device", "auto"), gpus, gpu_slots)
     configure(threads, training.get("deterministic", True), device)
-    first = pack.members[0]
+    first, seeds = pack.members[0], [m.seed for m in pack.members]
     data = load_run_data(first.modality, windows, gaf)
     sources, slots, digests = _teacher_sources(pack, data.windows_digest, live_teachers)
     records = [provenance(m.settings(data.windows_digest, training, d)) for m, d in zip(pack.members, digests)]
     pack_record = pack.record(r["settings_digest"] for r in records)
-    model = prepare_model(build_fused(first.arch, first.modality, data.num_classes, [m.seed for m in pack.members])
+    model = prepare_model(build_fused(first.arch, first.modality, data.num_classes, seeds)
                           .to(device), training)
     data = data.to(device)
     data.channels_last = uses_channels_last(training)  # the 2-D batches; 1-D models lay theirs out themselves
@@ -59,13 +59,14 @@ def train_pack(pack: Pack, windows, gaf=None, *, training: dict, threads: int = 
     remove_stale_temporaries(checkpoint.parent)
     for member in pack.members:
         remove_stale_temporaries(member.run_dir)
+    params = count_parameters(model) // pack.width  # each member's: a plain model's count
     logging.info("pack %s: %d × %s %s:%s on %s, %d parameters each, %d train / %d test windows", pack.name,
-                 pack.width, first.dataset, first.modality, first.arch, device_name(device),
-                 count_parameters(model) // pack.width, len(data.train_idx), len(data.test_idx))
+                 pack.width, first.dataset, first.modality, first.arch, device_name(device), params,
+                 len(data.train_idx), len(data.test_idx))
     precision = lambda: autocast(training, device)  # noqa: E731 — a fresh context per use
-    result = fit(model, data, loss, teachers, training, [m.seed for m in pack.members],
+    result = fit(model, data, loss, teachers, training, seeds,
                  [str(m.run_dir) for m in pack.members], checkpoint, pack_record["members_digest"], precision)
-    context = {"data": data, "device": device, "training": training, "pack": pack_record}
+    context = {"data": data, "device": device, "training": training, "pack": pack_record, "params": params}
     for m, member in enumerate(pack.members):
         if result.members[m].failure is None:
             _write_member(member, m, result, records[m], context, pack.width)
@@ -110,7 +111,6 @@ def _teacher_sources(pack: Pack, windows_digest: str, live_teachers=None):
 def _write_member(member: RunSpec, m: int, result: PackResult, record: dict, context: dict, width: int) -> None:
     run, data, device = result.members[m], context["data"], context["device"]
     final = member_state(result.final_state, m, width)
-    params = count_parameters(build_model(member.arch, member.modality, data.num_classes))
     weights = {"arch": member.arch, "modality": member.modality, "num_classes": data.num_classes, "final": final,
                "best": run.best_state, "best_epoch": run.best_epoch, "mean": data.mean.cpu(), "std": data.std.cpu(),
                "windows_digest": data.windows_digest, "settings_digest": record["settings_digest"]}
@@ -118,7 +118,7 @@ def _write_member(member: RunSpec, m: int, result: PackResult, record: dict, con
     write_text_atomic(member.outputs["history"], _history_csv(run.history))
     metrics = {"dataset": member.dataset, **member.labels, "seed": member.seed, "best_test_acc": run.best_test_acc,
                "best_epoch": run.best_epoch, "final_test_acc": run.final_test_acc,
-               "epochs": context["training"]["epochs"], "params": params, "seconds": round(result.seconds, 3),
+               "epochs": context["training"]["epochs"], "params": context["params"], "seconds": round(result.seconds, 3),
                "device": device_name(device), "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
                "resumed_from_epoch": result.resumed_from, "pack": context["pack"], "confusion_best": run.confusion,
                **record}

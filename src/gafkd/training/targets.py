@@ -1,9 +1,10 @@
 """Teacher logits for every member of a pack, for one step: [M, T, B, K] from the members' row indices.
 
-Sources are the distinct teachers of the pack (each a callable: rows → logits; cached or live). When
-all are cached tables, one gather over a stacked [U + 1, N, K] tensor serves every member and slot
-(the extra table is zeros, for slots a member does not use: their weight is 0) — one operation per
-step however wide the pack, which matters where a step is launch-bound (GPUs).
+Sources are the distinct teachers of the pack (each a callable: rows → logits). Cached tables: one
+gather over a stacked [U + 1, N, K] tensor serves every member and slot (the extra table is zeros, for
+slots a member does not use: their weight is 0) — one operation per step however wide the pack, which
+matters where a step is launch-bound (GPUs). Live teachers (tests, benchmarks) serve packs of one,
+which have no spare slots.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ class PackTeachers:
         self.slots = torch.tensor([list(s) + [spare] * (self.width - len(s)) for s in slots], dtype=torch.long,
                                   device=device).view(len(slots), self.width)
         self.table = None
-        if sources and all(isinstance(s, CachedLogits) for s in sources):
+        if self.width and all(isinstance(s, CachedLogits) for s in sources):
             tables = [s.logits for s in sources]
             self.table = torch.stack(tables + [torch.zeros_like(tables[0])])
 
@@ -32,13 +33,5 @@ class PackTeachers:
             return None
         if self.table is not None:
             return self.table[self.slots.unsqueeze(2), idx.unsqueeze(1)].float()
-        rows = []
-        for m, member_slots in enumerate(self.slots.tolist()):
-            rows.append(torch.stack([self._live(u, idx[m]) for u in member_slots]))
-        return torch.stack(rows).float()
-
-    def _live(self, source: int, rows: torch.Tensor) -> torch.Tensor:
-        if source < len(self.sources):
-            return self.sources[source](rows).float()
-        reference = self.sources[0](rows[:1])
-        return torch.zeros(len(rows), reference.shape[1], device=rows.device)
+        return torch.stack([torch.stack([self.sources[u](idx[m]) for u in member_slots])
+                            for m, member_slots in enumerate(self.slots.tolist())]).float()

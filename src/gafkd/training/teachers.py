@@ -64,14 +64,14 @@ def write_teacher_logits(weights_paths, windows_path, gaf_path, outputs, which: 
     accuracies = {}
     for weights_path, output in zip(weights_paths, outputs):
         model, record = load_teacher(weights_path, which, device)
-        if record["modality"] not in loaded:
-            loaded[record["modality"]] = load_run_data(record["modality"], windows_path, gaf_path)
+        if record["modality"] not in loaded:  # read and moved to the device once per modality
+            loaded[record["modality"]] = load_run_data(record["modality"], windows_path, gaf_path).to(device)
         data = copy.copy(loaded[record["modality"]])
         if data.windows_digest != record["windows_digest"]:
             raise DataError(f"{weights_path}: teacher was trained on other windows than {windows_path}; "
                             "rerun train_teacher")
-        data.mean, data.std = record["mean"], record["std"]  # the teacher's own training statistics
-        data = data.to(device)
+        # the teacher's own training statistics
+        data.mean, data.std = record["mean"].to(device), record["std"].to(device)
         logits = predict(model, data, torch.arange(len(data.labels), device=device)).cpu().numpy()
         settings = {"teacher_digest": record["settings_digest"], "weights": which}
         with atomic_h5(output, {**provenance(settings), "windows_digest": data.windows_digest,
