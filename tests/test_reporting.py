@@ -166,3 +166,42 @@ def test_every_table_says_where_its_data_comes_from():
     assert text.count("Data: **synthetic** (the embedded GENEActiv-like generator, 8 subjects, seed 7)") == 3
     # synthetic numbers are never set against the published study's
     assert "### Comparison with the notes" not in text and text.count("No comparison with the notes") == 3
+
+
+def test_the_student_alone_is_the_signal_teacher_trained_once():
+    """Same model, data, loss and seeds: no student run, the teacher's runs under both labels."""
+    from gafkd.execution.packing import student_packs
+    from gafkd.grid import baseline_is_teacher, trained_experiments
+
+    assert baseline_is_teacher(CONFIG)
+    assert [e.kind for e in trained_experiments(CONFIG)] == [e.kind for e in experiments(CONFIG)][1:]
+    packs = student_packs(CONFIG, "results", "gene14_w500", 4)
+    assert not any(m.experiment.kind == "baseline" for p in packs for m in p.members)
+    for change in ({"modalities": ["gaf"]}, {"archs": ["wrn16-3"]}, {"seeds": [0, 1]}):
+        other = copy.deepcopy(CONFIG)
+        other["teachers"].update(change)
+        assert not baseline_is_teacher(other), change
+        assert trained_experiments(other)[0].kind == "baseline"
+
+
+def test_baseline_rows_alias_the_teacher_runs(tmp_path):
+    paths = []
+    for seed, acc in enumerate((61.0, 62.0, 63.0)):
+        folder = tmp_path / f"seed{seed}"
+        folder.mkdir()
+        metrics = dict(dataset="gene14_w500", kind="teacher", teachers="sig:wrn16-1", seed=seed, best_test_acc=acc,
+                       final_test_acc=acc - 1)
+        (folder / "metrics.json").write_text(json.dumps(metrics))
+        paths.append(folder / "metrics.json")
+    runs = collect_runs(paths, CONFIG)
+    alone = runs[runs["kind"] == "baseline"]
+    assert list(alone["best_test_acc"]) == [61.0, 62.0, 63.0]
+    assert set(alone["student"]) == {"sig:wrn16-1"} and set(alone["teachers"]) == {""}
+    assert set(alone["trained_as"]) == {"teacher sig:wrn16-1"}
+    assert list(alone["run_dir"]) == [str(p.parent) for p in paths]
+    assert len(collect_runs(paths)) == 3  # without the config: the runs only
+
+    text = render_tables(CONFIG, runs, load_reference(), "")
+    rows = {row.split("|")[1].strip(): row.split("|")[2:-1] for row in main_table_rows(text)}
+    assert rows["S: WRN16-1(Sig) alone (500w, 14cls)"] == rows["WRN16-1 (Sig single network, 500w, 14cls)"]
+    assert "trained once, as the teacher, and shown in both rows" in text

@@ -12,6 +12,9 @@ from . import __version__
 from .config import select_datasets, with_defaults
 
 
+STATUS_LINES = 20  # lines of each list shown by default
+
+
 def load_config(paths: list[str]) -> dict:
     """config.yaml with overlays merged in order (as Snakemake's --configfile does), parsed as data."""
     from snakemake.utils import update_config
@@ -63,11 +66,27 @@ def _agreement(args, config) -> int:
 def _status(args) -> int:
     from .execution.status import check_results
 
-    problems = check_results(load_config(args.config), Path(args.directory))
-    for line in problems:
-        print(line)
-    print("up to date" if not problems else f"{len(problems)} result(s) missing or out of date")
-    return 0 if not problems else 1
+    status = check_results(load_config(args.config), Path(args.directory))
+    if status.up_to_date:
+        print("up to date: nothing would run")
+    else:
+        print("Why (missing, or made under other settings; everything made from them follows):")
+        _print_capped(status.causes, args.all)
+        print("\nWhat would run (as `snakemake -n` counts jobs; a training job trains a pack of runs):")
+        print(status.table())
+    if status.dormant:
+        print("\nMissing, and not remade while everything made from them is current (as Snakemake decides; "
+              "`snakemake --forcerun collect_runs` remakes missing runs and their teachers' logits):")
+        _print_capped(status.dormant, args.all)
+    return 0 if status.up_to_date and not status.dormant else 1
+
+
+def _print_capped(lines: list[str], everything: bool) -> None:
+    shown = lines if everything else lines[:STATUS_LINES]
+    for line in shown:
+        print(f"  {line}")
+    if len(shown) < len(lines):
+        print(f"  … and {len(lines) - len(shown)} more (--all lists them)")
 
 
 def main(argv=None) -> int:
@@ -86,9 +105,10 @@ def main(argv=None) -> int:
                             "packs: the members of one fused pack vs the same runs trained separately")
     bench.add_argument("--epochs", type=int, default=30, help="--agreement: epochs per run")
     bench.add_argument("--seeds", type=int, default=None, help="--agreement: seeds (default 3; packs: 8, one pack)")
-    status = commands.add_parser("status", help="which results are missing or were made under other settings")
+    status = commands.add_parser("status", help="what would rerun, per stage, and why (missing results, or made under other settings)")
     status.add_argument("--config", nargs="+", default=["config.yaml"], help="config.yaml and overlays, in order")
     status.add_argument("--directory", default=".", help="the workflow's working directory")
+    status.add_argument("--all", action="store_true", help=f"list every file (default: the first {STATUS_LINES} of each list)")
     args = parser.parse_args(argv)
     return {"bench": _bench, "status": _status}[args.command](args)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from .names import BASELINE, KD1, KD2, KDN, Experiment
 
+
 def teacher_runs(config: dict) -> list[tuple[str, str, int]]:
     """(modality, arch, seed) of every teacher."""
     t = config["teachers"]
@@ -29,3 +30,20 @@ def experiments(config: dict) -> list[Experiment]:
 def teacher_seed(config: dict, student_seed: int) -> int:
     fixed = config["students"]["teacher_seed"]
     return student_seed if fixed == "same" else int(fixed)
+
+
+def baseline_is_teacher(config: dict) -> bool:
+    """Whether the student alone is already a teacher run: the signal teacher of the student's arch.
+
+    Same model, data, loss (cross-entropy), training settings and seeds: the same numbers. It is
+    then trained once, as that teacher, and reported in both places (runs.csv aliases it).
+    """
+    s, t = config["students"], config["teachers"]
+    return (s["baseline"] and "sig" in t["modalities"] and s["arch"] in t["archs"]
+            and set(s["seeds"]) <= set(t["seeds"]))
+
+
+def trained_experiments(config: dict) -> list[Experiment]:
+    """The student experiments that train as students: the grid less a baseline that is a teacher run."""
+    skip_baseline = baseline_is_teacher(config)
+    return [e for e in experiments(config) if not (skip_baseline and e.kind == BASELINE)]

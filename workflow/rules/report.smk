@@ -19,6 +19,8 @@ rule collect_runs:
         results("logs", "collect_runs.log"),
     conda:
         "../../envs/report.yaml"
+    params:
+        config=REPORT_CONFIG,
     script:
         "../scripts/collect_runs.py"
 

@@ -307,7 +307,7 @@ def study_estimate(models: list[dict], config: dict, gaf: dict | None = None) ->
     With ``gaf`` (the bench's GAF section) also the seconds to turn each whole dataset into images:
     every window, including those the split leaves out (train + test fractions below 1).
     """
-    from ..grid import experiments, teacher_runs
+    from ..grid import teacher_runs, trained_experiments
 
     speed = {(m["modality"], m["arch"]): m for m in models}
     epochs = config["training"]["epochs"]
@@ -330,7 +330,7 @@ def study_estimate(models: list[dict], config: dict, gaf: dict | None = None) ->
 
         teachers = sum(epoch_s(m, a) for m, a, _ in teacher_runs(config))
         student = epoch_s("sig", config["students"]["arch"])
-        n_students = len(experiments(config)) * len(config["students"]["seeds"])
+        n_students = len(trained_experiments(config)) * len(config["students"]["seeds"])
         seconds[dataset] = epochs * (teachers + n_students * student)
     return {"hours_per_dataset": {k: v / 3600 for k, v in seconds.items()}, "study_hours": sum(seconds.values()) / 3600,
             "epochs": epochs, "sizes": STUDY_SIZES, "gaf_seconds_per_dataset": gaf_seconds}
@@ -343,7 +343,7 @@ def packed_estimate(models: list[dict], packs: dict, config: dict, widths: dict)
     width nearest to w), so each member's share of the pack's time is n_train / aggregate; evaluation
     at the single model's measured speed.
     """
-    from ..grid import experiments, teacher_runs
+    from ..grid import teacher_runs, trained_experiments
     from ..execution.packing import balanced_chunks
 
     measured = {}
@@ -358,7 +358,7 @@ def packed_estimate(models: list[dict], packs: dict, config: dict, widths: dict)
 
     epochs, teachers_s, students_s = config["training"]["epochs"], 0.0, 0.0
     student = config["students"]["arch"]
-    n_students = len(experiments(config)) * len(config["students"]["seeds"])
+    n_students = len(trained_experiments(config)) * len(config["students"]["seeds"])
     student_width = max((len(c) for c in balanced_chunks(list(range(n_students)), widths["students"])), default=1)
     for dataset, (length, n_train, n_test) in STUDY_SIZES.items():
         if dataset not in config["datasets"]:

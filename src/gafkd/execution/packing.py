@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 
-from ..grid import experiments, teacher_runs, teacher_seed
+from ..grid import teacher_runs, teacher_seed, trained_experiments
 from ..names import Experiment, ModelId
 from ..training.spec import Pack, RunSpec
 
@@ -79,7 +79,7 @@ def teacher_packs(config: dict, results: str, dataset: str, width: int) -> list[
 def student_packs(config: dict, results: str, dataset: str, width: int) -> list[Pack]:
     students = config["students"]
     arch, temperature = students["arch"], float(students["temperature"])
-    runs = [(experiment, seed) for seed in students["seeds"] for experiment in experiments(config)]
+    runs = [(experiment, seed) for seed in students["seeds"] for experiment in trained_experiments(config)]
     chunks = balanced_chunks(runs, width)
     packs = []
     for k, chunk in enumerate(chunks, 1):

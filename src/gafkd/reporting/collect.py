@@ -7,30 +7,50 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import DataError
+from ..grid import baseline_is_teacher
 from ..io import read_json
+from ..names import BASELINE, TEACHER
 
 RUN_COLUMNS = ["dataset", "kind", "teachers", "student", "alpha", "lam", "seed", "best_test_acc", "final_test_acc",
-               "best_epoch", "epochs", "params", "seconds", "device", "settings_digest", "code_version", "run_dir"]
+               "best_epoch", "epochs", "params", "seconds", "device", "settings_digest", "code_version", "run_dir", "trained_as"]
 REQUIRED = ("dataset", "kind", "seed", "best_test_acc", "final_test_acc")
 
 
-def collect_runs(metrics_paths) -> pd.DataFrame:
+def collect_runs(metrics_paths, config: dict | None = None) -> pd.DataFrame:
+    """One row per run; with ``config``, also the baseline rows that are teacher runs (see below)."""
     rows = []
     for path in metrics_paths:
         metrics = read_json(path)
         missing = [k for k in REQUIRED if k not in metrics]
         if missing:
             raise DataError(f"{path}: metrics file lacks {missing}; delete it and rerun its job")
-        rows.append({**{column: metrics.get(column) for column in RUN_COLUMNS}, "run_dir": str(Path(path).parent)})
+        rows.append({**{column: metrics.get(column) for column in RUN_COLUMNS}, "run_dir": str(Path(path).parent),
+                     "trained_as": ""})
     runs = pd.DataFrame(rows, columns=RUN_COLUMNS)
     for column in ("teachers", "student"):
         runs[column] = runs[column].fillna("")
+    if config is not None and baseline_is_teacher(config):
+        runs = pd.concat([runs, baseline_rows(runs, config)], ignore_index=True)
     return runs.sort_values(["dataset", "kind", "teachers", "student", "alpha", "lam", "seed"],
                             na_position="first", kind="stable").reset_index(drop=True)
 
 
+def baseline_rows(runs: pd.DataFrame, config: dict) -> pd.DataFrame:
+    """The student-alone rows, copied from the signal teacher runs they are (``trained_as`` = teacher).
+
+    Only called when :func:`gafkd.grid.baseline_is_teacher`: the student alone then never trains as
+    a student, and its row in every table shows the teacher's runs under its own label.
+    """
+    student = f"sig:{config['students']['arch']}"
+    seeds = set(config["students"]["seeds"])
+    teacher = runs[(runs["kind"] == TEACHER) & (runs["teachers"] == student) & runs["seed"].isin(seeds)]
+    return teacher.assign(kind=BASELINE, teachers="", student=student, trained_as=f"{TEACHER} {student}")
+
+
 def read_runs(path) -> pd.DataFrame:
     runs = pd.read_csv(path, keep_default_na=False, na_values={"alpha": [""], "lam": [""]})
-    for column in ("teachers", "student", "device"):
+    if "trained_as" not in runs:  # a runs.csv written before baselines could be teacher runs
+        runs["trained_as"] = ""
+    for column in ("teachers", "student", "device", "trained_as"):
         runs[column] = runs[column].astype(str)
     return runs

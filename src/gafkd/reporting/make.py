@@ -12,15 +12,15 @@ from ..io import write_text_atomic
 from ..names import KD1, KD2, TEACHER
 from ..provenance import package_versions, settings_digest
 from .collect import collect_runs, read_runs
-from .plots import confusion_plot, gaf_examples, learning_curves, sweep_plot
+from .plots import Curve, confusion_plot, gaf_examples, learning_curves, sweep_plot
 from .summary import CONFIG_COLUMNS, summarize
 from .tables import METRIC_COLUMN, DatasetTables, render_tables
 
 REFERENCE = "reference_results.csv"
 
 
-def write_runs(metrics_paths, output) -> dict:
-    runs = collect_runs(metrics_paths)
+def write_runs(metrics_paths, output, config: dict | None = None) -> dict:
+    runs = collect_runs(metrics_paths, config)
     write_text_atomic(output, runs.to_csv(index=False))
     return {"runs": len(runs)}
 
@@ -57,10 +57,15 @@ def write_plots(config: dict, dataset: str, runs_path, windows_path, gaf_path, o
     runs = read_runs(runs_path)
     runs = runs[runs["dataset"] == dataset]
     metric = config["report"]["metric"]
-    sweep_plot(runs, KD2, "alpha", metric, f"{dataset}: two-teacher KD, α sweep", outputs["alpha_sweep"])
+    students = config["students"]
+    sweep_plot(runs, KD2, "alpha", metric, f"{dataset}: two-teacher KD, α sweep (λ = {students['kd2']['lam']:g})",
+               outputs["alpha_sweep"])
     sweep_plot(runs, KD1, "lam", metric, f"{dataset}: one-teacher KD, λ sweep", outputs["lambda_sweep"])
-    learning_curves(_history_groups(DatasetTables(config, dataset, runs)), outputs["learning_curves"],
-                    f"{dataset}: learning curves (mean over seeds)")
+    report = config["report"]
+    learning_curves(_curves(DatasetTables(config, dataset, runs)), outputs["learning_curves"],
+                    f"{dataset}: learning curves (test accuracy, mean over seeds)",
+                    f"students (one teacher: λ = {report['lam']:g}; two teachers: α = {report['alpha']:g}, "
+                    f"λ = {students['kd2']['lam']:g})")
     windows = load_windows(windows_path)
     gaf_examples(windows, gaf_path, outputs["gaf_examples"], f"{dataset}: GAF image per class (x, y, z)")
     for kind, key in (("teacher", "confusion_teacher"), ("student", "confusion_student")):
@@ -82,11 +87,13 @@ def _metrics_path(run: pd.Series) -> Path:
     return Path(run["run_dir"]) / "metrics.json"
 
 
-def _history_groups(tables: DatasetTables) -> dict[str, list[str]]:
-    """The histories of each main-table row's runs, labelled as the row."""
-    groups = {}
+def _curves(tables: DatasetTables) -> list[Curve]:
+    """The histories of each main-table row's runs, labelled as the row (less the dataset suffix)."""
+    curves = []
     for config in tables.main_configs():
         run_dirs = config.select(tables.runs)["run_dir"]
         if len(run_dirs):
-            groups[tables.label(config)] = [str(Path(d) / "history.csv") for d in run_dirs]
-    return groups
+            label = tables.label(config).removesuffix(f" ({tables.suffix})").replace(f", {tables.suffix})", ")")
+            curves.append(Curve(label, tuple(str(Path(d) / "history.csv") for d in run_dirs), config.kind,
+                                config.teachers))
+    return curves

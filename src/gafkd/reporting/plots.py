@@ -1,108 +1,179 @@
-"""The study's figures, one PNG each, from runs.csv, the runs' histories and metrics, and gaf.h5."""
+"""The study's figures, one PNG each, from runs.csv, the runs' histories and metrics, and gaf.h5.
+
+Sized for the HTML report, which shows each figure about 900 px wide: text at 8 pt or more, legends
+outside the data, every colour scale with a colour bar, error bars said to be population std.
+"""
 
 from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass
 
 import matplotlib
 
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ..gaf.store import load_gaf  # noqa: E402
 from ..io import read_json  # noqa: E402
-from ..names import BASELINE, TEACHER  # noqa: E402
-from .labels import model_label, teachers_label  # noqa: E402
+from ..names import BASELINE, KD1, KD2, KDN, TEACHER, ModelId  # noqa: E402
+from .labels import run_label, teachers_label  # noqa: E402
 from .tables import METRIC_COLUMN, METRIC_TEXT  # noqa: E402
 
 DPI = 110
+FONT = 8
+plt.rcParams.update({"font.size": FONT, "axes.titlesize": FONT + 2, "legend.fontsize": FONT})
+# one colour per architecture (the teacher's, for students), the same in every figure
+ARCH_COLOURS = {"wrn16-1": "tab:blue", "wrn16-3": "tab:orange", "wrn28-1": "tab:green", "wrn28-3": "tab:red"}
+OTHER_COLOURS = ["tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan", "tab:gray"]
+STYLES = {"gaf": "-", "sig": "--", KD1: "-", KD2: "--", KDN: ":", BASELINE: "-"}
+STD_NOTE = "error bars: population std (ddof = 0) over seeds"
 
 
 def _save(fig, path) -> None:
     from ..io import atomic_path
 
-    fig.tight_layout()
     with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=DPI, format="png")
+        fig.savefig(tmp, dpi=DPI, format="png", bbox_inches="tight")
     plt.close(fig)
+
+
+def arch_colour(arch: str, index: int = 0) -> str:
+    return ARCH_COLOURS.get(arch, OTHER_COLOURS[index % len(OTHER_COLOURS)])
 
 
 def _baseline(ax, runs, metric) -> None:
     base = runs[runs["kind"] == BASELINE][METRIC_COLUMN[metric]]
     if len(base):
-        ax.axhline(base.mean(), color="grey", ls="--", lw=1, label=f"student alone ({base.mean():.2f})")
-
-
-def _sweep(ax, frame, x, metric, label) -> None:
-    stats = frame.groupby(x)[METRIC_COLUMN[metric]].agg(["mean", lambda v: np.std(v, ddof=0)])
-    ax.errorbar(stats.index, stats.iloc[:, 0], yerr=stats.iloc[:, 1], marker="o", capsize=3, label=label)
+        ax.axhline(base.mean(), color="black", ls=":", lw=1.2, label=f"student alone, mean ({base.mean():.2f})")
 
 
 def sweep_plot(runs: pd.DataFrame, kind: str, x: str, metric: str, title: str, path) -> None:
-    """Accuracy (mean ± population std over seeds) against alpha or lam, one line per teacher set."""
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    """Accuracy (mean ± population std over seeds) against alpha or lam, one line per teacher set.
+
+    Lines are nudged apart along x (by at most 1.5 % of the range) so that error bars do not hide
+    each other; the ticks are the swept values.
+    """
+    fig, ax = plt.subplots(figsize=(7.2, 4.6))
     chosen = runs[runs["kind"] == kind]
-    for teachers, frame in chosen.groupby("teachers", sort=False):
-        _sweep(ax, frame, x, metric, teachers_label(teachers))
+    groups = list(chosen.groupby("teachers", sort=False))
+    values = np.sort(chosen[x].dropna().unique())
+    step = 0.015 * (values.max() - values.min()) if len(values) > 1 else 0.0
+    for i, (teachers, frame) in enumerate(groups):
+        stats = frame.groupby(x)[METRIC_COLUMN[metric]].agg(["mean", lambda v: np.std(v, ddof=0), "size"])
+        offset = (i - (len(groups) - 1) / 2) * step
+        arch = ModelId.parse(teachers.split("+")[0]).arch
+        ax.errorbar(stats.index + offset, stats["mean"], yerr=stats.iloc[:, 1], marker="o", capsize=3,
+                    color=arch_colour(arch, i), label=f"{teachers_label(teachers)} (n={int(stats['size'].min())})")
     _baseline(ax, runs, metric)
-    ax.set(xlabel=x.replace("lam", "λ (KD weight)").replace("alpha", "α (GAF teacher share)"),
+    ax.set(xlabel=x.replace("lam", "λ (KD weight against cross-entropy)").replace("alpha", "α (GAF teacher's share)"),
            ylabel=f"test accuracy, {METRIC_TEXT[metric]} (%)", title=title)
-    if not chosen.empty:
-        ax.legend(fontsize=8)
+    if len(values):
+        ax.set_xticks(values)
+    ax.grid(alpha=0.3)
+    if groups:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), title=STD_NOTE.replace(": ", ":\n"),
+                  title_fontsize=FONT)
     else:
         ax.text(0.5, 0.5, "no runs of this kind", ha="center", transform=ax.transAxes)
     _save(fig, path)
 
 
-def learning_curves(histories: dict[str, list[str]], path, title: str) -> None:
-    """Mean test accuracy per epoch for each experiment group (seeds averaged)."""
-    fig, ax = plt.subplots(figsize=(9.6, 5.2))
-    for label, files in histories.items():
-        curves = [pd.read_csv(f)["test_acc"].to_numpy() for f in files]
-        length = min(len(c) for c in curves)
-        mean = np.mean([c[:length] for c in curves], axis=0)
-        ax.plot(np.arange(1, length + 1), mean, marker=".", label=f"{label} (n={len(curves)})")
-    ax.set(xlabel="epoch", ylabel="test accuracy (%)", title=title)
-    ax.legend(fontsize=6, ncol=2)
+@dataclass(frozen=True)
+class Curve:
+    """One learning curve: its label, the histories it averages, and which panel/colour/line it takes."""
+
+    label: str
+    files: tuple[str, ...]
+    kind: str
+    teachers: str  # teacher runs: the model itself; students: their teachers ("" alone)
+
+
+def learning_curves(curves: list[Curve], path, title: str, students_title: str = "students") -> None:
+    """Mean test accuracy per epoch (seeds averaged): teachers on the left, students on the right.
+
+    Colour: the architecture (a student's: its first teacher's); line: GAF solid and signal dashed
+    for teachers, one-teacher KD solid, two-teacher dashed, K-teacher dotted, the student alone black.
+    """
+    fig, panels = plt.subplots(1, 2, figsize=(13, 5.6), sharey=True)
+    for ax, students in zip(panels, (False, True)):
+        chosen = [c for c in curves if (c.kind != TEACHER) == students]
+        for i, curve in enumerate(chosen):
+            histories = [pd.read_csv(f)["test_acc"].to_numpy() for f in curve.files]
+            length = min(len(h) for h in histories)
+            mean = np.mean([h[:length] for h in histories], axis=0)
+            ax.plot(np.arange(1, length + 1), mean, marker=".", lw=1.4, **_curve_style(curve, i),
+                    label=f"{curve.label} (n={len(histories)})")
+        ax.set(xlabel="epoch", title=students_title if students else "teachers")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        if chosen:
+            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=1 if students else 2)
+    panels[0].set_ylabel("test accuracy (%)")
+    fig.suptitle(title, fontsize=FONT + 3)
     _save(fig, path)
 
 
-def gaf_examples(windows, gaf_path, path, title: str) -> None:
-    """The first training window's GAF image of each class, one row per axis (``windows``: loaded)."""
+def _curve_style(curve: Curve, index: int) -> dict:
+    if curve.kind == BASELINE:
+        return {"color": "black", "ls": STYLES[BASELINE]}
+    first = ModelId.parse(curve.teachers.split("+")[0])
+    style = STYLES[first.modality] if curve.kind == TEACHER else STYLES[curve.kind]
+    return {"color": arch_colour(first.arch, index), "ls": style}
+
+
+def gaf_examples(windows, gaf_path, path, title: str, per_row: int = 7) -> None:
+    """The first training window's GAF image of each class (x, y, z stacked), ``per_row`` classes a row."""
     images = load_gaf(gaf_path)
     classes = windows.class_names
-    fig, axes = plt.subplots(3, len(classes), figsize=(1.3 * len(classes), 4.4), squeeze=False)
-    for c, name in enumerate(classes):
-        rows = np.flatnonzero((windows.labels == c) & (windows.split == "train"))
+    rows = -(-len(classes) // per_row)
+    fig, axes = plt.subplots(3 * rows, per_row, figsize=(1.55 * per_row + 1.2, 1.5 * 3 * rows + 1.2), squeeze=False,
+                             layout="constrained")  # room for each wrapped class name
+    shown = None
+    for c in range(rows * per_row):
+        column, block = c % per_row, 3 * (c // per_row)
+        members = np.flatnonzero((windows.labels == c) & (windows.split == "train")) if c < len(classes) else []
         for axis in range(3):
-            ax = axes[axis, c]
+            ax = axes[block + axis, column]
             ax.set_xticks([]), ax.set_yticks([])
-            if len(rows):
-                ax.imshow(images[rows[0], axis].astype(np.float32), cmap="RdBu_r", vmin=-1, vmax=1)
+            if c >= len(classes):
+                ax.axis("off")
+                continue
+            if len(members):
+                shown = ax.imshow(images[members[0], axis].astype(np.float32), cmap="RdBu_r", vmin=-1, vmax=1)
             if axis == 0:
-                ax.set_title(name if len(name) < 18 else name[:16] + "…", fontsize=6)
-            if c == 0:
-                ax.set_ylabel("xyz"[axis])
-    fig.suptitle(title)
+                ax.set_title("\n".join(textwrap.wrap(classes[c], 16)), fontsize=FONT)
+            if column == 0:
+                ax.set_ylabel("xyz"[axis], rotation=0, labelpad=10, fontsize=FONT + 1)
+    fig.suptitle(title, fontsize=FONT + 3)
+    if shown is not None:
+        fig.colorbar(shown, ax=axes, shrink=0.4, label="GASF value cos(φᵢ + φⱼ)")
     _save(fig, path)
 
 
 def confusion_plot(metrics_path, class_names, path, title: str) -> None:
+    """Counts in each cell, colour = the share of the true class (rows sum to 1)."""
     metrics = read_json(metrics_path)
     matrix = np.asarray(metrics["confusion_best"], dtype=float)
     share = matrix / np.maximum(matrix.sum(1, keepdims=True), 1)
-    fig, ax = plt.subplots(figsize=(6.4, 5.6))
-    ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
     n = len(class_names)
-    ax.set_xticks(range(n), class_names, rotation=75, fontsize=6)
-    ax.set_yticks(range(n), class_names, fontsize=6)
+    size = max(6.0, 0.5 * n + 3)
+    fig, ax = plt.subplots(figsize=(size + 1.5, size))
+    shown = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    fig.colorbar(shown, ax=ax, shrink=0.8, label="share of the true class")
+    ax.set_xticks(range(n), class_names, rotation=45, ha="right", rotation_mode="anchor")
+    ax.set_yticks(range(n), class_names)
     for i in range(n):
         for j in range(n):
             if matrix[i, j]:
-                ax.text(j, i, int(matrix[i, j]), ha="center", va="center", fontsize=5,
+                ax.text(j, i, int(matrix[i, j]), ha="center", va="center", fontsize=FONT,
                         color="white" if share[i, j] > 0.5 else "black")
-    name = metrics["teachers"] if metrics["kind"] == TEACHER else f"{metrics['kind']} {metrics['teachers']}".strip()
+    label = run_label(metrics["kind"], metrics.get("teachers") or "", metrics.get("student") or "",
+                      metrics.get("alpha"), metrics.get("lam"))
     ax.set(xlabel="predicted", ylabel="true",
-           title=f"{title}\n{name or model_label(metrics['student'])} seed {metrics['seed']}: "
-                 f"{metrics['best_test_acc']:.2f}% (epoch {metrics['best_epoch']})")
+           title=f"{title}\n{label}\nseed {metrics['seed']}: {metrics['best_test_acc']:.2f} % at epoch "
+                 f"{metrics['best_epoch']} (test set)")
     _save(fig, path)

@@ -15,7 +15,7 @@ import pandas as pd
 from tabulate import tabulate
 
 from ..classes import class_names
-from ..grid import experiments
+from ..grid import baseline_is_teacher, experiments
 from ..names import BASELINE, KD1, KD2, KDN, TEACHER
 from .labels import experiment_label, teachers_label
 from .summary import mean_std
@@ -215,6 +215,14 @@ def data_source(config: dict, dataset: str) -> str:
     return f"real recordings ({source['format']} files in `{source['path']}`)"
 
 
+def _same_runs_note(config: dict, suffix: str) -> str:
+    student = f"sig:{config['students']['arch']}"
+    alone = experiment_label(BASELINE, "", student, suffix)
+    teacher = experiment_label(TEACHER, student, "", suffix)
+    return (f"\"{alone}\" and \"{teacher}\" are the same experiment (model, data, cross-entropy loss, "
+            "settings and seeds): trained once, as the teacher, and shown in both rows.")
+
+
 def render_tables(config: dict, runs: pd.DataFrame, reference: pd.DataFrame, footer: str) -> str:
     metric = config["report"]["metric"]
     parts = ["# Results", "",
@@ -226,6 +234,8 @@ def render_tables(config: dict, runs: pd.DataFrame, reference: pd.DataFrame, foo
         synthetic = config["datasets"][dataset]["source"]["format"] == "synthetic"
         parts += [f"## {dataset} ({tables.suffix})", "", f"Data: {data_source(config, dataset)}.", "",
                   tables.main_table(), ""]
+        if baseline_is_teacher(config):
+            parts += [_same_runs_note(config, tables.suffix), ""]
         comparison = None if synthetic else tables.reference_table(reference)
         for title, table in (("Alpha sweep (two-teacher KD, mean ± std)", tables.alpha_table()),
                              ("Lambda sweep (one-teacher KD, mean ± std)", tables.lambda_table()),

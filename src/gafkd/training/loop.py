@@ -8,7 +8,6 @@ step); a non-finite loss is detected at the end of the epoch and named by member
 
 from __future__ import annotations
 
-import time
 from contextlib import nullcontext
 from dataclasses import dataclass
 

@@ -1,0 +1,79 @@
+"""The figures are readable at report size: full class names, colour bars, distinct curves, λ and std said.
+
+(Checked by eye on the demo's PNGs; these tests keep what was checked from regressing.)
+"""
+
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gafkd.classes import GENE14
+from gafkd.reporting import plots
+from gafkd.reporting.plots import Curve
+
+
+@pytest.fixture
+def figures(monkeypatch):
+    """The figures the plot functions would save, kept open for inspection."""
+    saved = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: saved.append(fig))
+    yield saved
+    for fig in saved:
+        plots.plt.close(fig)
+
+
+def texts(fig):
+    return [t for t in fig.findobj(plots.matplotlib.text.Text) if t.get_text()]
+
+
+def test_gaf_examples_show_every_class_name_whole_with_a_colour_bar(figures, monkeypatch):
+    names = list(GENE14)
+    labels = np.repeat(np.arange(len(names)), 2)
+    windows = SimpleNamespace(class_names=names, labels=labels, split=np.array(["train"] * len(labels)))
+    monkeypatch.setattr(plots, "load_gaf", lambda path: np.zeros((len(labels), 3, 8, 8), np.float16))
+    plots.gaf_examples(windows, "unused", "unused.png", "title")
+    titles = [ax.get_title().replace("\n", " ") for ax in figures[0].axes if ax.get_title()]
+    assert titles == names  # none cut, none repeated
+    assert any(ax.get_ylabel().startswith("GASF") for ax in figures[0].axes)  # the colour bar
+    assert min(t.get_fontsize() for t in texts(figures[0])) >= plots.FONT
+
+
+def test_confusion_plot_has_a_colour_bar_and_names_the_run_with_lambda(figures, tmp_path):
+    metrics = dict(kind="kd2", teachers="gaf:wrn16-3+sig:wrn16-3", student="sig:wrn16-1", alpha=0.3, lam=0.7, seed=1,
+                   best_test_acc=61.5, best_epoch=9, confusion_best=np.eye(14, dtype=int).tolist())
+    (tmp_path / "metrics.json").write_text(json.dumps(metrics))
+    plots.confusion_plot(tmp_path / "metrics.json", list(GENE14), "unused.png", "gene14_w500: best student")
+    fig = figures[0]
+    assert len(fig.axes) == 2 and fig.axes[1].get_ylabel() == "share of the true class"
+    title = fig.axes[0].get_title()
+    assert "T1: WRN16-3(GAF), T2: WRN16-3(Sig), S: WRN16-1(Sig), α = 0.3, λ = 0.7" in title and "seed 1" in title
+    assert min(t.get_fontsize() for t in texts(fig)) >= plots.FONT
+
+
+def test_learning_curves_never_repeat_a_colour_and_line_in_a_panel(figures, tmp_path):
+    history = tmp_path / "history.csv"
+    pd.DataFrame({"epoch": [1, 2], "test_acc": [10.0, 20.0]}).to_csv(history, index=False)
+    archs = ["wrn16-1", "wrn16-3", "wrn28-1", "wrn28-3"]
+    curves = [Curve(f"{m} {a}", (str(history),), "teacher", f"{m}:{a}") for m in ("gaf", "sig") for a in archs]
+    curves += [Curve("alone", (str(history),), "baseline", "")]
+    curves += [Curve(f"kd1 {a}", (str(history),), "kd1", f"gaf:{a}") for a in archs]
+    curves += [Curve(f"kd2 {a}", (str(history),), "kd2", f"gaf:{a}+sig:{a}") for a in archs]
+    plots.learning_curves(curves, "unused.png", "title", "students (λ = 0.7)")
+    fig = figures[0]
+    for ax in fig.axes:
+        styles = [(line.get_color(), line.get_linestyle()) for line in ax.get_lines()]
+        assert len(styles) == len(set(styles)) and len(styles) in (8, 9)
+        assert min(t.get_fontsize() for t in ax.get_legend().get_texts()) >= plots.FONT
+    assert fig.axes[1].get_title() == "students (λ = 0.7)"
+
+
+def test_sweeps_say_their_error_bars_are_population_std(figures):
+    runs = pd.DataFrame({"kind": "kd1", "teachers": "gaf:wrn16-1", "lam": [0.1, 0.1, 0.5, 0.5],
+                         "best_test_acc": [50.0, 52.0, 60.0, 61.0]})
+    plots.sweep_plot(runs, "kd1", "lam", "best", "title", "unused.png")
+    legend = figures[0].axes[0].get_legend()
+    assert "population std" in legend.get_title().get_text()
+    assert list(figures[0].axes[0].get_xticks()) == [0.1, 0.5]
