@@ -5,6 +5,25 @@ from snakemake.utils import min_version
 
 min_version("9.0")
 
+import os
+import sys
+
+# The library, also without `pip install -e .`: this process finds src/gafkd first, and every
+# job's script too (Snakemake's script preamble extends sys.path with this process's path).
+sys.path.insert(0, os.path.join(workflow.basedir, "src"))
+
+from gafkd.config import read_config_file
+from gafkd.errors import ConfigError
+
+# Snakemake's message for malformed YAML names neither file nor line: parse config.yaml first.
+# (Files given with --configfile are read by Snakemake before this file runs; `gafkd status
+# --config FILE…` names their line.)
+try:
+    if os.path.exists("config.yaml"):
+        read_config_file("config.yaml")
+except ConfigError as error:
+    raise WorkflowError(f"config: {error}")
+
 
 configfile: "config.yaml"
 

@@ -85,3 +85,29 @@ def test_architecture_names_come_from_the_registry():
     for bad in ("wrn16", "wrn15-1", "resnet18"):
         with pytest.raises(ConfigError):
             arch_args(bad)
+
+
+@pytest.mark.parametrize("text, line, column, problem", [
+    ("training:\n  epochs: 3\n  lr: [0.1\nteachers: {seeds: [0]}\n", 4, 9, "expected ',' or ']'"),
+    ("training:\n\tepochs: 3\n", 2, 1, "'\\t'"),
+    ("training:\n  epochs: 3\n lr: 2\n", 3, 2, "expected <block end>"),
+])
+def test_malformed_yaml_names_file_line_and_column(tmp_path, text, line, column, problem):
+    from gafkd.config import read_config_file
+
+    path = tmp_path / "overlay.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as error:
+        read_config_file(path)
+    message = str(error.value)
+    assert message.startswith(f"{path}, line {line}, column {column}: not valid YAML") and problem in message
+    assert "\n" not in message
+
+
+def test_gafkd_status_reports_malformed_yaml_in_one_line(tmp_path, capsys):
+    from gafkd.cli import main
+
+    (tmp_path / "bad.yaml").write_text("training: {epochs: 3\n")
+    assert main(["status", "--config", str(tmp_path / "bad.yaml"), "--directory", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"gafkd: config: {tmp_path / 'bad.yaml'}, line 2") and err.count("\n") == 1

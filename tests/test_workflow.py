@@ -1,5 +1,7 @@
 """The Snakemake workflow: dry runs of the shipped configs, config errors, one tiny end-to-end run."""
 
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +12,9 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+# As a root sandbox needs, and without the background requests a closed network refuses
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--workflow-profile", "none"]
 
 TINY = {
@@ -52,6 +57,14 @@ def test_config_error_names_the_key(tmp_path):
     assert not (tmp_path / "results").exists()
 
 
+def test_malformed_config_yaml_names_its_line(tmp_path):
+    (tmp_path / "config.yaml").write_text((ROOT / "config.yaml").read_text() + "report: {html: false\n")
+    run = snakemake(tmp_path, "-n")  # config.yaml of the working directory, as `configfile:` reads it
+    output = run.stdout + run.stderr
+    assert run.returncode != 0 and "config: config.yaml, line " in output and "not valid YAML" in output
+    assert len(output.splitlines()) < 10 and not (tmp_path / "results").exists()
+
+
 def test_missing_real_data_fails_with_one_clear_sentence(tmp_path):
     real = {**TINY["datasets"]["tiny"], "source": {"format": "mat", "path": "data/x"}}
     config = {**TINY, "datasets": {"real": real, "other": {**real, "source": {"format": "mat", "path": "data/y"}}}}
@@ -65,18 +78,28 @@ def test_missing_real_data_fails_with_one_clear_sentence(tmp_path):
     assert not (tmp_path / "results").exists()
 
 
-@pytest.mark.slow
-def test_end_to_end_tiny(tmp_path):
-    """Every rule on tiny data: windows, GAF, teachers, logits, students, runs/summary/tables, plots, HTML."""
-    run = snakemake(tmp_path, "--cores", "2", config=TINY)
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """The tiny workflow run once, for the tests that read its results."""
+    workdir = tmp_path_factory.mktemp("tiny")
+    run = snakemake(workdir, "--cores", "2", config=TINY)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return workdir
+
+
+@pytest.mark.slow
+def test_end_to_end_tiny(tiny_run):
+    """Every rule on tiny data: windows, GAF, teachers, logits, students, runs/summary/tables, plots, HTML."""
+    tmp_path = tiny_run
     results = tmp_path / "results"
     with h5py.File(results / "tiny" / "windows.h5") as w, h5py.File(results / "tiny" / "gaf.h5") as g:
         assert g["images"].shape == (w["signals"].shape[0], 3, 16, 16)
     runs = pd.read_csv(results / "runs.csv")
-    assert len(runs) == 2 * 2 + 4 * 2  # 2 teachers × 2 seeds + (baseline, kd1, kd2, kdn) × 2 seeds
+    # 2 teachers × 2 seeds + (kd1, kd2, kdn) × 2 seeds, and the student alone: the sig teacher's 2 rows again
+    assert len(runs) == 2 * 2 + 3 * 2 + 2 and len(runs[runs["trained_as"].notna()]) == 2
     assert set(runs["kind"]) == {"teacher", "baseline", "kd1", "kd2", "kdn"}
     assert len(list(results.rglob("logits.h5"))) == 4
+    assert not (results / "tiny" / "students" / "wrn16-1" / "baseline").exists()
     tables = (results / "tables.md").read_text()
     assert "| Experiment (alpha = 0.3, 500w, 14cls) | Trial 1 | Trial 2 | Mean" in " ".join(tables.split())
     for plot in ("alpha_sweep", "lambda_sweep", "learning_curves", "gaf_examples", "confusion_teacher",
@@ -139,3 +162,32 @@ def test_run_part_of_the_study(tmp_path):
     overlay.write_text("run: {datasets: [gene15_w500]}\n")
     bad = snakemake(tmp_path, "-n", *configs)
     assert bad.returncode != 0 and "run.datasets: ['gene15_w500'] are not under datasets" in bad.stdout + bad.stderr
+
+
+@pytest.mark.slow
+def test_html_report_shows_the_tables_in_a_browser(tiny_run, tmp_path):
+    """Open results/report.html in headless Chromium, open Tables, and find the rendered tables (screenshot)."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("no Chromium here (Debian: apt-get install chromium; .ci/run installs it)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed (the test extra has it)")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto((tiny_run / "results" / "report.html").as_uri())
+            page.get_by_text("Tables", exact=True).click()
+            page.locator("tr", has_text="tables.html").locator("[iconname=eye]").click()
+            frame = page.frame_locator("iframe")
+            frame.locator("table").first.wait_for(timeout=20_000)
+            page.screenshot(path=tmp_path / "report-tables.png")
+            tables, rows = frame.locator("table").count(), frame.locator("tbody tr")
+            first_row = rows.first.inner_text()
+            mean = frame.locator("tbody tr td u strong").first.inner_text()
+            row_count = rows.count()
+        finally:
+            browser.close()
+    assert tables == 3 and row_count == 6 + 1 + 1  # main table (6 rows), alpha sweep, lambda sweep
+    assert first_row.startswith("WRN16-1 (GAF single network, 500w, 14cls)")
+    assert re.fullmatch(r"\d+\.\d{4}", mean)  # the notes' underlined bold mean, rendered, not markdown
+    assert (tmp_path / "report-tables.png").stat().st_size > 20_000

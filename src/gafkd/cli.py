@@ -6,10 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-import yaml
-
 from . import __version__
-from .config import select_datasets, with_defaults
+from .config import read_config_file, select_datasets, with_defaults
+from .errors import ConfigError
 
 
 STATUS_LINES = 20  # lines of each list shown by default
@@ -21,8 +20,7 @@ def load_config(paths: list[str]) -> dict:
 
     config: dict = {}
     for path in paths:
-        with open(path, encoding="utf-8") as fh:
-            update_config(config, yaml.safe_load(fh) or {})
+        update_config(config, read_config_file(path) or {})
     return select_datasets(with_defaults(config))
 
 
@@ -110,7 +108,11 @@ def main(argv=None) -> int:
     status.add_argument("--directory", default=".", help="the workflow's working directory")
     status.add_argument("--all", action="store_true", help=f"list every file (default: the first {STATUS_LINES} of each list)")
     args = parser.parse_args(argv)
-    return {"bench": _bench, "status": _status}[args.command](args)
+    try:
+        return {"bench": _bench, "status": _status}[args.command](args)
+    except ConfigError as error:
+        print(f"gafkd: config: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -37,10 +37,28 @@ def _construct_unique_mapping(loader, node, deep=False):
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
 
 
+def read_config_file(path):
+    """A config file parsed as data only; malformed YAML and duplicate keys are a :class:`ConfigError`
+    naming the file, line and column (Snakemake's own message names neither)."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return yaml.load(fh, Loader=_UniqueKeyLoader)  # noqa: S506 — a SafeLoader subclass
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
+        problem = " ".join(part for part in (error.context, error.problem) if part)
+        start = error.context_mark
+        if start is not None and mark is not None and start.line != mark.line:
+            problem += f" (it began on line {start.line + 1})"
+        raise ConfigError(f"{where}: not valid YAML: {problem} (check brackets, quotes and indentation there; "
+                          "tabs are not allowed)") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+
+
 def check_duplicate_keys(path) -> None:
-    """Parse a config file as data only, with duplicate keys as errors."""
-    with open(path, encoding="utf-8") as fh:
-        yaml.load(fh, Loader=_UniqueKeyLoader)  # noqa: S506 — a SafeLoader subclass
+    """Parse a config file as data only: malformed YAML and duplicate keys are errors."""
+    read_config_file(path)
 
 
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"

@@ -3,9 +3,7 @@
 import os
 import sys
 
-# The library, also without `pip install -e .`: this process finds src/gafkd first, and every
-# job's script too (Snakemake's script preamble extends sys.path with this process's path).
-sys.path.insert(0, os.path.join(workflow.basedir, "src"))
+# (the Snakefile puts src/ first on sys.path)
 
 from gafkd.config import (
     check_config,

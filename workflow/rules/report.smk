@@ -39,12 +39,15 @@ rule summarize_runs:
 
 
 rule tables:
-    """The notes' markdown tables, every number from runs.csv."""
+    """The notes' markdown tables, every number from runs.csv; the same as HTML for the report."""
     input:
         runs=rules.collect_runs.output[0],
         summary=rules.summarize_runs.output[0],
     output:
-        report(results("tables.md"), caption="../report/tables.rst", category="Tables"),
+        markdown=results("tables.md"),
+        html=report(
+            results("tables.html"), caption="../report/tables.rst", category="Tables"
+        ),
     log:
         results("logs", "tables.log"),
     conda:

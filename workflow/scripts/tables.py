@@ -1,4 +1,5 @@
 from gafkd.reporting.make import write_tables
 from gafkd.execution.snake import run_step
 
-run_step(snakemake, write_tables, snakemake.params.config, snakemake.input.runs, snakemake.output[0])
+run_step(snakemake, write_tables, snakemake.params.config, snakemake.input.runs, snakemake.output.markdown,
+         snakemake.output.html)

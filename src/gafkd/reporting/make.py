@@ -14,7 +14,7 @@ from ..provenance import package_versions, settings_digest
 from .collect import collect_runs, read_runs
 from .plots import Curve, confusion_plot, gaf_examples, learning_curves, sweep_plot
 from .summary import CONFIG_COLUMNS, summarize
-from .tables import METRIC_COLUMN, DatasetTables, render_tables
+from .tables import METRIC_COLUMN, DatasetTables, render_tables, tables_html
 
 REFERENCE = "reference_results.csv"
 
@@ -42,14 +42,18 @@ def footer(config: dict, runs: pd.DataFrame) -> str:
     versions = ", ".join(f"{k} {v}" for k, v in package_versions().items())
     codes = ", ".join(sorted(set(runs["code_version"].astype(str)))) or "none"
     devices = ", ".join(sorted(set(runs["device"].astype(str)))) or "none"
-    return (f"Runs: {len(runs)} · config digest `{settings_digest(config)}` · code versions of the runs: {codes} · "
+    trained = runs[runs["trained_as"] == ""]  # a student alone that is a teacher run is counted once
+    return (f"Runs: {len(trained)} · config digest `{settings_digest(config)}` · code versions of the runs: {codes} · "
             f"devices: {devices} · report environment: {versions}")
 
 
-def write_tables(config: dict, runs_path, output, reference_path=None) -> dict:
+def write_tables(config: dict, runs_path, output, html_output=None, reference_path=None) -> dict:
+    """tables.md and, with ``html_output``, the same tables as a standalone HTML page (the report's view)."""
     runs = read_runs(runs_path)
     text = render_tables(config, runs, load_reference(reference_path), footer(config, runs))
     write_text_atomic(output, text)
+    if html_output is not None:
+        write_text_atomic(html_output, tables_html(text))
     return {"lines": text.count("\n")}
 
 

@@ -247,3 +247,23 @@ def render_tables(config: dict, runs: pd.DataFrame, reference: pd.DataFrame, foo
                       "recordings, these from synthetic data.", ""]
     parts += ["---", "", footer, ""]
     return "\n".join(parts)
+
+
+HTML_STYLE = """
+body { font-family: system-ui, sans-serif; font-size: 14px; margin: 1.5em; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
+th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; white-space: nowrap; }
+th:first-child, td:first-child { text-align: left; }
+th { background: #f0f3f7; }
+tr:nth-child(even) td { background: #fafafa; }
+code { background: #f3f3f3; padding: 0 3px; }
+"""
+
+
+def tables_html(markdown_text: str) -> str:
+    """tables.md as a standalone HTML page (Python-Markdown, its tables extension), for the HTML report."""
+    import markdown
+
+    body = markdown.markdown(markdown_text, extensions=["tables"])
+    return (f"<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>gafkd results</title>"
+            f"<style>{HTML_STYLE}</style></head>\n<body>\n{body}\n</body></html>\n")
