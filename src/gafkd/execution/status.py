@@ -27,7 +27,6 @@ from ..provenance import settings_digest
 
 STAGES = ("synthesize", "window", "gaf", "train_teacher", "teacher_logits", "distill", "collect_runs",
           "summarize_runs", "tables", "plots")
-OK, MISSING, STALE = "ok", "missing", "stale"
 
 
 def _h5_digest(path: Path) -> str | None:
@@ -165,20 +164,11 @@ def _data_jobs(jobs: list[Job], config: dict, results: str, dataset: str) -> tup
     return window, gaf
 
 
-def _teacher_digest(member, config: dict) -> str:
-    windows_digest = settings_digest(dataset_settings(config, member.dataset))
-    return settings_digest(member.settings(windows_digest, config["training"]))
-
-
-def _logits_digest(member, config: dict) -> str:
-    return settings_digest({"teacher_digest": _teacher_digest(member, config),
-                            "weights": config["training"]["teacher_weights"]})
-
-
 def _teacher_jobs(jobs, config, results, dataset, width, window: Job, gaf: Job) -> tuple[list[Job], dict]:
     """Each teacher pack's training and logits jobs: the training jobs, and by logits file its job and digest."""
     from .packing import teacher_packs
 
+    windows_digest = settings_digest(dataset_settings(config, dataset))
     trains, logits = [], {}
     for pack in teacher_packs(config, results, dataset, width):
         data = [window, gaf] if pack.members[0].modality == "gaf" else [window]
@@ -186,10 +176,13 @@ def _teacher_jobs(jobs, config, results, dataset, width, window: Job, gaf: Job) 
         predict = Job("teacher_logits", (dataset, pack.name), len(pack.members), [*data, train])
         for member in pack.members:
             metrics = Path(member.outputs["metrics"])
-            train.expect(metrics, _teacher_digest(member, config), _json_digest(metrics))
+            teacher_digest = settings_digest(member.settings(windows_digest, config["training"]))
+            train.expect(metrics, teacher_digest, _json_digest(metrics))
             path = metrics.parent / "logits.h5"
-            predict.expect(path, _logits_digest(member, config), _h5_digest(path))
-            logits[str(path)] = (predict, _logits_digest(member, config))
+            logits_digest = settings_digest({"teacher_digest": teacher_digest,
+                                             "weights": config["training"]["teacher_weights"]})
+            predict.expect(path, logits_digest, _h5_digest(path))
+            logits[str(path)] = (predict, logits_digest)
         jobs += [train, predict]
         trains.append(train)
     return trains, logits

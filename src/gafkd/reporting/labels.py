@@ -23,23 +23,22 @@ def teachers_label(teachers: str, weights=None) -> str:
     return label
 
 
-def experiment_label(kind: str, teachers: str, student: str, suffix: str, weights=None) -> str:
+def experiment_label(kind: str, teachers: str, student: str, suffix: str | None, weights=None) -> str:
+    """A main-table row's label; ``suffix`` (e.g. ``500w, 14cls``) None leaves the dataset out."""
+    tail = f" ({suffix})" if suffix else ""
     if kind == TEACHER:
         model = ModelId.parse(teachers)
-        return f"{model.arch.upper()} ({MODALITY[model.modality]} single network, {suffix})"
+        return f"{model.arch.upper()} ({MODALITY[model.modality]} single network{f', {suffix}' if suffix else ''})"
     if kind == BASELINE:
-        return f"S: {model_label(student)} alone ({suffix})"
-    return f"{teachers_label(teachers, weights)}, S: {model_label(student)} ({suffix})"
+        return f"S: {model_label(student)} alone{tail}"
+    return f"{teachers_label(teachers, weights)}, S: {model_label(student)}{tail}"
 
 
 def run_label(kind: str, teachers: str, student: str, alpha=None, lam=None) -> str:
     """A run's configuration in one line, with its α and λ: ``T: WRN16-1(GAF), S: WRN16-1(Sig), λ = 0.7``."""
-    if kind == TEACHER:
-        model = ModelId.parse(teachers)
-        return f"{model.arch.upper()} ({MODALITY[model.modality]} single network)"
-    if kind == BASELINE:
-        return f"S: {model_label(student)} alone"
-    label = f"{teachers_label(teachers)}, S: {model_label(student)}"
+    label = experiment_label(kind, teachers, student, None)
+    if kind in (TEACHER, BASELINE):
+        return label
     if alpha is not None and alpha == alpha:  # NaN: not a two-teacher run
         label += f", α = {float(alpha):g}"
     return label + (f", λ = {float(lam):g}" if lam is not None and lam == lam else "")

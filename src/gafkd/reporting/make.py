@@ -97,7 +97,6 @@ def _curves(tables: DatasetTables) -> list[Curve]:
     for config in tables.main_configs():
         run_dirs = config.select(tables.runs)["run_dir"]
         if len(run_dirs):
-            label = tables.label(config).removesuffix(f" ({tables.suffix})").replace(f", {tables.suffix})", ")")
-            curves.append(Curve(label, tuple(str(Path(d) / "history.csv") for d in run_dirs), config.kind,
+            curves.append(Curve(tables.label(config, with_dataset=False), tuple(str(Path(d) / "history.csv") for d in run_dirs), config.kind,
                                 config.teachers))
     return curves

@@ -114,8 +114,8 @@ class DatasetTables:
         return Config(e.kind, "+".join(e.teachers), self.student, e.alpha, e.lam if e.kind != BASELINE else None,
                       self.student_seeds, e.weights if e.kind == KDN else None)
 
-    def label(self, c: Config) -> str:
-        return experiment_label(c.kind, c.teachers, c.student, self.suffix, c.weights)
+    def label(self, c: Config, with_dataset: bool = True) -> str:
+        return experiment_label(c.kind, c.teachers, c.student, self.suffix if with_dataset else None, c.weights)
 
     # -- tables --------------------------------------------------------------------------------
     def main_table(self) -> str:
