@@ -147,3 +147,20 @@ def test_agreement_of_fused_packs_and_separate_runs(tmp_path):
     assert abs(rows["fused"]["gap"]) < 5
     pack = json.loads((tmp_path / "sig-wrn16-1" / "fused" / "seed1" / "metrics.json").read_text())["pack"]
     assert pack["width"] == 3 and "fused pack vs separate runs" in agreement.format_report(report)
+
+
+def test_reader_throughput_on_a_written_recording(tmp_path):
+    from gafkd.bench.readers import multi_hour_recording, reader_speed
+
+    assert multi_hour_recording(0.1).shape == (36_000, 3)  # 6 min at 100 Hz: one 5-min bout and part of another
+    r = reader_speed(hours=0.05, scratch=tmp_path, repeats=1)
+    assert r["samples"] == 18_000 and set(r["file_mb"]) == {"bin", "csv", "parquet"}
+    assert r["bin_vs_csv"] == pytest.approx(r["bin_samples_per_s"] / r["csv_samples_per_s"])
+    assert all(r[f"{name}_samples_per_s"] > 0 for name in ("bin", "csv", "parquet"))
+    fake = {"device": "cpu", "quick": True, "models": [], "readers": r,
+            "kd": {"cached_vs_live_one": 1.0, "cached_vs_live_two": 1.0, "ours_vs_naive": 1.0,
+                   "live_teacher": "gaf-wrn16-3", "cached_vs_live_by_teacher": {}, "cached_vs_ce": 1.0},
+            "loop": {"loop_overhead": 0.0}, "gaf": {"gaf_vs_pyts": 1.0, "ours_windows_per_s": 1.0,
+                                                     "pyts_windows_per_s": 1.0, "max_abs_difference": 0.0}}
+    text = bench.format_report(fake)
+    assert "readers (0.05 h recording, 18,000 samples" in text and f"{r['bin_vs_csv']:.1f}×" in text

@@ -73,15 +73,29 @@ def third_party_imports(script: Path) -> set[str]:
     return needed
 
 
+def _split(env: Path) -> tuple[list[str], list[str]]:
+    """(conda packages, pip packages): a package not on conda-forge comes from PyPI in a ``pip:`` entry."""
+    conda, pip = [], []
+    for dep in yaml.safe_load(env.read_text())["dependencies"]:
+        if isinstance(dep, dict):
+            pip += dep["pip"]
+        elif dep != "pip":
+            conda.append(dep)
+    return conda, pip
+
+
 def _env_packages(env: Path) -> set[str]:
-    deps = yaml.safe_load(env.read_text())["dependencies"]
-    return {re.split(r"[<>=!\s]", d, maxsplit=1)[0] for d in deps if isinstance(d, str)}
+    conda, pip = _split(env)
+    return {re.split(r"[<>=!\s]", d, maxsplit=1)[0] for d in conda + pip}
 
 
 def test_environments_are_pinned():
     for env in sorted((ROOT / "envs").glob("*.yaml")):
-        for dep in yaml.safe_load(env.read_text())["dependencies"]:
+        conda, pip = _split(env)
+        for dep in conda:
             assert re.fullmatch(r"[\w-]+ =\d+(\.\d+)*", dep), f"{env.name}: {dep!r} is not pinned (name =X.Y)"
+        for dep in pip:
+            assert re.fullmatch(r"[\w-]+==\d+(\.\d+)*(\.\*)?", dep), f"{env.name}: {dep!r} is not pinned (name==X.Y.*)"
 
 
 @pytest.mark.parametrize("rule_file, env, script", _rules(), ids=lambda v: getattr(v, "name", v))

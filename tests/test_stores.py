@@ -82,7 +82,7 @@ def test_synthetic_is_deterministic_and_plausible():
     assert set(a["S001"]["label"]) == set(GENE14)
 
 
-@pytest.mark.parametrize("fmt", ["mat", "mat73", "csv"])
+@pytest.mark.parametrize("fmt", ["mat", "mat73", "csv", "bin"])
 def test_synthetic_formats_read_back(tmp_path, fmt):
     folder = write_synthetic(tmp_path / fmt, subjects=2, seconds_per_activity=6, seed=0, write_as=fmt, window=500)
     settings = {**SETTINGS, "source": {"format": "synthetic", "write_as": fmt},

@@ -7,6 +7,7 @@ The Snakefile validates the schema first (types, ranges, unknown keys), then cal
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 
 import yaml
@@ -134,6 +135,7 @@ def _check_dataset(settings: dict, key: str, image_size: int) -> None:
     source = settings["source"]
     if source["format"] != "synthetic" and not source.get("path"):
         raise ConfigError(f"{key}.source.path: required for format {source['format']!r}")
+    _check_source_keys(source, f"{key}.source")
     class_names(settings["classes"], f"{key}.classes")
     label_map = settings.get("label_map")
     if isinstance(label_map, str) and label_map not in LABEL_MAPS:
@@ -147,6 +149,28 @@ def _check_dataset(settings: dict, key: str, image_size: int) -> None:
             raise ConfigError(f"{key}.split.{field}: required for split method {split['method']!r}")
     if split["method"] != "subjects" and split["train"] + split["test"] > 1 + 1e-9:
         raise ConfigError(f"{key}.split: train + test = {split['train'] + split['test']:g} exceeds 1")
+
+
+GENEACTIV_KEYS = ("annotations", "subject_pattern", "log_date_format")
+
+
+def _check_source_keys(source: dict, key: str) -> None:
+    """Keys that belong to one format only; the activity log and a subject pattern that can match."""
+    geneactiv = source["format"] == "geneactiv"
+    if geneactiv and not source.get("annotations"):
+        raise ConfigError(f"{key}.annotations: required for format 'geneactiv' (the activity log)")
+    if not geneactiv:
+        stray = [k for k in GENEACTIV_KEYS if k in source]
+        if stray:
+            raise ConfigError(f"{key}.{stray[0]}: only for format 'geneactiv' (this source is {source['format']!r})")
+    pattern = source.get("subject_pattern")
+    if pattern is not None:
+        try:
+            groups = re.compile(pattern).groupindex
+        except re.error as exc:
+            raise ConfigError(f"{key}.subject_pattern: {pattern!r} is not a regular expression ({exc})") from None
+        if "subject" not in groups:
+            raise ConfigError(f"{key}.subject_pattern: {pattern!r} needs a group named subject, e.g. (?P<subject>[^_]+)")
 
 
 def _check_training(training: dict) -> None:

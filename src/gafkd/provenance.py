@@ -12,7 +12,7 @@ from pathlib import Path
 
 from . import __version__
 
-_PACKAGES = ("gafkd", "numpy", "scipy", "h5py", "pandas", "torch", "snakemake", "pyts")
+_PACKAGES = ("gafkd", "numpy", "scipy", "h5py", "pandas", "torch", "snakemake", "pyts", "actfast")
 
 
 def canonical_json(obj) -> str:

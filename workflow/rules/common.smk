@@ -91,7 +91,7 @@ def gaf_h5(dataset):
 
 
 def dataset_source(wildcards):
-    """The window rule's input: the synthetic folder, or the real data folder when it exists.
+    """The window rule's input: the synthetic folder, or the real data folder (and activity log) when they exist.
 
     A missing real-data folder is not an input (so `snakemake -n` works before the data is
     copied); the window job then stops with one sentence saying where to put the data.
@@ -99,7 +99,11 @@ def dataset_source(wildcards):
     source = config["datasets"][wildcards.dataset]["source"]
     if source["format"] == "synthetic":
         return results(wildcards.dataset, "source")
-    return source["path"] if os.path.isdir(source["path"]) else []
+    return [
+        p
+        for p in (source["path"], source.get("annotations"))
+        if p and os.path.exists(p)
+    ]
 
 
 def pack_inputs(pack):

@@ -13,6 +13,8 @@ same run (machines are shared and noisy). Sections:
 - packs: aggregate training samples/s of fused packs (the student at widths 1, 4, 16, 64; every teacher at
   width 3) through the real epoch loop, against one run in the same run (``pack_speedup``), and the
   FLOP/s they achieve (``torch.utils.flop_counter``);
+- readers: samples/s of the GENEActiv ``.bin`` reader on a written multi-hour recording against the CSV
+  (and Parquet) recordings reader on the same samples (``bin_vs_csv``; :mod:`.readers`);
 - estimate: measured per-epoch costs summed over the configured grid (``study_hours``), per run and,
   with ``packs``, in the configured packing (``packed``: teachers and students apart).
 """
@@ -34,6 +36,7 @@ from ..gaf.transform import GramianAngularField
 from ..models import build_model, count_parameters
 from ..models.fused import build_fused
 from ..provenance import package_versions
+from .readers import reader_speed
 from ..training.data import RunData
 from ..execution.device import autocast, configure, device_name
 from ..training.loop import train_epoch
@@ -425,12 +428,14 @@ def run(quick: bool = False, device: str = "auto", config: dict | None = None, s
     kd = bench.kd(steps=4 if quick else 16, h5_path=scratch / "naive.h5")
     loop = bench.loop_overhead(n_train=1024 if quick else 8192)
     gaf = bench.gaf(2048 if quick else 16384)
+    readers = reader_speed(hours=1 if quick else 4, scratch=scratch / "readers")
     report = {"device": device_name(dev), "quick": quick, "packages": package_versions(),
               "kd_cached_vs_live": kd["cached_vs_live_one"], "gaf_vs_pyts": gaf["gaf_vs_pyts"],
               "loop_overhead": loop["loop_overhead"], "ours_vs_naive": kd["ours_vs_naive"],
               "kd_cached_vs_live_by_teacher": kd["cached_vs_live_by_teacher"], "kd_cached_vs_ce": kd["cached_vs_ce"],
               "channels_last_speedup": speedups["channels_last"], "bf16_speedup": speedups["bf16"],
-              "models": models, "kd": kd, "loop": loop, "gaf": gaf}
+              "bin_vs_csv": readers["bin_vs_csv"], "models": models, "kd": kd, "loop": loop, "gaf": gaf,
+              "readers": readers}
     if "packs" in sections:
         report["packs"] = bench.packs(student_widths=(1, 4) if quick else (1, 4, 16, 64))
     if config is not None:
@@ -474,6 +479,12 @@ def format_report(report: dict) -> str:
     for name, ratio in report.get("bf16_speedup", {}).items():
         ratios.append([f"bf16 autocast vs fp32, {name} training", f"{ratio:.2f}×", ""])
     lines += [tabulate(ratios, headers=["ratio", "measured", "target"], tablefmt="github"), ""]
+    if "readers" in report:
+        r = report["readers"]
+        rows = [[name, f"{r[f'{name}_samples_per_s'] / 1e6:.2f}", f"{r['file_mb'][name]:.1f}"]
+                for name in ("bin", "csv", "parquet")]
+        lines += [f"readers ({r['hours']:g} h recording, {r['samples']:,} samples; .bin vs CSV {r['bin_vs_csv']:.1f}×):",
+                  tabulate(rows, headers=["format", "M samples/s", "file MB"], tablefmt="github"), ""]
     if "packs" in report:
         rows = [[f"{r['modality']}-{r['arch']}", r["width"], f"{r['train_samples_per_s']:.0f}",
                  f"{r['speedup_vs_one_run']:.2f}×", f"{r['achieved_tflops'] * 1e3:.1f}"] for r in report["packs"]["rows"]]

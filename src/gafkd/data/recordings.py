@@ -61,21 +61,33 @@ def window_recording(table: pd.DataFrame, subject: str, window: int, stride: int
     raw = table["label"].to_numpy()
     ts = table["timestamp"].to_numpy(dtype=np.float64) if "timestamp" in table.columns else None
     bounds = run_starts(raw, ts, max_gap)
+    return windows_of_runs(xyz, bounds, lambda lo: mapper(raw[lo], where), window, stride, subject, subject)
+
+
+def windows_of_runs(xyz: np.ndarray, bounds: np.ndarray, run_label, window: int, stride: int, subject: str,
+                    name: str) -> WindowSet:
+    """Windows of ``window`` samples every ``stride`` inside each run ``[bounds[i], bounds[i + 1])``.
+
+    ``run_label(first sample)`` gives the run's class index, or None for a run that is not labelled; it
+    is asked only of runs long enough for a window. Window ids are ``name@first sample``.
+    """
     starts, labels = [], []
     for lo, hi in zip(bounds[:-1], bounds[1:]):
         if hi - lo < window:
             continue
-        label = mapper(raw[lo], where)
+        label = run_label(lo)
+        if label is None:
+            continue
         for s in range(lo, hi - window + 1, stride):
             starts.append(s)
             labels.append(label)
     idx = np.asarray(starts, dtype=np.int64)[:, None] + np.arange(window)
     signals = xyz[idx].transpose(0, 2, 1) if starts else np.zeros((0, 3, window), np.float32)
     return WindowSet(
-        signals=np.ascontiguousarray(signals),
+        signals=np.ascontiguousarray(signals, dtype=np.float32),
         labels=np.asarray(labels, dtype=np.int64),
         subjects=np.full(len(starts), subject),
-        ids=np.asarray([f"{subject}@{s}" for s in starts]),
+        ids=np.asarray([f"{name}@{s}" for s in starts]),
     )
 
 

@@ -8,9 +8,9 @@ brushing), engine vibration and slow steering for driving — and the signatures
 overlap. Subjects differ in wrist orientation, gain, cadence and noise, so a subject-disjoint
 split is harder than a window-level one, as in the real study.
 
-Output is written in one of the real formats (per-window .mat files or per-subject CSV/Parquet
-recordings) and read back through the same reader as real data. Everything is deterministic
-from ``seed``.
+Output is written in one of the real formats (per-window .mat files, per-subject CSV/Parquet
+recordings, or GENEActiv .bin files with an activity log) and read back through the same reader as
+real data. Everything is deterministic from ``seed``.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..classes import GENE14
+from .geneactiv import write_bin
 from .mat import write_window_mat
 
 FS = 100.0
@@ -155,10 +156,14 @@ def generate_recordings(subjects: int, seconds_per_activity: float, seed: int = 
 
 def write_synthetic(folder, subjects: int, seconds_per_activity: float, seed: int, write_as: str,
                     window: int | None = None) -> Path:
-    """Generate recordings and write them as ``write_as`` (parquet, csv, mat, mat73) into ``folder``."""
+    """Generate recordings and write them as ``write_as`` (parquet, csv, mat, mat73, bin) into ``folder``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    for subject, table in generate_recordings(subjects, seconds_per_activity, seed).items():
+    recordings = generate_recordings(subjects, seconds_per_activity, seed)
+    if write_as == "bin":
+        _write_as_bin(folder, recordings, seed)
+        return folder
+    for subject, table in recordings.items():
         if write_as in ("parquet", "csv"):
             path = folder / f"{subject}.{write_as}"
             table.to_parquet(path, index=False) if write_as == "parquet" else table.to_csv(path, index=False)
@@ -177,6 +182,48 @@ def _write_windows_as_mat(folder: Path, subject: str, table: pd.DataFrame, windo
             index += 1
             name = f"ID-{subject}_CLASS-{GENE14.index(label) + 1}_Window-{index:04d}.mat"
             write_window_mat(folder / name, xyz[rows[start:start + window]], version)
+
+
+BIN_START = np.datetime64("2024-05-06T09:00:00", "ns")  # the first subject's session; one a day after
+
+
+def continuous_recording(table: pd.DataFrame, rng) -> tuple[np.ndarray, list[tuple[int, int, str]]]:
+    """The bouts of ``table`` on one unbroken 100 Hz timeline, as a watch worn through the session records it.
+
+    Between bouts (the generator's 60 s gaps) the wrist drifts from the last posture to the next one
+    with sensor noise: unlabelled stretches. Returns acceleration [n, 3] and each bout's
+    (first sample, sample count, activity).
+    """
+    index = np.rint(table["timestamp"].to_numpy() * FS).astype(np.int64)
+    xyz = table[["x", "y", "z"]].to_numpy(np.float64)
+    out = np.empty((index[-1] + 1, 3))
+    out[index] = xyz
+    firsts = np.flatnonzero(np.diff(index, prepend=-2) > 1)  # rows where a bout begins
+    lasts = np.append(firsts[1:], len(index)) - 1
+    for last, first in zip(lasts[:-1], firsts[1:]):
+        lo, hi = index[last] + 1, index[first]
+        ramp = np.linspace(0, 1, hi - lo + 2)[1:-1, None]
+        out[lo:hi] = (1 - ramp) * xyz[last] + ramp * xyz[first] + rng.normal(0, 0.02, (hi - lo, 3))
+    labels = table["label"].to_numpy()
+    return out, [(int(index[f]), int(l - f + 1), labels[f]) for f, l in zip(firsts, lasts)]
+
+
+def _write_as_bin(folder: Path, recordings: dict[str, pd.DataFrame], seed: int) -> None:
+    """One .bin file per subject and one activity log (subject, activity, start, end) for all of them."""
+    rng = np.random.default_rng([seed, 0xB1])
+    rows = []
+    for day, (subject, table) in enumerate(recordings.items()):
+        xyz, bouts = continuous_recording(table, rng)
+        start_ns = int((BIN_START + np.timedelta64(day, "D")).astype(np.int64))
+        written = write_bin(folder / f"{subject}.bin", xyz, FS, start_ns, subject=subject, serial=f"{70000 + day}")
+        for first, length, activity in bouts:
+            begin = int(written.time_ns[first])
+            rows.append((subject, activity, _timestamp(begin), _timestamp(begin + round(length * 1e9 / FS))))
+    pd.DataFrame(rows, columns=["subject", "activity", "start", "end"]).to_csv(folder / "activity_log.csv", index=False)
+
+
+def _timestamp(ns: int) -> str:
+    return str(np.datetime64(int(ns), "ns").astype("datetime64[ms]")).replace("T", " ")
 
 
 def write_synthetic_atomic(folder, source: dict, window: int) -> dict:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -11,12 +11,16 @@ from ..errors import DataError
 
 @dataclass
 class WindowSet:
-    """``signals`` float32 [N, 3, L]; ``labels`` int64 [N]; ``subjects`` and ``ids`` str [N]."""
+    """``signals`` float32 [N, 3, L]; ``labels`` int64 [N]; ``subjects`` and ``ids`` str [N].
+
+    ``attrs``: what the reader wants recorded in windows.h5's attributes (e.g. resampling).
+    """
 
     signals: np.ndarray
     labels: np.ndarray
     subjects: np.ndarray
     ids: np.ndarray
+    attrs: dict = field(default_factory=dict)
 
     def __post_init__(self):
         n = len(self.signals)
