@@ -166,6 +166,11 @@ def test_every_table_says_where_its_data_comes_from():
     assert text.count("Data: **synthetic** (the embedded GENEActiv-like generator, 8 subjects, seed 7)") == 3
     # synthetic numbers are never set against the published study's
     assert "### Comparison with the notes" not in text and text.count("No comparison with the notes") == 3
+    raw = {**CONFIG, "datasets": {name: {**d, "source": {"format": "geneactiv", "path": "data/bin",
+                                                         "annotations": "data/log.csv"}}
+                                  for name, d in CONFIG["datasets"].items()}}
+    text = render_tables(raw, fake_runs(), load_reference(), "")
+    assert text.count("Data: real recordings (GENEActiv .bin files in `data/bin`, labelled by `data/log.csv`)") == 3
 
 
 def test_the_student_alone_is_the_signal_teacher_trained_once():

@@ -14,13 +14,13 @@ from .annotated import read_geneactiv_folder
 from .mat import read_mat_folder
 from .recordings import read_recordings
 from .split import TEST, TRAIN, split_windows
+from .synthetic import ACTIVITY_LOG
 from .windowset import WindowSet
 
 EXPECTED_FILES = {"mat": "the .mat windows (ID-<subject>_CLASS-<class>_Window-<n>.mat)",
                   "recordings": "one CSV or Parquet recording per subject (columns x, y, z, label)",
                   "geneactiv": "the GENEActiv .bin recordings (one per subject and session)"}
 SYNTHETIC_FORMATS = {"mat": "mat", "mat73": "mat", "parquet": "recordings", "csv": "recordings", "bin": "geneactiv"}
-SYNTHETIC_LOG = "activity_log.csv"  # the activity log the generator writes beside its .bin files
 
 
 def source_format(source: dict) -> str:
@@ -33,7 +33,7 @@ def source_format(source: dict) -> str:
 
 def annotations_path(folder, source: dict) -> Path:
     """The activity log of a geneactiv source (the generator writes its own into the data folder)."""
-    return Path(folder) / SYNTHETIC_LOG if source["format"] == "synthetic" else Path(source["annotations"])
+    return Path(folder) / ACTIVITY_LOG if source["format"] == "synthetic" else Path(source["annotations"])
 
 
 def missing_data_folders(config: dict, results) -> list[str]:

@@ -185,6 +185,7 @@ def _write_windows_as_mat(folder: Path, subject: str, table: pd.DataFrame, windo
 
 
 BIN_START = np.datetime64("2024-05-06T09:00:00", "ns")  # the first subject's session; one a day after
+ACTIVITY_LOG = "activity_log.csv"  # written beside the .bin files
 
 
 def continuous_recording(table: pd.DataFrame, rng) -> tuple[np.ndarray, list[tuple[int, int, str]]]:
@@ -219,7 +220,7 @@ def _write_as_bin(folder: Path, recordings: dict[str, pd.DataFrame], seed: int) 
         for first, length, activity in bouts:
             begin = int(written.time_ns[first])
             rows.append((subject, activity, _timestamp(begin), _timestamp(begin + round(length * 1e9 / FS))))
-    pd.DataFrame(rows, columns=["subject", "activity", "start", "end"]).to_csv(folder / "activity_log.csv", index=False)
+    pd.DataFrame(rows, columns=["subject", "activity", "start", "end"]).to_csv(folder / ACTIVITY_LOG, index=False)
 
 
 def _timestamp(ns: int) -> str:

@@ -212,6 +212,8 @@ def data_source(config: dict, dataset: str) -> str:
     if source["format"] == "synthetic":
         return (f"**synthetic** (the embedded GENEActiv-like generator, {source.get('subjects', '?')} subjects, "
                 f"seed {source.get('seed', '?')}), not the group's recordings")
+    if source["format"] == "geneactiv":
+        return f"real recordings (GENEActiv .bin files in `{source['path']}`, labelled by `{source['annotations']}`)"
     return f"real recordings ({source['format']} files in `{source['path']}`)"
 
 
