@@ -57,6 +57,19 @@ def test_quantisation_is_the_devices(tmp_path, rng):
     assert np.abs(write_bin(tmp_path / "b.bin", x * 10, 100, T0).xyz).max() < 8.2  # clipped at the ±8 g range
 
 
+def test_bit_layout_light_and_button(tmp_path, rng):
+    """x, y, z, 10 bits of light and the button bit each land where actfast (an independent parser) reads them."""
+    import actfast
+
+    n = 2 * SAMPLES_PER_PAGE
+    light, button = rng.integers(0, 1024, n), rng.integers(0, 2, n)
+    written = write_bin(tmp_path / "a.bin", _signal(rng, n, 100) * 4, 100, T0, light=light, button=button)
+    series = actfast.read(tmp_path / "a.bin")["timeseries"]["high_frequency"]
+    np.testing.assert_array_equal(series["acceleration"], written.xyz)
+    np.testing.assert_allclose(series["light"], light * 800 / 300, rtol=1e-6)  # lux = counts · Lux / Volts
+    np.testing.assert_array_equal(series["button_state"], button.astype(bool))
+
+
 def test_non_integer_period_rate(tmp_path, rng):
     written = write_bin(tmp_path / "a.bin", _signal(rng, 900, 75), 75, T0)
     read = read_bin(tmp_path / "a.bin")

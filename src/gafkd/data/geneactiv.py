@@ -27,7 +27,6 @@ from ..errors import DataError
 HEADER_LINES = 59
 PAGE_LINES = 10
 SAMPLES_PER_PAGE = 300
-EPOCH = np.datetime64("1970-01-01T00:00:00", "ns")
 
 
 @dataclass(frozen=True)
@@ -59,10 +58,6 @@ class BinRecording:
     sample_rate: float
     subject_code: str = ""
     metadata: dict = field(default_factory=dict)
-
-    @property
-    def seconds(self) -> float:
-        return len(self.time_ns) / self.sample_rate
 
 
 # ---------------------------------------------------------------------------------------------- writing
@@ -109,8 +104,10 @@ def _hex_pages(counts: np.ndarray, light: np.ndarray, button: np.ndarray) -> np.
 
 def write_bin(path, xyz_g: np.ndarray, sample_rate: float, start_ns: int, subject: str = "",
               serial: str = "012345", calibration: Calibration = Calibration(),
-              light: np.ndarray | None = None) -> BinRecording:
+              light: np.ndarray | None = None, button: np.ndarray | None = None) -> BinRecording:
     """Write acceleration ``xyz_g`` [n, 3] (g) as a GENEActiv ``.bin`` file recorded from ``start_ns``.
+
+    ``light`` (10-bit counts) and ``button`` (0/1) per sample fill the other bits of each sample (zeros).
 
     The last page is completed by repeating the last sample (a device writes whole pages). Returns what
     the file holds, as a reader must return it: the quantised g values and each sample's time.
@@ -121,12 +118,13 @@ def write_bin(path, xyz_g: np.ndarray, sample_rate: float, start_ns: int, subjec
     pages = -(-len(xyz_g) // SAMPLES_PER_PAGE)
     pad = pages * SAMPLES_PER_PAGE - len(xyz_g)
     xyz_g = np.concatenate([xyz_g, np.repeat(xyz_g[-1:], pad, axis=0)])
-    light = np.zeros(len(xyz_g), np.int64) if light is None else np.resize(np.asarray(light, np.int64), len(xyz_g))
+    light, button = (np.zeros(len(xyz_g), np.int64) if v is None else np.resize(np.asarray(v, np.int64), len(xyz_g))
+                     for v in (light, button))
     counts = calibration.to_counts(xyz_g)
     start_ns = int(start_ns) // 10**6 * 10**6  # page times have ms precision
     page_ns = [start_ns + round(k * SAMPLES_PER_PAGE * 1e3 / sample_rate) * 10**6 for k in range(pages)]
-    text = [*_header(serial, subject, sample_rate, start_ns, pages, calibration)]
-    data = _hex_pages(counts, light, np.zeros(len(xyz_g), np.int64))
+    text = _header(serial, subject, sample_rate, start_ns, pages, calibration)
+    data = _hex_pages(counts, light, button)
     for k in range(pages):
         text += ["Recorded Data", f"Device Unique Serial Code:{serial}", f"Sequence Number:{k}",
                  f"Page Time:{_stamp(page_ns[k])}", "Unassigned:", "Temperature:25.0", "Battery voltage:4.10",
