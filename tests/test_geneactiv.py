@@ -225,9 +225,11 @@ BAD = {
                        r"S1.bin: not a GENEActiv .bin file: no 'Measurement Frequency'"),
     "subject without a file": (None, [("S3", "walk", 0, 5)], r"log.csv, line 5: subject 'S3' has no .bin file"),
     "overlapping intervals": (None, [("S1", "run", 24, 28)], r"log.csv, line 5: the interval overlaps line 3"),
-    "reversed interval": (None, [("S2", "run", 25, 22)], r"log.csv, line 5: the interval ends \(22.0\) before"),
+    "reversed interval": (None, [("S2", "run", 25, 22)], r"log.csv, line 5: the interval ends \(22 s\) before it starts \(25 s\)"),
     "unknown activity": (None, [("S2", "swim", 21, 25)], r"log.csv, line 5: unknown class 'swim'"),
-    "outside the recording": (None, [("S2", "sit", 40, 45)], None),  # allowed: just labels nothing
+    "outside the recording": (None, [("S2", "sit", 40, 45)],
+                              r"log.csv, line 5: 40 s – 45 s lies outside the recording S2.bin \(2024-05-06 09:00:00 –"),
+    "partly outside": (None, [("S2", "sit", 25, 45)], None),  # allowed: labels what was recorded
 }
 
 

@@ -23,7 +23,7 @@ import pandas as pd
 from ..classes import LabelMapper
 from ..errors import DataError
 from ..provenance import package_versions
-from .annotations import Intervals, check_overlaps, read_annotations
+from .annotations import Intervals, check_overlaps, clock_text, read_annotations
 from .geneactiv import BinRecording, read_bin
 from .recordings import run_starts, windows_of_runs
 from .windowset import WindowSet
@@ -95,10 +95,13 @@ def place_intervals(intervals: Intervals, recordings: list[Recording], mapper: L
         where = intervals.where(row)
         rec = _recording_for(row, by_subject, intervals, where)
         label = mapper(row.activity, where)
-        start, end = (row.start, row.end)
+        start, end = row.start, row.end
         if intervals.relative:
             t0 = rec.span[0]
             start, end = t0 + int(round(row.start * 1e9)), t0 + int(round(row.end * 1e9))
+        if not (start < rec.span[1] and end > rec.span[0]):
+            raise DataError(f"{where}: {intervals.text(row.start)} – {intervals.text(row.end)} lies outside the "
+                            f"recording {rec.path.name} ({_span_text(rec)})")
         rows.append((rec.name, start, end, label, row.line, row.activity))
     table = pd.DataFrame(rows, columns=["recording", "start", "end", "label", "line", "activity"])
     for name, group in table.groupby("recording", sort=False):
@@ -124,14 +127,14 @@ def _recording_for(row, by_subject: dict, intervals: Intervals, where: str) -> R
         return candidates[0]
     inside = [rec for rec in candidates if row.start < rec.span[1] and row.end > rec.span[0]]
     if not inside:
-        spans = ", ".join(f"{rec.name}: {_iso(rec.span[0])} – {_iso(rec.span[1])}" for rec in candidates)
-        raise DataError(f"{where}: {_iso(row.start)} – {_iso(row.end)} lies outside every recording of subject "
+        spans = ", ".join(f"{rec.name}: {_span_text(rec)}" for rec in candidates)
+        raise DataError(f"{where}: {intervals.text(row.start)} – {intervals.text(row.end)} lies outside every recording of subject "
                         f"{row.subject!r} ({spans})")
     return inside[0]
 
 
-def _iso(ns: int) -> str:
-    return "end" if ns == np.iinfo(np.int64).max else str(np.datetime64(int(ns), "ns"))
+def _span_text(rec: Recording) -> str:
+    return f"{clock_text(rec.span[0])} – {clock_text(rec.span[1])}"
 
 
 def sample_labels(time_ns: np.ndarray, intervals: list) -> np.ndarray:
@@ -154,7 +157,7 @@ def read_geneactiv_folder(folder, annotations, names, window: int, stride: int, 
     for rec in recordings:
         if not placed[rec.name]:
             raise DataError(f"{rec.path}: no interval of {intervals.path} labels any of this recording "
-                            f"(subject {rec.subject!r}, {_iso(rec.span[0])} – {_iso(rec.span[1])})")
+                            f"(subject {rec.subject!r}, {_span_text(rec)})")
         native[rec.name] = rec.data.sample_rate
         data = resample(rec.data, sampling_rate)
         labels = sample_labels(data.time_ns, placed[rec.name])

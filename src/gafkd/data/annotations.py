@@ -45,6 +45,15 @@ class Intervals:
     def where(self, row) -> str:
         return f"{self.path}, line {row.line}"
 
+    def text(self, time) -> str:
+        """A start or end as the log meant it: seconds, or a timestamp."""
+        return f"{time:g} s" if self.relative else clock_text(time)
+
+
+def clock_text(ns: int) -> str:
+    """A time in ns since 1970 as ``YYYY-MM-DD hh:mm:ss[.ffffff]`` (OPEN_END: the recording's end)."""
+    return "the recording's end" if ns == OPEN_END else str(pd.Timestamp(int(ns)))
+
 
 def read_annotations(path, date_format: str = "%d-%m-%Y") -> Intervals:
     """Read an activity log in either layout (told apart by its columns)."""
@@ -164,7 +173,8 @@ def _checked(intervals: Intervals) -> Intervals:
     reversed_ = table["end"] <= table["start"]
     if reversed_.any():
         row = table[reversed_].iloc[0]
-        raise DataError(f"{intervals.where(row)}: the interval ends ({row.end}) before it starts ({row.start})")
+        raise DataError(f"{intervals.where(row)}: the interval ends ({intervals.text(row.end)}) before it starts "
+                        f"({intervals.text(row.start)})")
     return intervals
 
 
