@@ -221,6 +221,8 @@ BAD = {
                     r"S1.bin: not a readable GENEActiv .bin file \(Invalid hex data"),
     "page out of sequence": (lambda d, rows: _edit_bin(d / "S1.bin", lambda l: l[:79] + l[89:99] + l[79:89] + l[99:]),
                              None, r"S1.bin, line 93: page 3 is out of sequence"),
+    "no pages": (lambda d, rows: _edit_bin(d / "S1.bin", lambda l: l[:57] + [b"Number of Pages:0", b"", b""]), None,
+                 r"S1.bin: holds no recorded data \(Number of Pages: 0, 0 pages read\)"),
     "not a bin file": (lambda d, rows: (d / "S1.bin").write_text("subject,x\n1,2\n"), None,
                        r"S1.bin: not a GENEActiv .bin file: no 'Measurement Frequency'"),
     "subject without a file": (None, [("S3", "walk", 0, 5)], r"log.csv, line 5: subject 'S3' has no .bin file"),

@@ -205,6 +205,8 @@ def read_bin(path) -> BinRecording:
 
 
 def _check_pages(path, rate: float, pages: int, page_ns: np.ndarray, time_ns: np.ndarray) -> None:
+    if pages == 0 or len(time_ns) == 0:
+        raise DataError(f"{path}: holds no recorded data (Number of Pages: {pages}, {len(page_ns)} pages read)")
     if len(page_ns) < pages:
         whole = min(len(page_ns), len(time_ns) // SAMPLES_PER_PAGE)
         raise DataError(f"{path}, line {page_line(whole)}: truncated: the header says {pages} pages, "
