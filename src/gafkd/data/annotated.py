@@ -47,6 +47,10 @@ class Recording:
         """First sample time and one period past the last (ns)."""
         return int(self.data.time_ns[0]), int(self.data.time_ns[-1] + 1e9 / self.data.sample_rate)
 
+    def overlaps(self, start: int, end: int) -> bool:
+        first, last = self.span
+        return start < last and end > first
+
 
 def bin_files(folder) -> list[Path]:
     folder = Path(folder)
@@ -99,7 +103,7 @@ def place_intervals(intervals: Intervals, recordings: list[Recording], mapper: L
         if intervals.relative:
             t0 = rec.span[0]
             start, end = t0 + int(round(row.start * 1e9)), t0 + int(round(row.end * 1e9))
-        if not (start < rec.span[1] and end > rec.span[0]):
+        if not rec.overlaps(start, end):
             raise DataError(f"{where}: {intervals.text(row.start)} – {intervals.text(row.end)} lies outside the "
                             f"recording {rec.path.name} ({_span_text(rec)})")
         rows.append((rec.name, start, end, label, row.line, row.activity))
@@ -125,7 +129,7 @@ def _recording_for(row, by_subject: dict, intervals: Intervals, where: str) -> R
             raise DataError(f"{where}: subject {row.subject!r} has {len(candidates)} recordings; give times as "
                             f"timestamps or name the file in a 'recording' column")
         return candidates[0]
-    inside = [rec for rec in candidates if row.start < rec.span[1] and row.end > rec.span[0]]
+    inside = [rec for rec in candidates if rec.overlaps(row.start, row.end)]
     if not inside:
         spans = ", ".join(f"{rec.name}: {_span_text(rec)}" for rec in candidates)
         raise DataError(f"{where}: {intervals.text(row.start)} – {intervals.text(row.end)} lies outside every recording of subject "

@@ -105,8 +105,7 @@ def _times(values: pd.Series, path: Path, lines, column: str, relative: bool | N
     if pd.api.types.is_datetime64_any_dtype(values):  # a Parquet log's timestamp column
         if relative:
             raise DataError(f"{path}: {column} holds timestamps but start holds seconds; use one kind")
-        stamps = values.dt.tz_localize(None) if values.dt.tz is not None else values
-        return stamps.to_numpy("datetime64[ns]").astype(np.int64), False
+        return _clock_ns(values), False
     numbers = pd.to_numeric(values, errors="coerce")
     if relative is None:
         relative = bool(pd.notna(numbers.iloc[0]))
@@ -121,9 +120,14 @@ def _times(values: pd.Series, path: Path, lines, column: str, relative: bool | N
         bad = int(np.argmax(stamps.isna().to_numpy()))
         raise DataError(f"{path}, line {lines[bad]}: {column} {values.iloc[bad]!r} is not a timestamp "
                         f"(the log's first start is, so every time is a timestamp)")
-    if getattr(stamps.dt, "tz", None) is not None:
+    return _clock_ns(stamps), False
+
+
+def _clock_ns(stamps: pd.Series) -> np.ndarray:
+    """Datetimes as ns since 1970 on the device's clock (a time zone, if any, is dropped, not converted)."""
+    if stamps.dt.tz is not None:
         stamps = stamps.dt.tz_localize(None)
-    return stamps.to_numpy("datetime64[ns]").astype(np.int64), False
+    return stamps.to_numpy("datetime64[ns]").astype(np.int64)
 
 
 def _ggir_intervals(table: pd.DataFrame, path: Path, date_format: str) -> Intervals:
