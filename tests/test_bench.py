@@ -1,6 +1,7 @@
 """The benchmark harness produces its numbers (no timing assertions: machines are noisy)."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -8,6 +9,8 @@ import yaml
 
 from gafkd.bench import speed as bench
 from gafkd.cli import load_config, main
+
+ROOT = Path(__file__).resolve().parents[1]
 
 STUDY_ARCHS = bench.ARCHS  # before any test narrows them
 
@@ -164,3 +167,30 @@ def test_reader_throughput_on_a_written_recording(tmp_path):
                                                      "pyts_windows_per_s": 1.0, "max_abs_difference": 0.0}}
     text = bench.format_report(fake)
     assert "readers (0.05 h recording, 18,000 samples" in text and f"{r['bin_vs_csv']:.1f}×" in text
+
+
+@pytest.mark.slow
+def test_device_check_runs_every_section_on_cpu(tmp_path, capsys, monkeypatch):
+    """The device check at CPU sizes: every section named, none failed (CUDA-only parts skip, saying why)."""
+    from gafkd.bench import device_check
+
+    assert main(["bench", "--cuda-check", "--device", "cpu", "--threads", "1", "--json", str(tmp_path / "c.json"),
+                 "--config", str(ROOT / "config.yaml"), str(ROOT / "demo.yaml")]) == 0
+    report = json.loads((tmp_path / "c.json").read_text())
+    sections = report["sections"]
+    assert list(sections) == ["environment", "cuda_tests", "memory", "pack_speed", "teacher_logits", "study_estimate"]
+    assert all(s["status"] in ("ok", "skipped") for s in sections.values()), sections
+    assert sections["cuda_tests"]["status"] == "skipped" and "no CUDA here" in sections["cuda_tests"]["why"]
+    assert all(r["equal"] for r in sections["teacher_logits"]["rows"])
+    assert {r["deterministic"] for r in sections["pack_speed"]["rows"]} == {True, False}
+    assert {r["channels_last"] for r in sections["pack_speed"]["rows"]} == {True, False}
+    training = [r for r in sections["memory"]["rows"] if r["phase"] == "training step"]
+    assert all(0.75 <= r["measured_bytes"] / r["estimate_bytes"] <= 1.25 for r in training)
+    printed = capsys.readouterr().out
+    for name in sections:
+        assert name in printed
+    # a failing section is recorded as failed, and the others still run
+    monkeypatch.setattr(device_check, "_pack_speed", lambda *args: {"rows": []})
+    broken = device_check.run_check({"training": {}}, device="cpu", tests=False)
+    assert broken["sections"]["teacher_logits"]["status"] == "failed" and not broken["ok"]
+    assert broken["sections"]["memory"]["status"] == "ok"

@@ -12,7 +12,7 @@ from gafkd.models.families import arch_args
 from gafkd.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
-SCHEMA = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
+SCHEMA = yaml.safe_load((ROOT / "src/gafkd/schemas/config.schema.yaml").read_text())
 BASE = yaml.safe_load((ROOT / "config.yaml").read_text())
 
 
@@ -111,3 +111,23 @@ def test_gafkd_status_reports_malformed_yaml_in_one_line(tmp_path, capsys):
     assert main(["status", "--config", str(tmp_path / "bad.yaml"), "--directory", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"gafkd: config: {tmp_path / 'bad.yaml'}, line 2") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("value, text", [(0.7, "0.7"), (1.0, "1"), (0.00001, "0.00001"), (0.1234567, "0.1234567"),
+                                         (0.30000000000000004, "0.30000000000000004")])
+def test_experiment_names_round_trip_every_float(value, text):
+    from gafkd.names import Experiment
+
+    experiment = Experiment("kd1", ("gaf:wrn16-1",), (1.0,), value)
+    assert experiment.spec == f"kd1_gaf-wrn16-1_lam{text}"
+    assert Experiment.parse(experiment.spec).lam == value  # lossless, and the grammar parses it
+    weights = Experiment("kdn", ("gaf:wrn16-1", "sig:wrn16-1"), (0.1234567, 0.1234568), 0.7)
+    assert weights.spec != Experiment("kdn", ("gaf:wrn16-1", "sig:wrn16-1"), (0.1234567, 0.1234567), 0.7).spec
+
+
+def test_device_auto_says_what_replaced_it():
+    from gafkd.config import with_defaults
+
+    with pytest.raises(ConfigError, match=r"^training.device: auto was removed: packs and GPU resources are planned "
+                                          r"from the config.*write cuda \(GPU jobs\) or cpu$"):
+        with_defaults({"datasets": {}, "training": {"device": "auto"}})

@@ -1,30 +1,47 @@
 """Concurrent GPU jobs on one machine get different devices; a crashed job's slot comes back."""
 
+import errno
 import multiprocessing as mp
 import os
 import signal
+import tempfile
 import time
 
-from gafkd.execution.gpuslots import acquire_gpu_slot, release_gpu_slots
+import pytest
+
+from gafkd.errors import GafkdError
+from gafkd.execution import gpuslots
+from gafkd.execution.gpuslots import acquire_gpu_slot, default_lock_dir
 
 
-def _hold(lock_dir, queue, hold_seconds):
-    device = acquire_gpu_slot(lock_dir, timeout=30, poll=0.05)
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch):
+    # acquire_gpu_slot sets CUDA_VISIBLE_DEVICES in the calling process: restore it after each test
+    for variable in ("CUDA_VISIBLE_DEVICES", "GAFKD_GPUS", "GAFKD_GPU_LOCKS"):
+        monkeypatch.delenv(variable, raising=False)
+
+
+def _hold(lock_dir, queue, hold_seconds, jobs_per_device):
+    device = acquire_gpu_slot(lock_dir, jobs_per_device=jobs_per_device, timeout=30, poll=0.05)
     queue.put((os.getpid(), device, os.environ.get("CUDA_VISIBLE_DEVICES"), time.monotonic()))
     time.sleep(hold_seconds)
 
 
-def _spawn(lock_dir, queue, hold):
-    process = mp.get_context("fork").Process(target=_hold, args=(lock_dir, queue, hold))
+def _spawn(lock_dir, queue, hold, jobs_per_device=1):
+    process = mp.get_context("fork").Process(target=_hold, args=(lock_dir, queue, hold, jobs_per_device))
     process.start()
     return process
 
 
+def _run_jobs(lock_dir, count, hold=1.0, jobs_per_device=1):
+    queue = mp.get_context("fork").Queue()
+    workers = [_spawn(lock_dir, queue, hold, jobs_per_device) for _ in range(count)]
+    return queue, workers, [queue.get(timeout=20) for _ in workers]
+
+
 def test_concurrent_jobs_get_distinct_devices(tmp_path, monkeypatch):
     monkeypatch.setenv("GAFKD_GPUS", "0,1,2")
-    queue = mp.get_context("fork").Queue()
-    workers = [_spawn(tmp_path, queue, 1.0) for _ in range(3)]
-    got = [queue.get(timeout=20) for _ in workers]
+    queue, workers, got = _run_jobs(tmp_path, 3)
     assert sorted(device for _, device, _, _ in got) == ["0", "1", "2"]
     assert all(device == visible for _, device, visible, _ in got)
     # a fourth job waits until one of the three exits
@@ -35,6 +52,27 @@ def test_concurrent_jobs_get_distinct_devices(tmp_path, monkeypatch):
         w.join(10)
 
 
+def test_a_preset_device_list_is_the_pool(tmp_path, monkeypatch):
+    """CUDA_VISIBLE_DEVICES=4,5 in the user's shell: jobs spread over 4 and 5 (not all on the first)."""
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,5")
+    _, workers, got = _run_jobs(tmp_path, 2)
+    assert sorted(visible for _, _, visible, _ in got) == ["4", "5"]
+    for w in workers:
+        w.join(10)
+
+
+def test_several_jobs_share_a_device(tmp_path, monkeypatch):
+    """gpu_jobs_per_device: 2 → two jobs on the one device at once, a third waits."""
+    monkeypatch.setenv("GAFKD_GPUS", "0")
+    queue, workers, got = _run_jobs(tmp_path, 2, hold=1.0, jobs_per_device=2)
+    assert [device for _, device, _, _ in got] == ["0", "0"]
+    assert abs(got[0][3] - got[1][3]) < 0.8
+    third = _spawn(tmp_path, queue, 0.0, 2)
+    assert queue.get(timeout=20)[3] >= min(t for *_, t in got) + 0.9
+    for w in [*workers, third]:
+        w.join(10)
+
+
 def test_killed_job_releases_its_slot(tmp_path, monkeypatch):
     monkeypatch.setenv("GAFKD_GPUS", "7")
     queue = mp.get_context("fork").Queue()
@@ -42,8 +80,9 @@ def test_killed_job_releases_its_slot(tmp_path, monkeypatch):
     assert queue.get(timeout=20)[1] == "7"
     os.kill(victim.pid, signal.SIGKILL)
     victim.join(10)
-    assert acquire_gpu_slot(tmp_path, timeout=5, poll=0.05) == "7"
-    release_gpu_slots()
+    _, workers, got = _run_jobs(tmp_path, 1, hold=0.0)
+    assert got[0][1] == "7"
+    workers[0].join(10)
 
 
 def test_no_gpus_and_scheduler_assigned(tmp_path, monkeypatch):
@@ -51,4 +90,23 @@ def test_no_gpus_and_scheduler_assigned(tmp_path, monkeypatch):
     assert acquire_gpu_slot(tmp_path) is None
     monkeypatch.delenv("GAFKD_GPUS")
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3")
-    assert acquire_gpu_slot(tmp_path) == "3"  # SLURM already chose: keep it
+    assert acquire_gpu_slot(tmp_path) == "3"  # SLURM already chose: keep it, no lock
+    assert not list(tmp_path.iterdir())
+
+
+def test_locks_are_per_host_not_on_the_results_filesystem(monkeypatch, tmp_path):
+    assert str(default_lock_dir()).startswith(tempfile.gettempdir())
+    monkeypatch.setenv("GAFKD_GPU_LOCKS", str(tmp_path / "locks"))
+    assert default_lock_dir() == tmp_path / "locks"
+
+
+def test_a_filesystem_that_refuses_locks_is_named(tmp_path, monkeypatch):
+    monkeypatch.setenv("GAFKD_GPUS", "0")
+
+    def refuse(handle, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(gpuslots.fcntl, "flock", refuse)
+    with pytest.raises(GafkdError, match=r"gpu0.lock: the filesystem refuses a lock \(No locks available\); "
+                                         "set GAFKD_GPU_LOCKS"):
+        acquire_gpu_slot(tmp_path, timeout=1)

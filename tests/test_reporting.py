@@ -46,6 +46,8 @@ def fake_runs(config=CONFIG, datasets=("gene14_w500",), seed=0):
     runs["best_test_acc"] = np.round(rng.uniform(55, 75, len(runs)), 4)
     runs["final_test_acc"] = runs["best_test_acc"] - 1
     runs["code_version"], runs["device"] = "test", "cpu"
+    runs["status"], runs["diverged_at"], runs["trained_as"] = "ok", "", ""
+    runs["run_dir"] = [f"results/run{i}" for i in range(len(runs))]
     return runs
 
 
@@ -91,6 +93,26 @@ def test_missing_trials_are_marked_not_averaged_as_complete():
     assert f"<u>**{fmt(kept.mean())}**</u>" in rows[1]
     assert "† n=0/3" in rows[2] and rows[2].count("—") == 5
     assert "†" not in rows[0]
+
+
+def test_a_diverged_run_is_marked_counted_out_of_the_mean_and_listed():
+    from gafkd.reporting.make import footer
+    from gafkd.reporting.summary import summarize
+
+    runs = fake_runs()
+    bad = runs[(runs["kind"] == "teacher") & (runs["teachers"] == "gaf:wrn16-3") & (runs["seed"] == 2)].index
+    runs.loc[bad, ["status", "diverged_at", "best_test_acc"]] = ["diverged", "epoch 4, batch 7", np.nan]
+    rows = main_table_rows(render_tables(CONFIG, runs, load_reference(), ""))
+    assert "† n=2/3" in rows[1] and "| diverged" in rows[1] and "| —" not in rows[1]
+    kept = runs[(runs["kind"] == "teacher") & (runs["teachers"] == "gaf:wrn16-3") & (runs["status"] == "ok")]["best_test_acc"]
+    assert len(kept) == 2 and f"<u>**{fmt(kept.mean())}**</u>" in rows[1]
+    summary = summarize(runs)
+    line = summary[(summary["kind"] == "teacher") & (summary["teachers"] == "gaf:wrn16-3")
+                   & (summary["metric"] == "best_test_acc")].iloc[0]
+    assert line["n"] == 2 and np.isclose(line["mean"], kept.mean())
+    text = footer(CONFIG, runs)
+    assert "Diverged (1, counted out of the means like missing trials)" in text
+    assert f"`{runs.loc[bad[0], 'run_dir']}`: epoch 4, batch 7" in text
 
 
 def test_reference_comparison_matches_dataset_experiment_teachers_alpha_lam():

@@ -17,7 +17,9 @@ from gafkd.grid import experiments
 from gafkd.names import Experiment
 from gafkd.models import build_model, count_parameters
 from gafkd.training.runs import distill, train_teacher
-from gafkd.training.loop import TrainingError
+from gafkd.schema import training_settings
+from gafkd.errors import DataError
+from gafkd.training.device import prepare_model
 from gafkd.training.schedule import learning_rate
 from gafkd.training import checkpoint as checkpoint_module
 from gafkd.training.data import load_run_data
@@ -25,7 +27,7 @@ from gafkd.training.schedule import milestones
 from gafkd.training.teachers import LiveTeacher, load_teacher, write_teacher_logits
 
 # the protocol's training defaults, as the schema states them (their one source)
-SCHEMA = yaml.safe_load((Path(__file__).resolve().parents[1] / "workflow/schemas/config.schema.yaml").read_text())
+SCHEMA = yaml.safe_load((Path(__file__).resolve().parents[1] / "src/gafkd/schemas/config.schema.yaml").read_text())
 PROTOCOL = {k: v["default"] for k, v in SCHEMA["properties"]["training"]["properties"].items()}
 TRAINING = {"epochs": 3, "batch_size": 16, "lr": 0.05, "lr_steps": [0.01, 0.001, 0.0001],
             "lr_milestones": [1, 2, 3], "momentum": 0.9, "weight_decay": 1e-4, "deterministic": True,
@@ -75,12 +77,24 @@ def test_weights_must_sum_to_one():
 
 # --- models and schedule ------------------------------------------------------------------------
 
+def with_stage_outputs(model, x):
+    """(logits, the three stage outputs [B, C, ...]) through forward hooks (the model keeps none)."""
+    features = []
+    hooks = [stage.register_forward_hook(lambda m, i, o: features.append(o.squeeze(2) if o.dim() == 4 and
+                                                                          o.shape[2] == 1 else o))
+             for stage in model.stages]
+    logits = model(x)
+    for hook in hooks:
+        hook.remove()
+    return logits, features
+
+
 @pytest.mark.parametrize("arch", ["wrn16-1", "wrn16-3", "wrn28-1", "wrn28-3"])
 @pytest.mark.parametrize("modality, shape", [("sig", (2, 3, 500)), ("sig", (2, 3, 1000)), ("gaf", (2, 3, 64, 64))])
 def test_models_forward_backward(arch, modality, shape):
     torch.manual_seed(0)
     model = build_model(arch, modality, 14)
-    logits, features = model(torch.randn(shape), return_features=True)
+    logits, features = with_stage_outputs(model, torch.randn(shape))
     assert logits.shape == (2, 14) and len(features) == 3
     width = int(arch.split("-")[1])
     assert [f.shape[1] for f in features] == [16 * width, 32 * width, 64 * width]
@@ -102,7 +116,7 @@ def test_channels_last_is_the_same_model(modality, shape):
     fast.load_state_dict(plain.state_dict())
     fast.to_channels_last()
     assert {k: v.shape for k, v in fast.state_dict().items()} == {k: v.shape for k, v in plain.state_dict().items()}
-    (a, fa), (b, fb) = plain(x, return_features=True), fast(x, return_features=True)
+    (a, fa), (b, fb) = with_stage_outputs(plain, x), with_stage_outputs(fast, x)
     torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5)
     assert all(f.shape == g.shape and torch.allclose(f, g, atol=1e-4) for f, g in zip(fa, fb))
     if modality == "sig":  # the NWC kernels really ran: [B, C, 1, L] activations in channels_last
@@ -235,10 +249,17 @@ def test_checkpoint_from_other_settings_is_not_resumed(tiny, tmp_path):
     assert json.loads(open(out["metrics"]).read())["resumed_from_epoch"] == 0
 
 
-def test_nan_loss_names_epoch_and_batch(tiny, tmp_path):
+def test_a_diverged_run_is_a_result_naming_epoch_and_batch(tiny, tmp_path):
     # lr = NaN: batch 1 is computed with the initial weights, batch 2 sees the NaN update
-    with pytest.raises(TrainingError, match=r"epoch 1, batch 2: the loss is nan"):
-        _teacher(tiny, tmp_path, "sig", training={**TRAINING, "lr": float("nan")})
+    outputs = _teacher(tiny, tmp_path, "sig", training={**TRAINING, "lr": float("nan")})
+    metrics = json.loads(open(outputs["metrics"]).read())
+    assert metrics["status"] == "diverged" and (metrics["diverged"]["epoch"], metrics["diverged"]["batch"]) == (1, 2)
+    assert "epoch 1, batch 2: the loss is nan" in metrics["diverged"]["message"]
+    assert metrics["best_test_acc"] is None and metrics["final_test_acc"] is None  # no epoch finished
+    weights = _weights(outputs["weights"])
+    assert weights["status"] == "diverged" and weights["final"] is None and weights["best"] is None
+    with pytest.raises(DataError, match="no best weights: it diverged"):
+        load_teacher(outputs["weights"])
 
 
 def test_cached_and_live_teacher_give_the_same_student(tiny, tmp_path):
@@ -249,8 +270,9 @@ def test_cached_and_live_teacher_give_the_same_student(tiny, tmp_path):
     cached = _outputs(tmp_path / "cached")
     distill(tiny / "windows.h5", [tmp_path / "logits.h5"], cached, **common)
     model, record = load_teacher(teacher["weights"])
+    model = prepare_model(model, training_settings(TRAINING))  # the set-up the cached logits were made with
     gaf_data = load_run_data("gaf", tiny / "windows.h5", tiny / "gaf.h5")
-    gaf_data.mean, gaf_data.std = record["mean"], record["std"]
+    gaf_data.mean, gaf_data.std, gaf_data.channels_last = record["mean"], record["std"], True
     live = _outputs(tmp_path / "live")
     distill(tiny / "windows.h5", [tmp_path / "logits.h5"], live, live_teachers=[LiveTeacher(model, gaf_data)],
             **common)

@@ -28,6 +28,8 @@ def _bench(args) -> int:
     from .bench import speed as bench
 
     config = load_config(args.config) if args.config else None
+    if args.cuda_check:
+        return _device_check(args, config)
     if args.agreement:
         return _agreement(args, config)
     report = bench.run(quick=args.quick, device=args.device, config=config, threads=args.threads)
@@ -43,6 +45,14 @@ def _show(text: str, report: dict, json_path) -> int:
         write_json(report, json_path)
         print(f"\nwrote {json_path}")
     return 0
+
+
+def _device_check(args, config) -> int:
+    from .bench import device_check
+
+    report = device_check.run_check(config or load_config(["config.yaml"]), device=args.device, threads=args.threads)
+    _show(device_check.format_report(report), report, args.json)
+    return 0 if report["ok"] else 1
 
 
 def _agreement(args, config) -> int:
@@ -101,6 +111,9 @@ def main(argv=None) -> int:
     bench.add_argument("--agreement", nargs="?", const="modes", choices=["modes", "packs"],
                        help="instead: train and compare accuracies — modes: exact vs channels_last vs bf16; "
                             "packs: the members of one fused pack vs the same runs trained separately")
+    bench.add_argument("--cuda-check", action="store_true",
+                       help="instead: the device check — every CUDA branch (cuda tests, memory vs estimate, pack speed "
+                            "by width and mode, teacher logits, the study estimate); small sizes on a CPU")
     bench.add_argument("--epochs", type=int, default=30, help="--agreement: epochs per run")
     bench.add_argument("--seeds", type=int, default=None, help="--agreement: seeds (default 3; packs: 8, one pack)")
     status = commands.add_parser("status", help="what would rerun, per stage, and why (missing results, or made under other settings)")

@@ -14,6 +14,7 @@ import yaml
 
 from .classes import LABEL_MAPS, class_names
 from .errors import ConfigError
+from .schema import SCHEMA, load_schema
 from .models.families import family_of
 from .names import ModelId
 
@@ -62,7 +63,9 @@ def check_duplicate_keys(path) -> None:
     read_config_file(path)
 
 
-SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+# Values a release removed, and what to write instead (the schema's own message would only list values).
+REMOVED = {("training", "device", "auto"): "auto was removed: packs and GPU resources are planned from the config, "
+                                            "never from the host running Snakemake; write cuda (GPU jobs) or cpu"}
 
 
 def with_defaults(config: dict) -> dict:
@@ -75,12 +78,15 @@ def with_defaults(config: dict) -> dict:
     import jsonschema
     from snakemake.utils import validate
 
-    schema = yaml.safe_load(SCHEMA.read_text(encoding="utf-8"))
+    for (section, key, value), message in REMOVED.items():
+        if config.get(section, {}).get(key) == value:
+            raise ConfigError(f"{section}.{key}: {message}")
+    schema = load_schema()
     error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(config))
     if error is not None:
         key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
         message = error.message if len(error.message) < 200 else error.message[:200] + " …"
-        raise ConfigError(f"{key}: {message} (allowed keys and values: {SCHEMA.relative_to(SCHEMA.parents[2])})")
+        raise ConfigError(f"{key}: {message} (allowed keys and values: {SCHEMA.relative_to(SCHEMA.parents[1])})")
     validate(config, str(SCHEMA), set_default=True)
     return config
 

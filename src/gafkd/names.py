@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 
 from .errors import ConfigError
 from .models.families import ARCH_PATTERN, family_of
@@ -37,7 +38,10 @@ SPEC_PATTERN = (rf"{BASELINE}|{KD1}_{_MODEL_PATH}_lam{_NUMBER}"
 
 
 def fmt(x: float) -> str:
-    return format(float(x), "g")
+    """The shortest positional decimal that reads back as the same float: 0.7, 1, 0.00001 (never 1e-05,
+    never rounded to 6 digits), so that an experiment's name is lossless and its grammar always parses it."""
+    text = format(Decimal(repr(float(x))), "f")
+    return text[:-2] if text.endswith(".0") else text
 
 
 @dataclass(frozen=True, order=True)

@@ -16,7 +16,6 @@ from gafkd.data.build import missing_data_folders
 from gafkd.errors import ConfigError
 from gafkd.execution.packing import (
     logits_path,
-    pack_widths,
     rule_name,
     student_packs,
     teacher_packs,
@@ -37,28 +36,19 @@ RESULTS = config["results"].rstrip("/")
 DATASETS = list(config["datasets"])
 
 
+# From the config (training.device), never from this host's driver: a login node plans as a GPU node.
 GPUS_PER_JOB = gpus_per_training_job(config["training"]["device"])
-GPU_SLOTS = os.path.join(
-    RESULTS, ".gpu-slots"
-)  # lock files: one GPU per concurrent training job
 # What training jobs get as params: the settings that shape a run's numbers (threads come from
 # `threads:`), so that a speed-only change does not make Snakemake rerun finished training.
 TRAINING = training_identity(config["training"])
+# The teacher_logits rule also reads which checkpoint students learn from.
+LOGITS_TRAINING = {**TRAINING, "teacher_weights": config["training"]["teacher_weights"]}
 # What the report rules get: the config less its speed-only settings (they change no number).
 REPORT_CONFIG = {**config, "training": TRAINING}
 
 # The packs: runs trained together as one fused model, one job each; decided by the config alone.
-PACK_WIDTHS = pack_widths(config, "cuda" if GPUS_PER_JOB else "cpu")
-TEACHER_PACKS = [
-    p
-    for d in DATASETS
-    for p in teacher_packs(config, RESULTS, d, PACK_WIDTHS["teachers"])
-]
-STUDENT_PACKS = [
-    p
-    for d in DATASETS
-    for p in student_packs(config, RESULTS, d, PACK_WIDTHS["students"])
-]
+TEACHER_PACKS = [p for d in DATASETS for p in teacher_packs(config, RESULTS, d)]
+STUDENT_PACKS = [p for d in DATASETS for p in student_packs(config, RESULTS, d)]
 
 
 def inherit_stage_settings(name, stage):

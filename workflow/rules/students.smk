@@ -29,6 +29,5 @@ for pack in STUDENT_PACKS:
         params:
             pack=pack.to_dict(),
             training=TRAINING,
-            gpu_slots=GPU_SLOTS,
         script:
             "../scripts/train_pack.py"

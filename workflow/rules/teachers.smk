@@ -29,7 +29,6 @@ for pack in TEACHER_PACKS:
         params:
             pack=pack.to_dict(),
             training=TRAINING,
-            gpu_slots=GPU_SLOTS,
         script:
             "../scripts/train_pack.py"
 
@@ -57,7 +56,6 @@ for pack in TEACHER_PACKS:
         resources:
             gpu=GPUS_PER_JOB,
         params:
-            which=config["training"]["teacher_weights"],
-            gpu_slots=GPU_SLOTS,
+            training=LOGITS_TRAINING,
         script:
             "../scripts/teacher_logits.py"

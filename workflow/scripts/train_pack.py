@@ -1,7 +1,7 @@
+from gafkd.execution.snake import run_training_step
 from gafkd.training.runs import train_pack
-from gafkd.execution.snake import run_step
 from gafkd.training.spec import Pack
 
-run_step(snakemake, train_pack, Pack.from_dict(snakemake.params.pack), snakemake.input.windows,
-         snakemake.input.get("gaf"), training=snakemake.params.training, threads=snakemake.threads,
-         gpus=snakemake.resources.gpu, gpu_slots=snakemake.params.gpu_slots)
+run_training_step(snakemake, train_pack, Pack.from_dict(snakemake.params.pack), snakemake.input.windows,
+                  snakemake.input.get("gaf"), training=snakemake.params.training, threads=snakemake.threads,
+                  gpus=snakemake.resources.gpu)

@@ -17,6 +17,7 @@ from pathlib import Path
 MODES = {
     "exact": {"channels_last": False, "precision": "fp32"},  # contiguous fp32: the reference arithmetic
     "channels_last": {"channels_last": True, "precision": "fp32"},  # the default
+    "tf32": {"channels_last": True, "precision": "tf32"},  # CUDA only: TF32 convolutions and matmuls (CPU: fp32)
     "bf16": {"channels_last": True, "precision": "bf16"},  # the fastest path (AMX CPUs, GPUs)
 }
 PACK_MODES = {"separate": "each seed its own run", "fused": "all seeds as the members of one pack"}

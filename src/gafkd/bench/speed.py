@@ -38,7 +38,7 @@ from ..models.fused import build_fused
 from ..provenance import package_versions
 from .readers import reader_speed
 from ..training.data import RunData
-from ..execution.device import autocast, configure, device_name
+from ..training.device import autocast, configure, device_name
 from ..training.loop import train_epoch
 from ..training.targets import PackTeachers
 from ..training.teachers import CachedLogits, LiveTeacher
@@ -135,18 +135,22 @@ class Bench:
                 "memory_kind": "cuda allocated" if self.cuda else "process rss"}
 
     # -- packs: many runs as one fused model ---------------------------------------------------
-    def pack_speed(self, modality: str, arch: str, width: int, steps: int, length: int = 500) -> dict:
+    def pack_speed(self, modality: str, arch: str, width: int, steps: int, length: int = 500,
+                   channels_last: bool = True, precision: str = "fp32") -> dict:
         """Training samples/s (all members together) of a pack of ``width`` through the real epoch loop."""
         data = self._run_data(modality, steps * self.batch, length)
-        data.channels_last = True
-        model = build_fused(arch, modality, self.num_classes, list(range(width))).to(self.device).to_channels_last()
+        data.channels_last = channels_last
+        model = build_fused(arch, modality, self.num_classes, list(range(width))).to(self.device)
+        model = model.to_channels_last() if channels_last else model
         optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
         loss = PackLoss([DistillationLoss()] * width, self.device)
-        epoch = lambda: train_epoch(model, data, loss, None, optimizer, list(range(width)), 0, self.batch)  # noqa: E731
+        cast = lambda: autocast({"precision": precision}, self.device)  # noqa: E731
+        epoch = lambda: train_epoch(model, data, loss, None, optimizer, list(range(width)), 0, self.batch,  # noqa: E731
+                                    precision=cast)
         epoch()
         seconds = _median_time(epoch, max(1, self.repeats // 2), self.sync)
-        return {"modality": modality, "arch": arch, "width": width,
-                "train_samples_per_s": width * steps * self.batch / seconds}
+        return {"modality": modality, "arch": arch, "width": width, "channels_last": channels_last,
+                "precision": precision, "train_samples_per_s": width * steps * self.batch / seconds}
 
     def train_flops_per_sample(self, modality: str, arch: str, length: int = 500) -> float:
         """Forward + backward FLOPs of one training sample (``torch.utils.flop_counter``)."""
@@ -420,7 +424,7 @@ def run(quick: bool = False, device: str = "auto", config: dict | None = None, s
     import tempfile
 
     dev = torch.device("cuda" if device in ("auto", "cuda") and torch.cuda.is_available() else "cpu")
-    configure(threads or os.cpu_count() or 1, deterministic=False, device=dev)
+    configure(threads or os.cpu_count() or 1, {"deterministic": False, "precision": "fp32"}, dev)
     bench = Bench(dev, quick)
     models = [bench.model_speed(m, a) for m in ("sig", "gaf") for a in ARCHS]
     speedups = _speedups(bench)
@@ -445,7 +449,8 @@ def run(quick: bool = False, device: str = "auto", config: dict | None = None, s
         if "packs" in report:
             from ..execution.packing import pack_widths
 
-            widths = pack_widths(config, dev.type)
+            # the widths this device would train in (the config's own device may differ)
+            widths = pack_widths({**config, "training": {**config["training"], "device": dev.type}})
             report["estimate"]["packed"] = packed_estimate(models, report["packs"], config, widths)
     return report
 

@@ -1,32 +1,66 @@
-"""Which runs train together: the study's packs, decided by the config alone (never by scheduling).
+"""Which runs train together: the study's packs, decided by the config alone (never by the host).
 
 Teachers pack by (dataset, modality, arch): their seeds. Students pack by dataset: every experiment
 and seed of the grid, seed-major (so a pack needs the teachers of few seeds), cut into balanced
-packs of at most ``packing.students`` runs. ``auto`` widths are per device kind, chosen by
-measurement (``gafkd bench``, section packs; docs/performance.md). On CPU the fused grouped
-convolutions process fewer samples/s together than one run alone as a pack widens (much fewer for the
-2-D teachers), so CPU teachers train alone and CPU students in packs of 4 (nearly free; start-up is paid
-once per pack). On a GPU a run is launch-bound and wide packs fill the device.
+packs of at most the student width. ``auto`` widths follow ``training.device`` — what the config says
+about where training runs, so that ``snakemake -n`` plans the same jobs on a GPU node, a login node
+without a driver and a laptop — and never plan a pack whose estimated peak device memory
+(:mod:`gafkd.models.memory`, with ``DATA_ALLOWANCE`` for the resident data) exceeds ``MEMORY_BUDGET``.
+
+The widths themselves: on CPU, measured (``gafkd bench``, section packs; docs/performance.md): the
+fused grouped convolutions process fewer samples/s together than one run alone as a pack widens, so
+CPU teachers train alone and CPU students in packs of 4 (start-up is paid once per pack). On CUDA,
+3 teachers (every seed) and 64 students are *not yet measured* with grouped convolutions (the device
+check, ``gafkd bench --cuda-check``, measures them on any GPU machine): a run alone is launch-bound,
+and a pack fills the device.
 """
 
 from __future__ import annotations
 
 import os
 
+from ..classes import class_names
 from ..grid import teacher_runs, teacher_seed, trained_experiments
-from ..names import Experiment, ModelId
+from ..models.memory import PackMemory, pack_memory, wrn_parameters
+from ..names import MODALITY_DIMS, Experiment, ModelId
 from ..training.spec import Pack, RunSpec
 
 AUTO_WIDTHS = {"cpu": {"teachers": 1, "students": 4}, "cuda": {"teachers": 3, "students": 64}}
+MEMORY_BUDGET = 8 * 2**30  # bytes a planned pack may use: a 10 GB card (RTX 3080) after CUDA's context
+DATA_ALLOWANCE = 2**30  # planning's room for the resident data (inputs, logits), unknown before windowing
 OUTPUTS = ("metrics", "history", "weights")
 FILES = {"metrics": "metrics.json", "history": "history.csv", "weights": "weights.pt"}
 
 
-def pack_widths(config: dict, device_kind: str) -> dict:
-    """{"teachers": n, "students": n} with ``auto`` resolved for ``device_kind`` (cpu | cuda)."""
-    packing = config.get("packing", {})
-    return {role: AUTO_WIDTHS[device_kind][role] if packing.get(role, "auto") == "auto" else int(packing[role])
+def pack_widths(config: dict) -> dict:
+    """{"teachers": n, "students": n}: the configured widths, ``auto`` resolved for ``training.device``.
+
+    The most runs per pack; :func:`pack_width` lowers ``auto`` further where memory requires it.
+    """
+    kind, packing = config["training"]["device"], config["packing"]
+    return {role: AUTO_WIDTHS[kind][role] if packing[role] == "auto" else int(packing[role])
             for role in ("teachers", "students")}
+
+
+def planned_memory(config: dict, dataset: str, modality: str, arch: str, width: int,
+                   data_bytes: int = DATA_ALLOWANCE) -> PackMemory:
+    """The memory estimate of a pack of ``width`` runs of ``modality:arch`` on ``dataset``, from the config."""
+    settings = config["datasets"][dataset]
+    positions = (settings["window"],) if modality == "sig" else (config["gaf"]["image_size"],) * 2
+    classes = len(class_names(settings["classes"], f"datasets.{dataset}.classes"))
+    params = wrn_parameters(arch, 3, MODALITY_DIMS[modality], classes)
+    return pack_memory(arch, 3, positions, width, config["training"]["batch_size"], params, data_bytes)
+
+
+def pack_width(config: dict, dataset: str, role: str, modality: str, arch: str) -> int:
+    """The width of ``role``'s packs of ``modality:arch`` on ``dataset``: an integer setting as it is;
+    ``auto``, the device's width lowered until the planned peak fits ``MEMORY_BUDGET``."""
+    width = pack_widths(config)[role]
+    if config["packing"][role] != "auto":
+        return width
+    while width > 1 and planned_memory(config, dataset, modality, arch, width).peak > MEMORY_BUDGET:
+        width -= 1
+    return width
 
 
 def balanced_chunks(items: list, width: int) -> list[list]:
@@ -62,13 +96,15 @@ def run_outputs(folder) -> dict:
     return {key: os.path.join(folder, FILES[key]) for key in OUTPUTS}
 
 
-def teacher_packs(config: dict, results: str, dataset: str, width: int) -> list[Pack]:
+def teacher_packs(config: dict, results: str, dataset: str, width: int | None = None) -> list[Pack]:
+    """The teacher packs of ``dataset`` (``width``: instead of the configured one, for tests)."""
     groups: dict[tuple[str, str], list[int]] = {}
     for modality, arch, seed in teacher_runs(config):
         groups.setdefault((modality, arch), []).append(seed)
     packs = []
     for (modality, arch), seeds in groups.items():
-        for chunk in balanced_chunks(seeds, width):
+        size = width or pack_width(config, dataset, "teachers", modality, arch)
+        for chunk in balanced_chunks(seeds, size):
             name = f"{modality}-{arch}_seeds{'-'.join(map(str, chunk))}"
             members = tuple(RunSpec(dataset, modality, arch, seed,
                                     run_outputs(teacher_dir(results, dataset, modality, arch, seed))) for seed in chunk)
@@ -76,11 +112,12 @@ def teacher_packs(config: dict, results: str, dataset: str, width: int) -> list[
     return packs
 
 
-def student_packs(config: dict, results: str, dataset: str, width: int) -> list[Pack]:
+def student_packs(config: dict, results: str, dataset: str, width: int | None = None) -> list[Pack]:
+    """The student packs of ``dataset`` (``width``: instead of the configured one, for tests)."""
     students = config["students"]
     arch, temperature = students["arch"], float(students["temperature"])
     runs = [(experiment, seed) for seed in students["seeds"] for experiment in trained_experiments(config)]
-    chunks = balanced_chunks(runs, width)
+    chunks = balanced_chunks(runs, width or pack_width(config, dataset, "students", "sig", arch))
     packs = []
     for k, chunk in enumerate(chunks, 1):
         name = f"{arch}_students{k}of{len(chunks)}"
@@ -100,8 +137,3 @@ def rule_name(stage: str, dataset: str, pack: Pack) -> str:
     """A Snakemake rule name for ``stage`` of ``pack``: ``{stage}__{dataset}__{pack}`` as an identifier."""
     clean = lambda text: "".join(c if c.isalnum() else "_" for c in text)  # noqa: E731
     return f"{stage}__{clean(dataset)}__{clean(pack.name)}"
-
-
-def stage_of(rule: str) -> str:
-    """The stage a (pack) rule belongs to: ``train_teachers__gene14_w500__…`` → ``train_teachers``."""
-    return rule.split("__", 1)[0]

@@ -1,4 +1,4 @@
-"""Scheduling resources computed at workflow start (cheap: no torch import in the Snakefile)."""
+"""GPUs: the training jobs' resource (from the config) and, inside a job, the devices this host has."""
 
 from __future__ import annotations
 
@@ -18,12 +18,8 @@ def cuda_gpus() -> int:
 
 
 def gpus_per_training_job(device: str) -> int:
-    """1 when training jobs will use a GPU, else 0.
+    """1 when the config trains on CUDA, else 0 — from the config, never from this host's driver.
 
     With 0, `--resources gpu=1` on a CPU-only machine does not serialise the training jobs.
     """
-    if device == "cpu":
-        return 0
-    if device == "cuda":
-        return 1
-    return 1 if cuda_gpus() > 0 else 0
+    return 1 if device == "cuda" else 0

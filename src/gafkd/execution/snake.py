@@ -34,3 +34,17 @@ def run_step(snakemake, step, *args, **kwargs):
         print(json.dumps(result, default=str), file=stream)
     print(f"done in {time.perf_counter() - started:.1f} s", file=stream, flush=True)
     return result
+
+
+def run_training_step(snakemake, step, *args, **kwargs):
+    """:func:`run_step` for the rules that train or run models: the job first takes its GPU slot (before
+    CUDA starts) when it holds a ``gpu`` resource (:mod:`gafkd.execution.gpuslots`)."""
+    from .gpuslots import acquire_gpu_slot
+
+    def on_its_gpu(*a, **k):
+        if getattr(snakemake.resources, "gpu", 0):
+            # from the config, not params: a speed-only setting must not make Snakemake rerun training
+            acquire_gpu_slot(jobs_per_device=snakemake.config["training"]["gpu_jobs_per_device"])
+        return step(*a, **k)
+
+    return run_step(snakemake, on_its_gpu, *args, **kwargs)

@@ -127,19 +127,15 @@ def decide(jobs: list[Job]) -> set[Job]:
 
 def check_results(config: dict, directory: Path) -> Status:
     """The :class:`Status` of the results in ``directory`` under ``config`` (with its datasets selected)."""
-    from .packing import pack_widths
-    from .resources import gpus_per_training_job
-
     config = with_defaults(config)
     results = str(directory / config["results"])
-    widths = pack_widths(config, "cuda" if gpus_per_training_job(config["training"]["device"]) else "cpu")
     jobs: list[Job] = []
     training: list[Job] = []
     data = {}
     for dataset in config["datasets"]:
         window, gaf = _data_jobs(jobs, config, results, dataset)
-        teachers, logits = _teacher_jobs(jobs, config, results, dataset, widths["teachers"], window, gaf)
-        training += teachers + _student_jobs(jobs, config, results, dataset, widths["students"], window, logits)
+        teachers, logits = _teacher_jobs(jobs, config, results, dataset, window, gaf)
+        training += teachers + _student_jobs(jobs, config, results, dataset, window, logits)
         data[dataset] = (window, gaf)
     _report_jobs(jobs, config, results, training, data)
     return Status(jobs, decide(jobs))
@@ -164,13 +160,13 @@ def _data_jobs(jobs: list[Job], config: dict, results: str, dataset: str) -> tup
     return window, gaf
 
 
-def _teacher_jobs(jobs, config, results, dataset, width, window: Job, gaf: Job) -> tuple[list[Job], dict]:
+def _teacher_jobs(jobs, config, results, dataset, window: Job, gaf: Job) -> tuple[list[Job], dict]:
     """Each teacher pack's training and logits jobs: the training jobs, and by logits file its job and digest."""
     from .packing import teacher_packs
 
     windows_digest = settings_digest(dataset_settings(config, dataset))
     trains, logits = [], {}
-    for pack in teacher_packs(config, results, dataset, width):
+    for pack in teacher_packs(config, results, dataset):
         data = [window, gaf] if pack.members[0].modality == "gaf" else [window]
         train = Job("train_teacher", (dataset, pack.name), len(pack.members), data)
         predict = Job("teacher_logits", (dataset, pack.name), len(pack.members), [*data, train])
@@ -188,12 +184,12 @@ def _teacher_jobs(jobs, config, results, dataset, width, window: Job, gaf: Job) 
     return trains, logits
 
 
-def _student_jobs(jobs, config, results, dataset, width, window: Job, logits: dict) -> list[Job]:
+def _student_jobs(jobs, config, results, dataset, window: Job, logits: dict) -> list[Job]:
     from .packing import student_packs
 
     windows_digest = settings_digest(dataset_settings(config, dataset))
     distill_jobs = []
-    for pack in student_packs(config, results, dataset, width):
+    for pack in student_packs(config, results, dataset):
         teachers = {logits[str(Path(p))][0] for m in pack.members for p in m.teacher_logits}
         distill = Job("distill", (dataset, pack.name), len(pack.members), [window, *teachers])
         for member in pack.members:

@@ -144,19 +144,16 @@ class WideResNet(nn.Module):
         self.channels_last = True
         return self
 
-    def forward(self, x, return_features: bool = False):
-        """Logits, or (logits, [stage outputs]) for feature-level distillation."""
+    def forward(self, x):
+        """Logits; stage outputs are not kept (evaluation memory stays one block's tensors)."""
         nwc = self.dims == 1 and self.channels_last
         if nwc:
             x = x.unsqueeze(2).contiguous(memory_format=torch.channels_last)
         out = self.stem(x)
-        features = []
         for stage in self.stages:
             out = stage(out)
-            features.append(out.squeeze(2) if nwc else out)
         out = torch.relu(self.bn(out))
-        logits = self.fc(torch.flatten(self.pool(out.squeeze(2) if nwc else out), 1))
-        return (logits, features) if return_features else logits
+        return self.fc(torch.flatten(self.pool(out.squeeze(2) if nwc else out), 1))
 
 
 def build_wrn(arch: str, num_classes: int, in_channels: int = 3, dims: int = 2, members: int = 1) -> WideResNet:

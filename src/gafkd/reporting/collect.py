@@ -11,8 +11,10 @@ from ..grid import baseline_is_teacher
 from ..io import read_json
 from ..names import BASELINE, TEACHER
 
-RUN_COLUMNS = ["dataset", "kind", "teachers", "student", "alpha", "lam", "seed", "best_test_acc", "final_test_acc",
-               "best_epoch", "epochs", "params", "seconds", "device", "settings_digest", "code_version", "run_dir", "trained_as"]
+RUN_COLUMNS = ["dataset", "kind", "teachers", "student", "alpha", "lam", "seed", "status", "best_test_acc",
+               "final_test_acc", "best_epoch", "epochs", "params", "seconds", "device", "settings_digest", "code_version",
+               "run_dir", "trained_as", "diverged_at"]
+OK, DIVERGED = "ok", "diverged"  # a run's status (gafkd.training.fit)
 REQUIRED = ("dataset", "kind", "seed", "best_test_acc", "final_test_acc")
 
 
@@ -24,8 +26,10 @@ def collect_runs(metrics_paths, config: dict | None = None) -> pd.DataFrame:
         missing = [k for k in REQUIRED if k not in metrics]
         if missing:
             raise DataError(f"{path}: metrics file lacks {missing}; delete it and rerun its job")
+        diverged = metrics.get("diverged") or {}
         rows.append({**{column: metrics.get(column) for column in RUN_COLUMNS}, "run_dir": str(Path(path).parent),
-                     "trained_as": ""})
+                     "trained_as": "", "status": metrics.get("status", OK),
+                     "diverged_at": f"epoch {diverged['epoch']}, batch {diverged['batch']}" if diverged else ""})
     runs = pd.DataFrame(rows, columns=RUN_COLUMNS)
     for column in ("teachers", "student"):
         runs[column] = runs[column].fillna("")
@@ -48,9 +52,12 @@ def baseline_rows(runs: pd.DataFrame, config: dict) -> pd.DataFrame:
 
 
 def read_runs(path) -> pd.DataFrame:
-    runs = pd.read_csv(path, keep_default_na=False, na_values={"alpha": [""], "lam": [""]})
-    if "trained_as" not in runs:  # a runs.csv written before baselines could be teacher runs
-        runs["trained_as"] = ""
-    for column in ("teachers", "student", "device", "trained_as"):
+    runs = pd.read_csv(path, keep_default_na=False, na_values={c: [""] for c in ("alpha", "lam", "best_test_acc",
+                                                                                "final_test_acc")})
+    # columns a runs.csv written by an earlier version lacks
+    for column, value in (("trained_as", ""), ("status", OK), ("diverged_at", "")):
+        if column not in runs:
+            runs[column] = value
+    for column in ("teachers", "student", "device", "trained_as", "status", "diverged_at"):
         runs[column] = runs[column].astype(str)
     return runs

@@ -43,8 +43,12 @@ def footer(config: dict, runs: pd.DataFrame) -> str:
     codes = ", ".join(sorted(set(runs["code_version"].astype(str)))) or "none"
     devices = ", ".join(sorted(set(runs["device"].astype(str)))) or "none"
     trained = runs[runs["trained_as"] == ""]  # a student alone that is a teacher run is counted once
+    diverged = trained[trained["status"] == "diverged"]
+    listed = "".join(f"\n- `{run.run_dir}`: {run.diverged_at}" for run in diverged.itertuples())
     return (f"Runs: {len(trained)} · config digest `{settings_digest(config)}` · code versions of the runs: {codes} · "
-            f"devices: {devices} · report environment: {versions}")
+            f"devices: {devices} · report environment: {versions}"
+            + (f"\n\nDiverged ({len(diverged)}, counted out of the means like missing trials):\n{listed}"
+               if len(diverged) else ""))
 
 
 def write_tables(config: dict, runs_path, output, html_output=None, reference_path=None) -> dict:
@@ -59,7 +63,7 @@ def write_tables(config: dict, runs_path, output, html_output=None, reference_pa
 
 def write_plots(config: dict, dataset: str, runs_path, windows_path, gaf_path, outputs: dict) -> dict:
     runs = read_runs(runs_path)
-    runs = runs[runs["dataset"] == dataset]
+    runs = runs[(runs["dataset"] == dataset) & (runs["status"] == "ok")]  # diverged runs have no curve to draw
     metric = config["report"]["metric"]
     students = config["students"]
     sweep_plot(runs, KD2, "alpha", metric, f"{dataset}: two-teacher KD, α sweep (λ = {students['kd2']['lam']:g})",

@@ -22,9 +22,10 @@ def config_key(row) -> tuple:
 
 
 def summarize(runs: pd.DataFrame) -> pd.DataFrame:
+    """Mean and std per configuration over its finished runs (a diverged run counts like a missing one)."""
     rows = []
     groups = {}
-    for _, run in runs.iterrows():
+    for _, run in runs[runs["status"] == "ok"].iterrows():
         groups.setdefault(config_key(run), []).append(run)
     for key, members in groups.items():
         for metric in METRICS:

@@ -3,7 +3,8 @@
 Per dataset variant: the main table (``| Experiment (alpha = 0.3, 500w, 14cls) | Trial 1 | … | Mean | Std |``,
 four decimals, mean as ``<u>**63.1186**</u>``, population std), the α sweep, the λ sweep and the
 comparison with the notes' published numbers. A configuration with fewer finished trials than
-configured shows ``—`` for the missing trials and is marked ``†`` with its n.
+configured shows ``—`` for the missing trials and ``diverged`` for runs whose loss turned non-finite
+(both counted out of the mean), and is marked ``†`` with its n; the footer lists the diverged runs.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from .summary import mean_std
 METRIC_COLUMN = {"best": "best_test_acc", "final": "final_test_acc"}
 METRIC_TEXT = {"best": "best test epoch", "final": "final epoch"}
 MISSING = "—"
+DIVERGED = "diverged"  # a trial cell of a run whose loss turned non-finite
 INCOMPLETE = "†"
 
 
@@ -43,10 +45,13 @@ class Config:
         mask &= _matches(runs["alpha"], self.alpha) & _matches(runs["lam"], self.lam)
         return runs[mask]
 
-    def trials(self, runs: pd.DataFrame, metric: str) -> list[float | None]:
+    def trials(self, runs: pd.DataFrame, metric: str) -> list[float | str | None]:
+        """Per configured seed: the metric, ``DIVERGED``, or None (not run yet)."""
         chosen = self.select(runs)
-        by_seed = dict(zip(chosen["seed"].astype(int), chosen[METRIC_COLUMN[metric]]))
-        return [by_seed.get(seed) for seed in self.seeds]
+        by_seed = dict(zip(chosen["seed"].astype(int),
+                           np.where(chosen["status"] == "ok", chosen[METRIC_COLUMN[metric]], DIVERGED)))
+        return [None if by_seed.get(seed) is None else
+                (DIVERGED if by_seed[seed] == DIVERGED else float(by_seed[seed])) for seed in self.seeds]
 
 
 def _matches(column: pd.Series, value) -> pd.Series:
@@ -59,9 +64,9 @@ def fmt(value: float) -> str:
     return f"{value:.4f}"
 
 
-def finished(values: list[float | None]) -> tuple[tuple[float, float] | None, str]:
+def finished(values: list[float | str | None]) -> tuple[tuple[float, float] | None, str]:
     """(mean, std) over the finished trials (None if none), and the incompleteness marker."""
-    done = [v for v in values if v is not None]
+    done = [v for v in values if isinstance(v, float)]
     marker = "" if len(done) == len(values) else f" {INCOMPLETE} n={len(done)}/{len(values)}"
     return (mean_std(done) if done else None), marker
 
@@ -126,7 +131,7 @@ class DatasetTables:
         for c in self.main_configs():
             values = c.trials(self.runs, self.metric)
             mean, std, marker = stats_cells(values)
-            cells = [fmt(v) if v is not None else MISSING for v in values]
+            cells = [fmt(v) if isinstance(v, float) else (v or MISSING) for v in values]
             cells += [""] * (self.n_trials - len(cells))
             body.append([self.label(c) + marker, *cells, mean, std])
         widths = [CELL_WIDTH["trial"]] * self.n_trials + [CELL_WIDTH["mean"], CELL_WIDTH["trial"]]
@@ -169,7 +174,7 @@ class DatasetTables:
                 continue
             seen.add((c.kind, c.teachers, c.alpha, c.lam))
             notes = match.iloc[0]
-            values = [v for v in c.trials(self.runs, self.metric) if v is not None]
+            values = [v for v in c.trials(self.runs, self.metric) if isinstance(v, float)]
             if values:
                 mean, std = mean_std(values)
                 ours = [fmt(mean), fmt(std), f"{mean - notes['mean']:+.4f}"]
@@ -230,7 +235,8 @@ def render_tables(config: dict, runs: pd.DataFrame, reference: pd.DataFrame, foo
     parts = ["# Results", "",
              f"Accuracy in % on the test split, {METRIC_TEXT[metric]} (`report.metric: {metric}`); mean and population "
              f"std (ddof = 0) over trials (seeds). {INCOMPLETE} n=k/N: only k of N configured trials have finished; "
-             "mean and std are over those. Generated from `runs.csv`; do not edit by hand.", ""]
+             f"mean and std are over those ({DIVERGED}: the run's loss turned non-finite; listed at the end). "
+             "Generated from `runs.csv`; do not edit by hand.", ""]
     for dataset in config["datasets"]:
         tables = DatasetTables(config, dataset, runs)
         synthetic = config["datasets"][dataset]["source"]["format"] == "synthetic"

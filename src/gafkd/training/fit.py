@@ -1,112 +1,129 @@
 """A pack's epochs: schedule, per-epoch checkpoint and resume, each member's best epoch and history.
 
 The checkpoint (written atomically after every epoch) holds the fused model, the optimizer's
-momentum buffers, every member's history, best epoch, best weights and confusion matrix, and the
-members that diverged; a killed pack resumes from it exactly as if it had not been interrupted.
-A member whose loss turns non-finite is left out of the summed loss from then on (its parameters
-are its own, so the others train on unchanged) and reported at the end; when every member has
-diverged the pack stops at once.
+momentum buffers and every member's :class:`MemberState`; a killed pack resumes from it exactly as
+if it had not been interrupted. A member whose loss turns non-finite is a result, not a failure: it
+is left out of the summed loss from then on (its parameters are its own, so the others train on
+unchanged), and its state records where it diverged and its best epoch before that. When every
+member has diverged the pack stops early.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 
 import torch
 
 from ..faults import maybe_die
 from ..models.fused import member_state
+from ..models.memory import EVAL_ROWS_MAX
 from . import checkpoint
 from .data import RunData
-from .loop import TrainingError, evaluate, train_epoch
+from .loop import evaluate, train_epoch
 from .optim import SGD
 from .schedule import learning_rate
 
+OK, DIVERGED = "ok", "diverged"
+
 
 @dataclass
-class MemberResult:
-    history: list[dict]
-    best_state: dict
-    best_epoch: int  # 1-based
-    best_test_acc: float
-    final_test_acc: float
-    confusion: list[list[int]]  # test set, at the best epoch (rows: true class)
-    failure: str | None = None
+class MemberState:
+    """One member's training record: what the loop updates, the checkpoint stores and the writers read."""
+
+    history: list[dict] = field(default_factory=list)
+    best_test_acc: float = -1.0
+    best_epoch: int = 0  # 1-based; 0: no epoch completed
+    best_state: dict | None = None
+    confusion: list[list[int]] | None = None  # test set, at the best epoch (rows: true class)
+    diverged: dict | None = None  # {"epoch", "batch", "loss", "message"} once the loss turned non-finite
+
+    @property
+    def status(self) -> str:
+        return DIVERGED if self.diverged else OK
+
+    @property
+    def final_test_acc(self) -> float:
+        return self.history[-1]["test_acc"] if self.history else float("nan")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 @dataclass
 class PackResult:
-    members: list[MemberResult]
+    members: list[MemberState]
     final_state: dict
     seconds: float
     resumed_from: int = 0
 
 
 def fit(model, data: RunData, loss_fn, teachers, settings: dict, seeds, names, checkpoint_path, digest: str,
-        precision=nullcontext) -> PackResult:
+        precision=nullcontext, eval_rows: int = EVAL_ROWS_MAX) -> PackResult:
     """Train the pack's fused ``model`` for ``settings['epochs']`` epochs, resuming from ``checkpoint_path``.
 
     ``seeds`` and ``names`` (each member's run folder, for messages) are per member; ``teachers``
     maps the members' rows to their teacher logits (:class:`~gafkd.training.targets.PackTeachers`).
     """
-    members = len(seeds)
+    width = len(seeds)
     epochs, batch_size = settings["epochs"], settings["batch_size"]
     optimizer = SGD(model.parameters(), lr=settings["lr"], momentum=settings["momentum"],
                     weight_decay=settings["weight_decay"])
-    state = checkpoint.load(checkpoint_path, digest)
-    if state is None:
-        state = {"history": [[] for _ in seeds], "best_acc": [-1.0] * members, "best_epoch": [0] * members,
-                 "best_states": [None] * members, "confusion": [None] * members, "failed": [None] * members}
+    saved = checkpoint.load(checkpoint_path, digest)
+    if saved is not None and len(saved.get("members", ())) == width:
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        members = [MemberState(**m) for m in saved["members"]]
+        resumed_from = saved["epoch"]
+        logging.info("resuming after epoch %d from %s", resumed_from, checkpoint_path)
     else:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        logging.info("resuming after epoch %d from %s", len(state["history"][0]), checkpoint_path)
-    resumed_from = len(state["history"][0])
+        members, resumed_from = [MemberState() for _ in seeds], 0
     for epoch in range(resumed_from, epochs):
+        if all(m.diverged for m in members):
+            logging.error("every member has diverged: the pack stops after epoch %d", epoch)
+            break
         started = time.perf_counter()
         lr = learning_rate(epoch, epochs, settings["lr"], settings["lr_steps"], settings["lr_milestones"])
         optimizer.lr = lr
-        active = torch.tensor([f is None for f in state["failed"]], device=data.labels.device)
+        alive = [m.diverged is None for m in members]
         train = train_epoch(model, data, loss_fn, teachers, optimizer, seeds, epoch, batch_size, precision=precision,
-                            active=None if bool(active.all()) else active)
-        _record_divergence(state, train, epoch, names)
-        test_loss, test_acc, logits = evaluate(model, data, data.test_idx, precision)
+                            active=None if all(alive) else torch.tensor(alive, device=data.labels.device))
+        _record_divergence(members, train, epoch, names)
+        test_loss, test_acc, logits = evaluate(model, data, data.test_idx, precision, eval_rows)
         seconds = time.perf_counter() - started
         current = model.state_dict()
-        for m in range(members):
-            if state["failed"][m] is not None:
+        for m, member in enumerate(members):
+            if member.diverged is not None:
                 continue
-            state["history"][m].append({"epoch": epoch + 1, "lr": lr, "train_loss": train.loss[m],
-                                        "train_acc": train.acc[m], "test_loss": test_loss[m],
-                                        "test_acc": test_acc[m], "seconds": seconds})
-            if test_acc[m] > state["best_acc"][m]:
-                state["best_acc"][m], state["best_epoch"][m] = test_acc[m], epoch + 1
-                state["best_states"][m] = member_state(current, m, members)
-                state["confusion"][m] = _confusion(logits[m], data.labels[data.test_idx], data.num_classes)
-        _log_epoch(epoch, epochs, lr, train, test_loss, test_acc, seconds, state["failed"])
-        checkpoint.save(checkpoint_path, {"digest": digest, "model": model.state_dict(),
-                                          "optimizer": optimizer.state_dict(), **state}, epoch + 1)
+            member.history.append({"epoch": epoch + 1, "lr": lr, "train_loss": train.loss[m],
+                                   "train_acc": train.acc[m], "test_loss": test_loss[m], "test_acc": test_acc[m],
+                                   "seconds": seconds})
+            if test_acc[m] > member.best_test_acc:
+                member.best_test_acc, member.best_epoch = test_acc[m], epoch + 1
+                member.best_state = member_state(current, m, width)
+                member.confusion = _confusion(logits[m], data.labels[data.test_idx], data.num_classes)
+        _log_epoch(epoch, epochs, lr, train, test_loss, test_acc, seconds, members)
+        checkpoint.save(checkpoint_path, {"digest": digest, "epoch": epoch + 1, "model": model.state_dict(),
+                                          "optimizer": optimizer.state_dict(),
+                                          "members": [m.to_dict() for m in members]}, epoch + 1)
         maybe_die("after_epoch", epoch + 1)
-    results = [MemberResult(history=h, best_state=s, best_epoch=e, best_test_acc=a,
-                            final_test_acc=h[-1]["test_acc"] if h else float("nan"), confusion=c, failure=f)
-               for h, s, e, a, c, f in zip(state["history"], state["best_states"], state["best_epoch"],
-                                           state["best_acc"], state["confusion"], state["failed"])]
-    seconds = sum(r["seconds"] for r in max(state["history"], key=len))
-    return PackResult(members=results, final_state=model.state_dict(), seconds=seconds, resumed_from=resumed_from)
+    seconds = sum(r["seconds"] for r in max((m.history for m in members), key=len))
+    return PackResult(members=members, final_state=model.state_dict(), seconds=seconds, resumed_from=resumed_from)
 
 
-def _record_divergence(state: dict, train, epoch: int, names) -> None:
-    """Mark members whose loss turned non-finite this epoch; raise when none is left."""
+def _record_divergence(members: list[MemberState], train, epoch: int, names) -> None:
+    """Mark members whose loss turned non-finite this epoch (logged; their results say so)."""
     for m, bad in enumerate(train.bad_batch):
-        if bad and state["failed"][m] is None:
-            state["failed"][m] = (f"{names[m]}: epoch {epoch + 1}, batch {bad}: the loss is {train.bad_loss[m]}; "
-                                  "training diverged (lower training.lr or check the inputs)")
-            logging.error("%s", state["failed"][m])
-    if all(f is not None for f in state["failed"]):
-        raise TrainingError("; ".join(state["failed"]))
+        if bad and members[m].diverged is None:
+            loss = train.bad_loss[m]
+            message = (f"{names[m]}: epoch {epoch + 1}, batch {bad}: the loss is {loss}; training diverged "
+                       "(lower training.lr or check the inputs)")
+            members[m].diverged = {"epoch": epoch + 1, "batch": int(bad),
+                                   "loss": str(loss) if not math.isfinite(loss) else loss, "message": message}
+            logging.error("%s", message)
 
 
 def _confusion(logits: torch.Tensor, labels: torch.Tensor, classes: int) -> list[list[int]]:
@@ -114,9 +131,11 @@ def _confusion(logits: torch.Tensor, labels: torch.Tensor, classes: int) -> list
     return torch.bincount(pairs, minlength=classes**2).view(classes, classes).tolist()
 
 
-def _log_epoch(epoch, epochs, lr, train, test_loss, test_acc, seconds, failed) -> None:
-    alive = [m for m, f in enumerate(failed) if f is None]
-    if len(failed) == 1:
+def _log_epoch(epoch, epochs, lr, train, test_loss, test_acc, seconds, members) -> None:
+    alive = [m for m, member in enumerate(members) if member.diverged is None]
+    if not alive:
+        return
+    if len(members) == 1:
         logging.info("epoch %d/%d lr %.4g train loss %.4f acc %.2f | test loss %.4f acc %.2f | %.1f s", epoch + 1,
                      epochs, lr, train.loss[0], train.acc[0], test_loss[0], test_acc[0], seconds)
         return

@@ -14,15 +14,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ..errors import GafkdError
 from ..faults import maybe_die
+from ..models.memory import EVAL_ROWS_MAX
 from .data import RunData
-
-EVAL_BATCH = 512
-
-
-class TrainingError(GafkdError):
-    """Training diverged (NaN/Inf loss)."""
 
 
 @dataclass
@@ -52,26 +46,33 @@ def pack_logits(model, x: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def predict(model, data: RunData, idx: torch.Tensor, precision=nullcontext) -> torch.Tensor:
-    """float32 logits of a plain model on rows ``idx`` in eval mode, ``EVAL_BATCH`` rows at a time."""
-    return predict_pack(model, data, idx, precision)[0]
+def predict(model, data: RunData, idx: torch.Tensor, precision=nullcontext, rows: int = EVAL_ROWS_MAX
+            ) -> torch.Tensor:
+    """float32 logits of a plain model on rows ``idx`` in eval mode, ``rows`` at a time."""
+    return predict_pack(model, data, idx, precision, rows)[0]
 
 
 @torch.no_grad()
-def predict_pack(model, data: RunData, idx: torch.Tensor, precision=nullcontext) -> torch.Tensor:
-    """float32 logits [M, n, K] of every member on the same rows ``idx``, in eval mode."""
+def predict_pack(model, data: RunData, idx: torch.Tensor, precision=nullcontext, rows: int = EVAL_ROWS_MAX
+                 ) -> torch.Tensor:
+    """float32 logits [M, n, K] of every member on the same rows ``idx``, in eval mode.
+
+    ``rows`` per pass (every member sees them): :func:`gafkd.models.memory.eval_rows` shrinks it as a
+    pack widens, so evaluation memory does not grow with the width.
+    """
     model.eval()
     members = getattr(model, "members", 1)
     with precision():
-        logits = torch.cat([pack_logits(model, data.shared_batch(idx[s:s + EVAL_BATCH], members))
-                            for s in range(0, len(idx), EVAL_BATCH)], dim=1)
-    return logits.float()
+        logits = torch.cat([pack_logits(model, data.shared_batch(idx[s:s + rows], members)).float()
+                            for s in range(0, len(idx), rows)], dim=1)
+    return logits
 
 
 @torch.no_grad()
-def evaluate(model, data: RunData, idx: torch.Tensor, precision=nullcontext) -> tuple[list, list, torch.Tensor]:
+def evaluate(model, data: RunData, idx: torch.Tensor, precision=nullcontext, rows: int = EVAL_ROWS_MAX
+             ) -> tuple[list, list, torch.Tensor]:
     """Per member (mean CE loss, accuracy in %) over rows ``idx`` in eval mode, and the logits [M, n, K]."""
-    logits = predict_pack(model, data, idx, precision)
+    logits = predict_pack(model, data, idx, precision, rows)
     labels = data.labels[idx]
     members, n, classes = logits.shape
     losses = F.cross_entropy(logits.reshape(-1, classes), labels.repeat(members), reduction="none").view(members, n)

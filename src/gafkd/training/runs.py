@@ -15,34 +15,47 @@ import logging
 import os
 from pathlib import Path
 
+import torch
+
+from ..schema import training_settings
 from ..distillation import DistillationLoss
 from ..distillation.pack import PackLoss
-from ..names import Experiment
+from ..errors import GafkdError
 from ..io import remove_stale_temporaries, write_json_atomic, write_text_atomic
 from ..models import count_parameters
 from ..models.fused import build_fused, member_state
+from ..models.memory import PackMemory, pack_memory
+from ..names import Experiment
 from ..provenance import provenance
 from .checkpoint import save as save_weights
-from .data import load_run_data
-from ..execution.device import autocast, claim_device, configure, device_name, prepare_model, uses_channels_last
+from .data import RunData, load_run_data
+from .device import (autocast, configure, determinism_error, device_memory, device_name, prepare_model,
+                     select_device, uses_channels_last)
 from .fit import PackResult, fit
-from .loop import TrainingError
 from .spec import Pack, RunSpec
 from .targets import PackTeachers
 from .teachers import CachedLogits, read_teacher_logits
 
 HISTORY_COLUMNS = ("epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc", "seconds")
+FITS = 0.9  # share of a device's memory a pack may be planned to use when an error suggests a width
 
 
-def train_pack(pack: Pack, windows, gaf=None, *, training: dict, threads: int = 1, gpus: int = 0, gpu_slots=None,
+class PackMemoryError(GafkdError):
+    """A pack ran out of device memory."""
+
+
+def train_pack(pack: Pack, windows, gaf=None, *, training: dict, threads: int = 1, gpus: int = 0,
                live_teachers=None) -> dict:
     """Train every member of ``pack`` and write its outputs; start-up and data loading are paid once.
 
-    ``live_teachers`` (tests and benchmarks, packs of one) replaces the cached logits by teachers run
-    on every batch.
+    ``training`` is the config's section (missing keys take the schema's defaults). A member that
+    diverges is written as a result (``status: diverged``) and the job succeeds; running out of memory
+    or a kill fails the job and the next attempt resumes from the checkpoint. ``live_teachers`` (tests
+    and benchmarks, packs of one) replaces the cached logits by teachers run on every batch.
     """
-    device = claim_device(training.get("device", "auto"), gpus, gpu_slots)
-    configure(threads, training.get("deterministic", True), device)
+    training = training_settings(training)
+    device = select_device(training["device"], gpus)
+    numerics = configure(threads, training, device)
     first, seeds = pack.members[0], [m.seed for m in pack.members]
     data = load_run_data(first.modality, windows, gaf)
     sources, slots, digests = _teacher_sources(pack, data.windows_digest, live_teachers)
@@ -50,6 +63,8 @@ def train_pack(pack: Pack, windows, gaf=None, *, training: dict, threads: int = 
     pack_record = pack.record(r["settings_digest"] for r in records)
     model = prepare_model(build_fused(first.arch, first.modality, data.num_classes, seeds)
                           .to(device), training)
+    params = count_parameters(model) // pack.width  # each member's: a plain model's count
+    memory = estimate_memory(first.arch, data, pack.width, training["batch_size"], params, sources)
     data = data.to(device)
     data.channels_last = uses_channels_last(training)  # the 2-D batches; 1-D models lay theirs out themselves
     teachers = PackTeachers([s if live_teachers is not None else CachedLogits(s.to(device)) for s in sources],
@@ -59,25 +74,67 @@ def train_pack(pack: Pack, windows, gaf=None, *, training: dict, threads: int = 
     remove_stale_temporaries(checkpoint.parent)
     for member in pack.members:
         remove_stale_temporaries(member.run_dir)
-    params = count_parameters(model) // pack.width  # each member's: a plain model's count
-    logging.info("pack %s: %d × %s %s:%s on %s, %d parameters each, %d train / %d test windows", pack.name,
-                 pack.width, first.dataset, first.modality, first.arch, device_name(device), params,
-                 len(data.train_idx), len(data.test_idx))
+    logging.info("pack %s: %d × %s %s:%s on %s (%s), %d parameters each, %d train / %d test windows", pack.name,
+                 pack.width, first.dataset, first.modality, first.arch, device_name(device), numerics["computed_in"],
+                 params, len(data.train_idx), len(data.test_idx))
+    _check_memory(pack, memory, device)
     precision = lambda: autocast(training, device)  # noqa: E731 — a fresh context per use
-    result = fit(model, data, loss, teachers, training, seeds,
-                 [str(m.run_dir) for m in pack.members], checkpoint, pack_record["members_digest"], precision)
-    context = {"data": data, "device": device, "training": training, "pack": pack_record, "params": params}
+    try:
+        result = fit(model, data, loss, teachers, training, seeds, [str(m.run_dir) for m in pack.members],
+                     checkpoint, pack_record["members_digest"], precision, memory.eval_rows)
+    except torch.cuda.OutOfMemoryError:
+        raise _out_of_memory(pack, memory, device, data, training, params, sources) from None
+    except RuntimeError as exc:
+        if "can't allocate memory" in str(exc):  # the CPU allocator's out-of-memory
+            raise _out_of_memory(pack, memory, device, data, training, params, sources) from None
+        raise determinism_error(exc) or exc
+    context = {"data": data, "device": device, "training": training, "pack": pack_record, "params": params,
+               "numerics": numerics, "memory": memory}
     for m, member in enumerate(pack.members):
-        if result.members[m].failure is None:
-            _write_member(member, m, result, records[m], context, pack.width)
-    failures = [r.failure for r in result.members if r.failure is not None]
-    if failures:
-        raise TrainingError(f"{len(failures)} of {pack.width} runs of pack {pack.name} diverged (the others' results "
-                            f"are written and kept in {checkpoint}): " + "; ".join(failures))
+        _write_member(member, m, result, records[m], context, pack.width)
     checkpoint.unlink(missing_ok=True)
     return {"pack": pack.name, "width": pack.width, "seconds": round(result.seconds, 3),
-            "members": [{"run": str(member.run_dir), "best_test_acc": r.best_test_acc, "best_epoch": r.best_epoch,
-                         "final_test_acc": r.final_test_acc} for member, r in zip(pack.members, result.members)]}
+            "members": [{"run": str(member.run_dir), "status": r.status, "best_test_acc": r.best_test_acc,
+                         "best_epoch": r.best_epoch, "final_test_acc": r.final_test_acc}
+                        for member, r in zip(pack.members, result.members)]}
+
+
+def estimate_memory(arch: str, data: RunData, width: int, batch_size: int, params: int, sources=()) -> PackMemory:
+    """The pack's peak device memory from the model's shapes and the data it keeps on the device."""
+    resident = (data.inputs.nbytes + data.labels.nbytes + sum(s.nbytes for s in sources
+                                                              if isinstance(s, torch.Tensor)))
+    return pack_memory(arch, data.inputs.shape[1], tuple(data.inputs.shape[2:]), width, batch_size, params, resident)
+
+
+def widest_fitting(arch: str, data: RunData, batch_size: int, params: int, sources, capacity: int) -> int:
+    """The widest pack whose estimate fits ``FITS`` of ``capacity`` bytes (at least 1)."""
+    width = 1
+    while estimate_memory(arch, data, width + 1, batch_size, params, sources).peak <= FITS * capacity:
+        width += 1
+    return width
+
+
+def _role(pack: Pack) -> str:
+    return "teachers" if pack.members[0].is_teacher else "students"
+
+
+def _check_memory(pack: Pack, memory: PackMemory, device) -> None:
+    capacity = device_memory(device)
+    logging.info("pack %s: %s%s", pack.name, memory.describe(),
+                 "" if capacity is None else f" of {capacity / 2**30:.1f} GiB on the device")
+    if capacity is not None and memory.peak > capacity:
+        logging.warning("pack %s: the estimate exceeds the device's memory; lower packing.%s if it runs out",
+                        pack.name, _role(pack))
+
+
+def _out_of_memory(pack: Pack, memory: PackMemory, device, data, training, params, sources) -> PackMemoryError:
+    capacity = device_memory(device)
+    first = pack.members[0]
+    fits = ("" if capacity is None else
+            f"; set packing.{_role(pack)}: {widest_fitting(first.arch, data, training['batch_size'], params, sources, capacity)}"
+            f" (the widest pack whose estimate fits {FITS:.0%} of the device's {capacity / 2**30:.1f} GiB)")
+    return PackMemoryError(f"pack {pack.name} ({pack.width} runs) ran out of memory on {device_name(device)}: "
+                           f"{memory.describe()}{fits}; its last finished epoch is kept in {pack.folder}")
 
 
 def _member_loss(member: RunSpec) -> DistillationLoss:
@@ -109,42 +166,46 @@ def _teacher_sources(pack: Pack, windows_digest: str, live_teachers=None):
 
 
 def _write_member(member: RunSpec, m: int, result: PackResult, record: dict, context: dict, width: int) -> None:
+    """The member's weights, history and metrics; a diverged member's say where, and keep its best epoch."""
     run, data, device = result.members[m], context["data"], context["device"]
-    final = member_state(result.final_state, m, width)
+    final = None if run.diverged else member_state(result.final_state, m, width)
     weights = {"arch": member.arch, "modality": member.modality, "num_classes": data.num_classes, "final": final,
                "best": run.best_state, "best_epoch": run.best_epoch, "mean": data.mean.cpu(), "std": data.std.cpu(),
-               "windows_digest": data.windows_digest, "settings_digest": record["settings_digest"]}
+               "windows_digest": data.windows_digest, "settings_digest": record["settings_digest"],
+               "status": run.status}
     save_weights(member.outputs["weights"], weights)
     write_text_atomic(member.outputs["history"], _history_csv(run.history))
-    metrics = {"dataset": member.dataset, **member.labels, "seed": member.seed, "best_test_acc": run.best_test_acc,
-               "best_epoch": run.best_epoch, "final_test_acc": run.final_test_acc,
+    metrics = {"dataset": member.dataset, **member.labels, "seed": member.seed, "status": run.status,
+               "diverged": run.diverged,
+               "best_test_acc": run.best_test_acc if run.best_epoch else None, "best_epoch": run.best_epoch,
+               "final_test_acc": None if run.diverged else run.final_test_acc,
                "epochs": context["training"]["epochs"], "params": context["params"], "seconds": round(result.seconds, 3),
-               "device": device_name(device), "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
-               "resumed_from_epoch": result.resumed_from, "pack": context["pack"], "confusion_best": run.confusion,
-               **record}
+               "device": device_name(device), "numerics": context["numerics"],
+               "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+               "resumed_from_epoch": result.resumed_from, "pack": context["pack"],
+               "memory_estimate_bytes": context["memory"].peak, "confusion_best": run.confusion, **record}
     write_json_atomic(member.outputs["metrics"], metrics)
 
 
 # -- one run: a pack of one (the API of tests, benchmarks and notebooks) ----------------------------
 
 def train_teacher(windows, gaf, outputs: dict, *, dataset: str, modality: str, arch: str, seed: int,
-                  training: dict, threads: int = 1, gpus: int = 0, gpu_slots=None) -> dict:
+                  training: dict, threads: int = 1, gpus: int = 0) -> dict:
     member = RunSpec(dataset, modality, arch, seed, dict(outputs))
-    return _single(member, windows, gaf, training, threads, gpus, gpu_slots)
+    return _single(member, windows, gaf, training, threads, gpus)
 
 
 def distill(windows, logits_paths, outputs: dict, *, dataset: str, spec: str, student_arch: str, seed: int,
-            temperature: float, training: dict, threads: int = 1, gpus: int = 0, gpu_slots=None,
-            live_teachers=None) -> dict:
+            temperature: float, training: dict, threads: int = 1, gpus: int = 0, live_teachers=None) -> dict:
     """Train the 1-D student of experiment ``spec`` from cached teacher logits (or ``live_teachers``)."""
     member = RunSpec(dataset, "sig", student_arch, seed, dict(outputs), Experiment.parse(spec),
                      tuple(str(p) for p in logits_paths), float(temperature))
-    return _single(member, windows, None, training, threads, gpus, gpu_slots, live_teachers)
+    return _single(member, windows, None, training, threads, gpus, live_teachers)
 
 
-def _single(member, windows, gaf, training, threads, gpus, gpu_slots, live_teachers=None) -> dict:
+def _single(member, windows, gaf, training, threads, gpus, live_teachers=None) -> dict:
     pack = Pack(member.run_dir.name, (member,), str(member.run_dir))
-    result = train_pack(pack, windows, gaf, training=training, threads=threads, gpus=gpus, gpu_slots=gpu_slots,
+    result = train_pack(pack, windows, gaf, training=training, threads=threads, gpus=gpus,
                         live_teachers=live_teachers)
     return {**result["members"][0], "seconds": result["seconds"]}
 

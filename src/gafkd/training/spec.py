@@ -16,8 +16,9 @@ from ..names import TEACHER, Experiment
 from ..provenance import settings_digest
 
 # Training keys that do not shape a run's numbers: `threads` only decides how fast (CPU kernels are
-# deterministic for a fixed thread count), `teacher_weights` is read by the teacher_logits rule only.
-NOT_RUN_IDENTITY = ("threads", "teacher_weights")
+# deterministic for a fixed thread count), `teacher_weights` is read by the teacher_logits rule only,
+# `gpu_jobs_per_device` only decides which jobs share a GPU.
+NOT_RUN_IDENTITY = ("threads", "teacher_weights", "gpu_jobs_per_device")
 
 
 def training_identity(training: dict) -> dict:

@@ -10,22 +10,28 @@ tests and benchmarks that prove both give the same student.
 from __future__ import annotations
 
 import copy
+import logging
 import os
+from pathlib import Path
 
 import torch
 
+from ..schema import training_settings
 from ..errors import DataError
-from ..io import atomic_h5, open_h5
+from ..io import atomic_h5, open_h5, read_json
 from ..models import build_model
 from ..provenance import provenance
 from .data import RunData, load_run_data
-from ..execution.device import claim_device
+from .device import autocast, configure, prepare_model, select_device, uses_channels_last
 from .loop import predict
 
 
 def load_teacher(weights_path, which: str = "best", device="cpu"):
     """(model in eval mode, its saved record) from a weights.pt written by a teacher run."""
     record = torch.load(weights_path, map_location="cpu", weights_only=True)
+    if record.get(which) is None:
+        raise DataError(f"{weights_path}: the teacher has no {which} weights: it diverged "
+                        f"({record.get('status', 'diverged')}, see its metrics.json); lower training.lr and rerun it")
     model = build_model(record["arch"], record["modality"], record["num_classes"])
     model.load_state_dict(record[which])
     return model.to(device).eval(), record
@@ -50,36 +56,60 @@ class CachedLogits:
         return self.logits[idx]
 
 
-def write_teacher_logits(weights_paths, windows_path, gaf_path, outputs, which: str = "best", gpus: int = 0,
-                         gpu_slots=None, threads: int = 1) -> dict:
+def write_teacher_logits(weights_paths, windows_path, gaf_path, outputs, training: dict | None = None, gpus: int = 0,
+                         threads: int = 1) -> dict:
     """Logits [N, C] of each teacher (a pack's members) on every window (train, test and unused), float32.
 
+    The device is set up exactly as training set it up (device, numerics, channels-last, autocast), so
+    the logits are the teacher's own: each file records the test accuracy they give next to the one the
+    teacher's metrics.json reported (``training.teacher_weights`` picks its best or final epoch).
     ``weights_paths`` and ``outputs`` are one path or lists of the same length; the windows are read once.
     """
     if isinstance(weights_paths, (str, os.PathLike)):
         weights_paths, outputs = [weights_paths], [outputs]
-    device = claim_device("auto", gpus, gpu_slots)
-    torch.set_num_threads(max(1, int(threads)))
+    training = training_settings(training)
+    which = training["teacher_weights"]
+    device = select_device(training["device"], gpus)
+    numerics = configure(threads, training, device)
     loaded = {}
     accuracies = {}
     for weights_path, output in zip(weights_paths, outputs):
         model, record = load_teacher(weights_path, which, device)
+        model = prepare_model(model, training)
         if record["modality"] not in loaded:  # read and moved to the device once per modality
-            loaded[record["modality"]] = load_run_data(record["modality"], windows_path, gaf_path).to(device)
+            data = load_run_data(record["modality"], windows_path, gaf_path).to(device)
+            data.channels_last = uses_channels_last(training)
+            loaded[record["modality"]] = data
         data = copy.copy(loaded[record["modality"]])
         if data.windows_digest != record["windows_digest"]:
             raise DataError(f"{weights_path}: teacher was trained on other windows than {windows_path}; "
                             "rerun train_teacher")
         # the teacher's own training statistics
         data.mean, data.std = record["mean"].to(device), record["std"].to(device)
-        logits = predict(model, data, torch.arange(len(data.labels), device=device)).cpu().numpy()
+        logits = predict(model, data, torch.arange(len(data.labels), device=device),
+                         lambda: autocast(training, device)).cpu().numpy()
+        test = data.test_idx.cpu().numpy()
+        reproduced = float((logits[test].argmax(1) == data.labels.cpu().numpy()[test]).sum()) / len(test) * 100
+        reported = _reported_accuracy(weights_path, which)
+        if reported is not None and reproduced != reported:
+            logging.warning("%s: these logits give %.4f %% on the test split, the teacher reported %.4f %% (%s epoch)",
+                            output, reproduced, reported, which)
         settings = {"teacher_digest": record["settings_digest"], "weights": which}
         with atomic_h5(output, {**provenance(settings), "windows_digest": data.windows_digest,
-                                "teacher": f"{record['modality']}:{record['arch']}"}) as h5:
+                                "teacher": f"{record['modality']}:{record['arch']}", "numerics": numerics["computed_in"],
+                                "test_acc": reproduced, "teacher_reported_test_acc":
+                                    float("nan") if reported is None else reported}) as h5:
             h5.create_dataset("logits", data=logits)
-        test = data.test_idx.cpu().numpy()
-        accuracies[str(output)] = float((logits[test].argmax(1) == data.labels.cpu().numpy()[test]).mean()) * 100
+        accuracies[str(output)] = {"test_acc": reproduced, "teacher_reported": reported}
     return {"teacher_test_acc": accuracies}
+
+
+def _reported_accuracy(weights_path, which: str) -> float | None:
+    """The test accuracy the teacher's metrics.json (beside its weights) reports for ``which`` epoch."""
+    path = Path(weights_path).with_name("metrics.json")
+    if not path.exists():
+        return None
+    return read_json(path).get("best_test_acc" if which == "best" else "final_test_acc")
 
 
 def read_teacher_logits(path, windows_digest: str) -> tuple[torch.Tensor, str]:

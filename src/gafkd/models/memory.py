@@ -1,0 +1,116 @@
+"""Device memory of a pack, estimated from the model's shapes (pure Python: the Snakefile plans with it).
+
+A training step keeps, per sample and member, the tensors autograd saves for the backward pass; for a
+pre-activation Wide ResNet block that is its input (batch norm), the ReLU output (also what the
+convolution and the shortcut read), the first convolution's output (batch norm) and the second ReLU's
+output: 2·C_in·P_in + 2·C_out·P_out elements (P: positions, L or H·W). The backward pass adds gradient
+buffers of about the largest activations. Evaluation (no gradients) holds about one block's tensors at a
+time. ``tests/test_memory.py`` checks these counts against what autograd really saves, so the estimate
+cannot drift from the model.
+
+:func:`pack_memory` adds parameters, gradients and momentum (3 copies), the resident data and the
+evaluation pass; :func:`eval_rows` sizes evaluation passes so they stay inside a byte budget whatever
+the pack's width.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .families import arch_args
+
+FLOAT = 4  # bytes: activations are float32 (bf16 autocast keeps batch norm in fp32: an upper bound)
+EVAL_BUDGET = 256 * 2**20  # bytes of activations per evaluation pass
+EVAL_ROWS_MAX = 512  # rows per pass at most (a pack of one: the size results were made with)
+BACKWARD_BUFFERS = 3  # the backward pass holds about this many of the largest activation's gradients
+
+
+@dataclass(frozen=True)
+class Activations:
+    """Elements per sample and member: saved for backward, the largest tensor, the no-grad peak."""
+
+    saved: int
+    largest: int
+    eval_peak: int
+
+
+def _downsample(positions: tuple[int, ...], stride: int) -> tuple[int, ...]:
+    # kernel 3, padding 1 (and the 1×1 shortcut, padding 0): ceil(n / stride) per axis
+    return tuple(-(-n // stride) for n in positions)
+
+
+def wrn_activations(arch: str, in_channels: int, positions: tuple[int, ...]) -> Activations:
+    """A Wide ResNet's activations on one input of ``in_channels`` × ``positions`` (L, or H, W)."""
+    args = arch_args(arch)
+    n, k = (args["depth"] - 4) // 6, args["width"]
+    size = math.prod(positions)
+    saved = in_channels * size  # the stem convolution's input (the channels-last copy)
+    largest, eval_peak = 16 * size, (in_channels + 16) * size
+    channels = 16
+    for out_channels, stride in zip((16 * k, 32 * k, 64 * k), (1, 2, 2)):
+        for block in range(n):
+            out_positions = _downsample(positions, stride if block == 0 else 1)
+            before, after = channels * math.prod(positions), out_channels * math.prod(out_positions)
+            saved += 2 * before + 2 * after
+            largest = max(largest, before, after)
+            eval_peak = max(eval_peak, 2 * before + 2 * after)
+            channels, positions = out_channels, out_positions
+    last = channels * math.prod(positions)
+    saved += 2 * last + channels  # final batch norm's input, its ReLU output (the pool's input), pooled
+    return Activations(saved, largest, eval_peak)
+
+
+@dataclass(frozen=True)
+class PackMemory:
+    """Estimated peak device memory of a pack job, in bytes, by part."""
+
+    parameters: int  # weights, gradients, momentum
+    data: int  # inputs, labels and teacher logits resident on the device
+    training: int  # one training step's activations and gradient buffers
+    evaluation: int  # one evaluation pass
+    eval_rows: int
+
+    @property
+    def peak(self) -> int:
+        return self.parameters + self.data + max(self.training, self.evaluation)
+
+    def describe(self) -> str:
+        gib = lambda b: f"{b / 2**30:.2f} GiB"  # noqa: E731
+        return (f"estimated peak device memory {gib(self.peak)} (parameters and optimizer {gib(self.parameters)}, "
+                f"data {gib(self.data)}, training step {gib(self.training)}, evaluation {gib(self.evaluation)} "
+                f"at {self.eval_rows} rows per pass)")
+
+
+def eval_rows(activations: Activations, members: int, budget: int = EVAL_BUDGET) -> int:
+    """Rows per evaluation pass: as many as fit ``budget`` for all members, 1 … ``EVAL_ROWS_MAX``."""
+    per_row = activations.eval_peak * members * FLOAT
+    return max(1, min(EVAL_ROWS_MAX, budget // per_row))
+
+
+def pack_memory(arch: str, in_channels: int, positions: tuple[int, ...], members: int, batch_size: int,
+                parameters: int, data_bytes: int = 0) -> PackMemory:
+    """The estimate for ``members`` fused runs of ``arch`` (``parameters``: one member's count)."""
+    acts = wrn_activations(arch, in_channels, positions)
+    rows = eval_rows(acts, members)
+    step = batch_size * members * (acts.saved + BACKWARD_BUFFERS * acts.largest) * FLOAT
+    evaluation = rows * members * acts.eval_peak * FLOAT
+    return PackMemory(parameters=3 * parameters * members * FLOAT, data=data_bytes, training=step,
+                      evaluation=evaluation, eval_rows=rows)
+
+
+def wrn_parameters(arch: str, in_channels: int, dims: int, num_classes: int) -> int:
+    """A Wide ResNet's parameter count (convolutions, batch norm, classifier), without building it."""
+    args = arch_args(arch)
+    n, k = (args["depth"] - 4) // 6, args["width"]
+    kernel = 3 ** dims
+    total = in_channels * 16 * kernel
+    channels = 16
+    for out_channels, stride in zip((16 * k, 32 * k, 64 * k), (1, 2, 2)):
+        for block in range(n):
+            total += 2 * channels + channels * out_channels * kernel  # bn1, conv1
+            total += 2 * out_channels + out_channels * out_channels * kernel  # bn2, conv2
+            if block == 0 and (stride != 1 or channels != out_channels):
+                total += channels * out_channels  # the 1×1 shortcut
+            channels = out_channels
+    return total + 2 * channels + channels * num_classes + num_classes

@@ -1,0 +1,36 @@
+"""The config schema (package data, one copy: the workflow validates against it) and its defaults.
+
+The schema is the one place defaults are stated; :func:`training_settings` gives the library's callers
+(tests, benchmarks, notebooks) a training section with them filled in, without the config machinery.
+"""
+
+from __future__ import annotations
+
+import copy
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from .errors import ConfigError
+
+SCHEMA = Path(__file__).resolve().parent / "schemas" / "config.schema.yaml"
+
+
+@lru_cache(maxsize=1)
+def _cached() -> dict:
+    return yaml.safe_load(SCHEMA.read_text(encoding="utf-8"))
+
+
+def load_schema() -> dict:
+    """The schema as data (a fresh copy: validators fill defaults in what they are given)."""
+    return copy.deepcopy(_cached())
+
+
+def training_settings(training: dict | None = None) -> dict:
+    """``training`` with the schema's defaults filled in; an unknown key is a :class:`ConfigError`."""
+    properties = _cached()["properties"]["training"]["properties"]
+    unknown = set(training or {}) - set(properties)
+    if unknown:
+        raise ConfigError(f"training: unknown key(s) {sorted(unknown)}")
+    return {key: copy.deepcopy((training or {}).get(key, spec.get("default"))) for key, spec in properties.items()}

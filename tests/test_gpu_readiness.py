@@ -1,0 +1,258 @@
+"""What a GPU run depends on, tested without one: memory estimates, packs planned from the config, numerics.
+
+The CUDA-only checks are marked ``cuda`` (``pytest -m cuda``; skipped without CUDA) and run in the
+device check (``gafkd bench --cuda-check``).
+"""
+
+import json
+import os
+import re
+import stat
+import subprocess
+import sys
+
+import pytest
+import torch
+import yaml
+
+from gafkd.cli import load_config
+from gafkd.schema import training_settings
+from gafkd.errors import GafkdError
+from gafkd.execution.packing import MEMORY_BUDGET, pack_width, planned_memory, student_packs, teacher_packs
+from gafkd.models.fused import build_fused
+from gafkd.models.memory import EVAL_ROWS_MAX, eval_rows, pack_memory, wrn_activations, wrn_parameters
+from gafkd.models import count_parameters
+from gafkd.training import runs as runs_module
+from gafkd.training.device import DeviceError, configure, determinism_error, select_device
+from gafkd.training.runs import PackMemoryError, train_pack
+from gafkd.training.spec import Pack, RunSpec
+from test_training import TRAINING, _outputs, tiny  # noqa: F401 — the module-scoped tiny dataset
+from test_workflow import ROOT, SNAKEMAKE
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (the device check runs these)")
+
+
+# --- memory: the estimate is the model's ------------------------------------------------------------
+
+def saved_activation_bytes(model, x) -> int:
+    """What autograd keeps for the backward pass of ``model(x)``: distinct storages, parameters excluded."""
+    parameters = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    saved = {}
+
+    def pack(tensor):
+        storage = tensor.untyped_storage()
+        if storage.data_ptr() not in parameters:
+            saved[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        model(x)
+    return sum(saved.values())
+
+
+@pytest.mark.parametrize("arch", ["wrn16-1", "wrn16-3", "wrn28-1"])
+@pytest.mark.parametrize("modality, positions", [("sig", (250,)), ("sig", (301,)), ("gaf", (16, 16)),
+                                                 ("gaf", (31, 31))])
+@pytest.mark.parametrize("members, channels_last", [(1, False), (3, True)])
+def test_activation_estimate_is_what_autograd_saves(arch, modality, positions, members, channels_last):
+    model = build_fused(arch, modality, 7, list(range(members)))
+    if channels_last:
+        model = model.to_channels_last()
+    batch = 4
+    x = torch.randn(batch, 3 * members, *positions)
+    if channels_last and modality == "gaf":
+        x = x.contiguous(memory_format=torch.channels_last)
+    measured = saved_activation_bytes(model.train(), x)
+    estimate = wrn_activations(arch, 3, positions).saved * 4 * batch * members
+    assert 0.99 <= measured / estimate <= 1.01, (measured, estimate)
+
+
+@pytest.mark.parametrize("arch", ["wrn16-1", "wrn28-3"])
+@pytest.mark.parametrize("modality, dims", [("sig", 1), ("gaf", 2)])
+def test_parameter_count_is_the_models(arch, modality, dims):
+    assert wrn_parameters(arch, 3, dims, 14) == count_parameters(build_fused(arch, modality, 14, [0]))
+
+
+def test_evaluation_rows_shrink_with_the_pack_width():
+    acts = wrn_activations("wrn16-1", 3, (1000,))
+    rows = {m: eval_rows(acts, m) for m in (1, 4, 16, 64)}
+    assert rows[1] == EVAL_ROWS_MAX and rows[1] >= rows[4] > rows[16] > rows[64] >= 1
+    # the evaluation pass's memory is bounded whatever the width (the 60-member case of issue 20)
+    assert all(pack_memory("wrn16-1", 3, (1000,), m, 64, 70_000).evaluation <= 256 * 2**20 for m in (1, 16, 60, 64))
+
+
+def test_every_auto_pack_of_the_study_fits_the_budget():
+    config = load_config([str(ROOT / "config.yaml")])
+    assert config["training"]["device"] == "cuda"
+    for dataset in config["datasets"]:
+        for pack in teacher_packs(config, "r", dataset) + student_packs(config, "r", dataset):
+            first = pack.members[0]
+            assert planned_memory(config, dataset, first.modality, first.arch, pack.width).peak <= MEMORY_BUDGET, pack.name
+    # and the cap really binds: 64 students of 1000-sample windows would not fit
+    assert pack_width(config, "gene7_w1000", "students", "sig", "wrn16-1") < 64
+    assert planned_memory(config, "gene7_w1000", "sig", "wrn16-1", 64).peak > MEMORY_BUDGET
+
+
+# --- packs are the config's, not the host's --------------------------------------------------------
+
+def _fake_nvidia_smi(folder):
+    folder.mkdir()
+    script = folder / "nvidia-smi"
+    script.write_text("#!/bin/sh\necho 'GPU 0: NVIDIA GeForce RTX 4090 (UUID: GPU-0)'\n"
+                      "echo 'GPU 1: NVIDIA GeForce RTX 4090 (UUID: GPU-1)'\n")
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    return folder
+
+
+def _dry_run(workdir, path, *profile):
+    overlay = workdir / "overlay.yaml"
+    overlay.write_text(yaml.safe_dump({"report": {"html": False}}))
+    command = [*SNAKEMAKE[:-2], *(profile or ("--workflow-profile", "none")), "--directory", str(workdir),
+               "--configfile", str(ROOT / "config.yaml"), str(overlay), "-n"]
+    environment = {**os.environ, "PATH": path}
+    environment.pop("CUDA_VISIBLE_DEVICES", None)
+    run = subprocess.run(command, capture_output=True, text=True, timeout=300, env=environment)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    return planned_jobs(run.stdout)
+
+
+def planned_jobs(dry_run: str) -> list[tuple]:
+    """Every job of a dry run: its rule (the pack), inputs, outputs and resources (files sorted)."""
+    jobs = []
+    for block in re.split(r"\n(?=(?:local)?rule )", dry_run.split("Building DAG of jobs...")[1])[1:]:
+        lines = block.splitlines()
+        fields = dict(line.strip().split(": ", 1) for line in lines[1:] if re.match(r"    (input|output|resources): ",
+                                                                                       line))
+        jobs.append((lines[0], *(tuple(sorted(fields.get(k, "").split(", "))) for k in ("input", "output",
+                                                                                          "resources"))))
+    return sorted(jobs)
+
+
+@pytest.mark.slow
+def test_dry_run_plans_the_same_packs_with_and_without_a_driver(tmp_path):
+    """config.yaml (training.device: cuda) on a login node without nvidia-smi plans GPU packs."""
+    bare = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep)
+                           if not os.path.exists(os.path.join(p, "nvidia-smi")))
+    with_driver = os.pathsep.join([str(_fake_nvidia_smi(tmp_path / "bin")), bare])
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    without, with_gpu = _dry_run(tmp_path / "a", bare), _dry_run(tmp_path / "b", with_driver)
+    assert without == with_gpu
+    # GPU widths: 3 teacher seeds a pack (8 packs), the students in 2 packs per dataset, each holding a GPU
+    rules = [job[0] for job in without]
+    assert sum(r.startswith("rule train_teacher__gene14_w500__") for r in rules) == 8
+    assert sum(r.startswith("rule distill__gene14_w500__") for r in rules) == 2
+    assert all("gpu=1" in job[3] for job in without if job[0].startswith("rule distill__"))
+
+
+@pytest.mark.slow
+def test_the_slurm_profile_plans_gpu_packs_without_a_driver(tmp_path):
+    pytest.importorskip("snakemake_executor_plugin_slurm", reason='needs pip install -e ".[cluster]"')
+    bare = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep)
+                           if not os.path.exists(os.path.join(p, "nvidia-smi")))
+    plan = _dry_run(tmp_path, bare, "--workflow-profile", str(ROOT / "profiles" / "slurm"),
+                    "--slurm-no-account", "--slurm-status-command", "squeue")
+    rules = [job[0] for job in plan]
+    assert sum(r.startswith("rule train_teacher__gene7_w1000__") for r in rules) == 8
+    assert sum(r.startswith("rule distill__gene7_w1000__") for r in rules) == 2
+
+
+# --- nothing silent -------------------------------------------------------------------------------
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without CUDA")
+def test_cuda_without_cuda_stops_saying_why(tiny, tmp_path, monkeypatch):  # noqa: F811
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "NoDevFiles")
+    with pytest.raises(DeviceError, match=r"training.device is cuda, but this job holds 1 GPU\(s\) but sees no CUDA "
+                                          r"device .*CUDA_VISIBLE_DEVICES='NoDevFiles'.*or set training.device: cpu"):
+        select_device("cuda", gpus_held=1)
+    outputs = _outputs(tmp_path / "run")
+    pack = Pack("p", (RunSpec("tiny", "sig", "wrn16-1", 0, outputs),), str(tmp_path / "pack"))
+    with pytest.raises(DeviceError):
+        train_pack(pack, tiny / "windows.h5", training={**TRAINING, "device": "cuda"}, gpus=1)
+    assert not any((tmp_path / "run").iterdir())  # nothing written
+
+
+@pytest.fixture
+def restore_torch_flags():
+    flags = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32,
+             torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
+             torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic, torch.get_num_threads())
+    yield
+    torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = flags[:2]
+    torch.use_deterministic_algorithms(flags[2], warn_only=flags[3])
+    torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = flags[4:6]
+    torch.set_num_threads(flags[6])
+
+
+def test_fp32_turns_tf32_off_and_determinism_is_strict(restore_torch_flags):
+    """The flags a CUDA job sets (set without a GPU: torch only records them)."""
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True  # PyTorch's cuDNN default
+    record = configure(1, training_settings({"precision": "fp32"}), torch.device("cuda"))
+    assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
+    assert torch.are_deterministic_algorithms_enabled() and not torch.is_deterministic_algorithms_warn_only_enabled()
+    assert record == {"precision": "fp32", "computed_in": "fp32", "tf32": False, "deterministic": "strict"}
+    record = configure(1, training_settings({"precision": "tf32", "deterministic": False}), torch.device("cuda"))
+    assert torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32
+    assert not torch.are_deterministic_algorithms_enabled() and torch.backends.cudnn.benchmark
+    assert record["computed_in"] == "tf32" and record["deterministic"] == "off"
+    # TF32 is CUDA's: on the CPU the same setting computes in fp32, and says so
+    assert configure(1, training_settings({"precision": "tf32"}), torch.device("cpu"))["computed_in"] == "fp32"
+
+
+def test_an_op_without_a_deterministic_kernel_is_named():
+    error = RuntimeError("adaptive_max_pool2d_backward_cuda does not have a deterministic implementation, but you set "
+                         "'torch.use_deterministic_algorithms(True)'. ...")
+    assert "adaptive_max_pool2d_backward_cuda has no deterministic CUDA kernel: set training.deterministic: false" \
+        in str(determinism_error(error))
+    assert determinism_error(RuntimeError("something else")) is None
+
+
+def test_numerics_are_recorded(tiny, tmp_path):  # noqa: F811
+    outputs = _outputs(tmp_path / "run")
+    pack = Pack("p", (RunSpec("tiny", "sig", "wrn16-1", 0, outputs),), str(tmp_path / "pack"))
+    train_pack(pack, tiny / "windows.h5", training={**TRAINING, "epochs": 1, "precision": "tf32"})
+    metrics = json.loads(open(outputs["metrics"]).read())
+    assert metrics["numerics"] == {"precision": "tf32", "computed_in": "fp32", "tf32": False,
+                                   "deterministic": "cpu kernels"}
+    assert metrics["memory_estimate_bytes"] > 0
+
+
+def test_out_of_memory_is_one_sentence_with_a_width_that_fits(tiny, tmp_path, monkeypatch):  # noqa: F811
+    members = tuple(RunSpec("tiny", "sig", "wrn16-1", s, _outputs(tmp_path / f"run{s}")) for s in range(3))
+    pack = Pack("wrn16-1_students1of1", members, str(tmp_path / "pack"))
+
+    def out_of_memory(*args, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(runs_module, "fit", out_of_memory)
+    monkeypatch.setattr(runs_module, "device_memory", lambda device: 2**30)  # as if on a 1 GiB card
+    with pytest.raises(PackMemoryError) as caught:
+        train_pack(pack, tiny / "windows.h5", training=TRAINING)
+    message = str(caught.value)
+    assert message.startswith("pack wrn16-1_students1of1 (3 runs) ran out of memory on cpu:")
+    assert "estimated peak device memory" in message and "of the device's 1.0 GiB" in message
+    suggested = int(message.split("set packing.teachers: ")[1].split(" ")[0])
+    assert suggested >= 1 and isinstance(suggested, int)
+    assert "\n" not in message
+
+
+# --- CUDA only (the device check) ---------------------------------------------------------------------
+
+@cuda
+@pytest.mark.cuda
+def test_cuda_memory_of_a_training_step_is_within_a_quarter_of_the_estimate():
+    device = torch.device("cuda")
+    for arch, modality, positions, members in (("wrn16-1", "sig", (1000,), 16), ("wrn16-3", "gaf", (64, 64), 3)):
+        model = build_fused(arch, modality, 7, list(range(members))).to(device).to_channels_last()
+        x = torch.randn(64, 3 * members, *positions, device=device)
+        if modality == "gaf":
+            x = x.contiguous(memory_format=torch.channels_last)
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+        model(x).float().sum().backward()
+        torch.cuda.synchronize()
+        measured = torch.cuda.max_memory_allocated() - base
+        params = count_parameters(model) // members
+        estimate = pack_memory(arch, 3, positions, members, 64, params)
+        assert 0.75 <= measured / (estimate.training + estimate.parameters * 2 / 3) <= 1.25, (arch, measured, estimate)
