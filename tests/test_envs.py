@@ -16,15 +16,20 @@ STANDARD = set(sys.stdlib_module_names)
 PROVIDED = {"gafkd", "snakemake"}  # the workflow itself and the Snakemake that runs the script
 
 
+# conda: directives that name a variable of common.smk: every env file it can be
+ENV_VARIABLES = {"TRAIN_ENV": ("../../envs/train-cpu.yaml", "../../envs/train-cuda.yaml")}
+
+
 def _rules():
     """(rule file, env file, script file) for every rule with both a conda: and a script: directive."""
     found = []
     for smk in sorted((ROOT / "workflow" / "rules").glob("*.smk")):
         for block in re.split(r"\n\s*rule\b", smk.read_text())[1:]:
-            env = re.search(r"conda:\s*\n\s*\"([^\"]+)\"", block)
+            env = re.search(r"conda:\s*\n\s*(?:\"([^\"]+)\"|(\w+))", block)
             script = re.search(r"script:\s*\n\s*\"([^\"]+)\"", block)
             if env and script:
-                found.append((smk.name, (smk.parent / env[1]).resolve(), (smk.parent / script[1]).resolve()))
+                for path in (env[1],) if env[1] else ENV_VARIABLES[env[2]]:
+                    found.append((smk.name, (smk.parent / path).resolve(), (smk.parent / script[1]).resolve()))
     return found
 
 
@@ -93,7 +98,7 @@ def test_environments_are_pinned():
     for env in sorted((ROOT / "envs").glob("*.yaml")):
         conda, pip = _split(env)
         for dep in conda:
-            assert re.fullmatch(r"[\w-]+ =\d+(\.\d+)*", dep), f"{env.name}: {dep!r} is not pinned (name =X.Y)"
+            assert re.fullmatch(r"[\w-]+ =\d+(\.\d+)*(=(cpu|cuda)\*)?", dep), f"{env.name}: {dep!r} is not pinned (name =X.Y)"
         for dep in pip:
             assert re.fullmatch(r"[\w-]+==\d+(\.\d+)*(\.\*)?", dep), f"{env.name}: {dep!r} is not pinned (name==X.Y.*)"
 
@@ -102,6 +107,14 @@ def test_environments_are_pinned():
 def test_rule_environment_has_what_its_script_imports(rule_file, env, script):
     missing = {CONDA_NAMES.get(m, m) for m in third_party_imports(script)} - _env_packages(env)
     assert not missing, f"{rule_file}: {script.name} imports {sorted(missing)}, not in {env.name}"
+
+
+def test_training_envs_ask_for_the_build_of_their_device():
+    for device in ("cpu", "cuda"):
+        conda, _ = _split(ROOT / "envs" / f"train-{device}.yaml")
+        assert f"pytorch =2.13={device}*" in conda
+    assert 'TRAIN_ENV = f"../../envs/train-{config[\'training\'][\'device\']}.yaml"' in (
+        ROOT / "workflow" / "rules" / "common.smk").read_text()
 
 
 def test_every_rule_script_is_checked():

@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gafkd.distillation import DistillationLoss
+from gafkd.distillation import LossSpec
 from gafkd.distillation.pack import PackLoss
 from gafkd.names import Experiment
 from gafkd.models import build_model
@@ -30,7 +30,7 @@ def _relative(a, b):
 @pytest.mark.parametrize("channels_last", [False, True])
 def test_fused_forward_and_sgd_step_equal_the_members_alone(modality, shape, channels_last):
     seeds = [0, 3, 7]
-    losses = [DistillationLoss(), DistillationLoss((1.0,), 0.3, 4.0), DistillationLoss((0.3, 0.7), 0.9, 2.0)]
+    losses = [LossSpec(), LossSpec((1.0,), 0.3, 4.0), LossSpec((0.3, 0.7), 0.9, 2.0)]
     fused = build_fused("wrn16-1", modality, 5, seeds)
     singles = []
     for seed in seeds:
@@ -55,7 +55,8 @@ def test_fused_forward_and_sgd_step_equal_the_members_alone(modality, shape, cha
     fused_opt.step()
     for m, (single, loss) in enumerate(zip(singles, losses)):
         single.zero_grad()
-        alone = loss(alone_logits[m], ys[m], list(teachers[m, :len(loss.weights)]))
+        own = teachers[m, :len(loss.weights)][None] if loss.weights else None  # its own teachers only
+        alone = PackLoss([loss])(alone_logits[m][None], ys[m][None], own)[0]
         assert abs(alone.item() - member_losses[m].item()) <= 1e-5 * abs(alone.item())
         alone.backward()
         opt = SGD(single.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
@@ -196,5 +197,5 @@ def test_a_diverging_member_is_named_and_the_others_are_kept(tiny, tmp_path, tea
 
 def test_cross_entropy_of_a_pack_is_the_mean_of_its_members():
     logits, labels = torch.randn(2, 4, 3), torch.randint(0, 3, (2, 4))
-    losses = PackLoss([DistillationLoss(), DistillationLoss()])(logits, labels)
+    losses = PackLoss([LossSpec(), LossSpec()])(logits, labels)
     assert torch.allclose(losses, torch.stack([F.cross_entropy(logits[m], labels[m]) for m in range(2)]))

@@ -1,15 +1,14 @@
-"""`gafkd status` says what would rerun, per stage, as Snakemake itself would (its dry run is the oracle)."""
+"""`gafkd status` says what would rerun, per stage, as Snakemake itself decides (its dry run is the source)."""
 
-import copy
 import re
 from collections import Counter
 
 import pytest
 import yaml
 
-from gafkd.cli import main
-from gafkd.execution.status import check_results
-from test_workflow import TINY, snakemake
+from gafkd.cli import load_config, main
+from gafkd.execution.status import check_results, parse_jobs
+from test_workflow import ROOT, TINY, snakemake
 
 
 def dry_run_jobs(workdir, config) -> dict:
@@ -23,52 +22,90 @@ def dry_run_jobs(workdir, config) -> dict:
     for line in table.splitlines()[3:]:
         match = re.fullmatch(r"(\S+)\s+(\d+)", line.strip())
         if match and match[1] not in ("all", "total"):
-            counts[match[1].split("__", 1)[0]] += int(match[2])
+            counts[match[1]] += int(match[2])
     return dict(counts)
 
 
+def status_of(config, workdir):
+    path = workdir / "cfg.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return check_results(load_config([str(path)]), [str(path)], workdir, snakefile=ROOT / "Snakefile")
+
+
 def status_jobs(config, workdir) -> dict:
-    return {stage: jobs for stage, (jobs, _) in check_results(copy.deepcopy(config), workdir).counts().items()}
+    return {stage: jobs for stage, (jobs, _) in status_of(config, workdir).counts().items()}
+
+
+def _status_main(workdir, *extra):
+    return main(["status", "--config", str(workdir / "cfg.yaml"), "--directory", str(workdir),
+                 "--snakefile", str(ROOT / "Snakefile"), *extra])
 
 
 @pytest.mark.slow
 def test_status_counts_what_snakemake_would_run(tmp_path, capsys):
     config = {**TINY, "report": {"html": False}}
-    fresh = status_jobs(config, tmp_path)
-    assert fresh == dry_run_jobs(tmp_path, config)
-    assert check_results(copy.deepcopy(config), tmp_path).causes == [
-        f"missing  {tmp_path}/results/tiny/source"]  # one cause; everything else follows from it
+    fresh = status_of(config, tmp_path)
+    assert {s: j for s, (j, _) in fresh.counts().items()} == dry_run_jobs(tmp_path, config)
+    assert fresh.counts()["train_teacher"] == (4, 4)  # CPU packing: each teacher alone
+    assert fresh.counts()["distill"] == (2, 6)  # 6 students, 4 a pack at most: 2 balanced packs
+    # one cause; everything else follows from it
+    assert fresh.causes == ["synthesize dataset=tiny: Missing output files: results/tiny/source"]
     assert snakemake(tmp_path, "--cores", "2", config=config).returncode == 0
-    assert check_results(copy.deepcopy(config), tmp_path).up_to_date and dry_run_jobs(tmp_path, config) == {}
+    assert status_of(config, tmp_path).up_to_date and dry_run_jobs(tmp_path, config) == {}
+    assert _status_main(tmp_path) == 0 and "up to date: nothing would run" in capsys.readouterr().out
 
-    changed = copy.deepcopy(config)
-    changed["training"]["weight_decay"] = 0.001  # every run, none of the data
-    status = check_results(copy.deepcopy(changed), tmp_path)
-    assert status_jobs(changed, tmp_path) == dry_run_jobs(tmp_path, changed)
-    counts = status.counts()
-    assert counts["train_teacher"][1] == 4 and counts["distill"][1] == 6  # the baseline is a teacher run
-    assert "window" not in status_jobs(changed, tmp_path)
-    assert len(status.causes) == 4 and all(line.startswith("stale") for line in status.causes)
-
-    logits = tmp_path / "results" / "tiny" / "teachers" / "gaf-wrn16-1" / "seed0" / "logits.h5"
-    logits.unlink()  # an intermediate file: Snakemake remakes it only for a student that has to run
-    assert check_results(copy.deepcopy(config), tmp_path).up_to_date and dry_run_jobs(tmp_path, config) == {}
-    student = tmp_path / "results" / "tiny" / "students" / "wrn16-1" / "kd1_gaf-wrn16-1_lam0.7" / "seed0"
-    (student / "metrics.json").unlink()  # so is a run's result once runs.csv is made
-    status = check_results(copy.deepcopy(config), tmp_path)
-    assert status.up_to_date and dry_run_jobs(tmp_path, config) == {}
-    assert status.dormant == [f"missing  {logits}", f"missing  {student}/metrics.json"]
-    assert main(["status", "--config", str(tmp_path / "cfg.yaml"), "--directory", str(tmp_path)]) == 1
-    assert "--forcerun collect_runs" in capsys.readouterr().out
-    (tmp_path / "results" / "tables.md").unlink()  # a final result: remade, from runs.csv as it is
-    status = check_results(copy.deepcopy(config), tmp_path)
-    assert status_jobs(config, tmp_path) == dry_run_jobs(tmp_path, config) == {"tables": 1}
-    assert status.causes == [f"missing  {tmp_path}/results/tables.md"]
-
-    threads = copy.deepcopy(changed)
-    threads["training"]["threads"] = 2  # how fast, not what: the same runs as `changed`
+    changed = {**config, "training": {**config["training"], "weight_decay": 0.001}}  # every run, none of the data
+    status = status_of(changed, tmp_path)
+    assert {s: j for s, (j, _) in status.counts().items()} == dry_run_jobs(tmp_path, changed)
+    assert status.counts()["train_teacher"][1] == 4 and status.counts()["distill"][1] == 6
+    assert "window" not in status.counts()
+    # what Snakemake cannot say: which setting changed, from the settings each result records
+    assert any(re.search(r"metrics.json: training.weight_decay: 0.0001 → 0.001$", line) for line in status.causes)
+    threads = {**changed, "training": {**changed["training"], "threads": 2}}  # how fast, not what
     assert status_jobs(threads, tmp_path) == status_jobs(changed, tmp_path)
-    (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(changed))
-    assert main(["status", "--config", str(tmp_path / "cfg.yaml"), "--directory", str(tmp_path)]) == 1
-    out = capsys.readouterr().out
-    assert re.search(r"^train_teacher\s+\d+\s+4$", out, re.M) and re.search(r"^total\s+\d+\s+\d+$", out, re.M)
+
+    (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(config))
+    student = tmp_path / "results" / "tiny" / "students" / "wrn16-1" / "kd1_gaf-wrn16-1_lam0.7" / "seed0"
+    (student / "metrics.json").unlink()  # a member file: not a Snakemake output, so Snakemake leaves it
+    status = status_of(config, tmp_path)
+    assert status.up_to_date and dry_run_jobs(tmp_path, config) == {}
+    assert len(status.dormant) == 1 and "kd1_gaf-wrn16-1_lam0.7/seed0/metrics.json" in status.dormant[0]
+    assert "students.json" in status.dormant[0]
+    assert _status_main(tmp_path) == 1
+    assert "delete the manifest" in capsys.readouterr().out
+    (tmp_path / "results" / "tables.md").unlink()  # a final result: remade
+    status = status_of(config, tmp_path)
+    assert status_jobs(config, tmp_path) == dry_run_jobs(tmp_path, config) == {"tables": 1}
+    assert status.causes == ["tables: Missing output files: results/tables.md"]
+
+
+def test_status_plans_like_the_profile_and_the_demo(tmp_path):
+    """The demo config through a profile: the same jobs per stage as Snakemake's dry run, from one description."""
+    configs = [str(ROOT / "config.yaml"), str(ROOT / "demo.yaml")]
+    status = check_results(load_config(configs), configs, tmp_path, snakefile=ROOT / "Snakefile",
+                           profile=ROOT / "profiles" / "default")
+    counts = status.counts()
+    assert counts["train_teacher"] == (24, 72) and counts["teacher_logits"] == (24, 72)
+    assert counts["distill"][0] == 24 and counts["window"] == (3, 3)
+
+
+def test_parse_jobs_reads_rules_wildcards_and_reasons():
+    text = """Building DAG of jobs...
+[Tue Dec  1 15:06:42 2026]
+rule train_teacher:
+    input: results/d/windows.h5
+    output: results/d/packs/sig-wrn16-1_seeds0-1/teachers.json
+    jobid: 3
+    reason: Params have changed since last execution
+    wildcards: dataset=d, pack=sig-wrn16-1_seeds0-1
+    resources: tmpdir=/tmp, gpu=0
+
+[Tue Dec  1 15:06:42 2026]
+localrule all:
+    input: results/tables.md
+    jobid: 0
+"""
+    (job,) = parse_jobs(text)
+    assert (job.stage, job.wildcards, job.reason) == ("train_teacher", {"dataset": "d", "pack": "sig-wrn16-1_seeds0-1"},
+                                                      "Params have changed since last execution")
+    assert job.on_its_own_account

@@ -11,7 +11,8 @@ import torch.nn.functional as F
 
 from gafkd.data.build import build_windows
 from gafkd.data.synthetic import write_synthetic
-from gafkd.distillation import DistillationLoss, kd_loss
+from gafkd.distillation import LossSpec, kd_loss
+from gafkd.distillation.pack import PackLoss
 from gafkd.gaf.build import build_gaf
 from gafkd.grid import experiments
 from gafkd.names import Experiment
@@ -42,11 +43,17 @@ def logits():
     return torch.randn(8, 5, generator=g), torch.randn(8, 5, generator=g), torch.randn(8, 5, generator=g)
 
 
+def run_loss(spec, s, y, teachers=()):
+    """One run's loss: a pack of one through PackLoss (the pipeline's one implementation)."""
+    stacked = torch.stack(list(teachers))[None] if teachers else None
+    return PackLoss([spec])(s[None], y[None], stacked)[0]
+
+
 def test_lambda_zero_is_cross_entropy(logits):
     s, t, _ = logits
     y = torch.arange(8) % 5
-    assert torch.equal(DistillationLoss((1.0,), lam=0.0, temperature=4.0)(s, y, [t]), F.cross_entropy(s, y))
-    assert torch.equal(DistillationLoss()(s, y), F.cross_entropy(s, y))
+    torch.testing.assert_close(run_loss(LossSpec((1.0,), lam=0.0, temperature=4.0), s, y, [t]), F.cross_entropy(s, y))
+    torch.testing.assert_close(run_loss(LossSpec(), s, y), F.cross_entropy(s, y))
 
 
 def test_kd_is_tau_squared_batchmean_kl(logits):
@@ -63,16 +70,16 @@ def test_kd_is_tau_squared_batchmean_kl(logits):
 def test_alpha_one_equals_one_teacher_and_weights_mix(logits):
     s, t1, t2 = logits
     y = torch.arange(8) % 5
-    one = DistillationLoss((1.0,), lam=0.7, temperature=4.0)(s, y, [t1])
-    torch.testing.assert_close(DistillationLoss((1.0, 0.0), lam=0.7, temperature=4.0)(s, y, [t1, t2]), one)
-    mixed = DistillationLoss((0.3, 0.7), lam=0.7, temperature=4.0)(s, y, [t1, t2])
+    one = run_loss(LossSpec((1.0,), lam=0.7, temperature=4.0), s, y, [t1])
+    torch.testing.assert_close(run_loss(LossSpec((1.0, 0.0), lam=0.7, temperature=4.0), s, y, [t1, t2]), one)
+    mixed = run_loss(LossSpec((0.3, 0.7), lam=0.7, temperature=4.0), s, y, [t1, t2])
     expected = 0.3 * F.cross_entropy(s, y) + 0.7 * (0.3 * kd_loss(s, t1, 4) + 0.7 * kd_loss(s, t2, 4))
     torch.testing.assert_close(mixed, expected)
 
 
 def test_weights_must_sum_to_one():
     with pytest.raises(Exception, match="sum to 1"):
-        DistillationLoss((0.5, 0.4), lam=0.7, temperature=4.0)
+        LossSpec((0.5, 0.4), lam=0.7, temperature=4.0)
 
 
 # --- models and schedule ------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 """The Snakemake workflow: dry runs of the shipped configs, config errors, one tiny end-to-end run."""
 
+import json
+import os
 import re
 import shutil
 import subprocess
@@ -119,7 +121,8 @@ def test_end_to_end_tiny(tiny_run):
     # teacher_weights is read by the logits rule alone: teachers stay, logits and students rerun
     final = {**TINY, "training": {**TINY["training"], "teacher_weights": "final"}}
     dry = snakemake(tmp_path, "-n", "--rerun-triggers", "params", config=final)
-    assert "teacher_logits__" in dry.stdout and "distill__" in dry.stdout and "train_teacher__" not in dry.stdout
+    assert "rule teacher_logits:" in dry.stdout and "rule distill:" in dry.stdout
+    assert "rule train_teacher:" not in dry.stdout
     # a changed training setting reruns the training jobs and what depends on them, not the data
     changed = {**TINY, "training": {**TINY["training"], "weight_decay": 0.001}}
     dry = snakemake(tmp_path, "-n", "--rerun-triggers", "params", config=changed)
@@ -139,16 +142,45 @@ def test_workflow_lints_clean_and_is_snakefmt_formatted(tmp_path):
 
 
 def test_stage_settings_reach_every_pack(tmp_path):
-    """Profiles name stages (set-threads: {train_teacher: …}); each pack's own rule gets the setting."""
+    """Profiles name stages (set-threads: {train_teacher: …}): one rule per stage, every pack a job of it."""
     run = snakemake(tmp_path, "-n", "--set-threads", "train_teacher=3", "distill=2", "--cores", "4",
                     "--set-resources", "train_teacher:mem_mb=1234", config=TINY)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     jobs = run.stdout.split("\nrule ")[1:]
-    teachers = [j for j in jobs if j.startswith("train_teacher__")]
-    students = [j for j in jobs if j.startswith("distill__")]
+    teachers = [j for j in jobs if j.startswith("train_teacher:")]
+    students = [j for j in jobs if j.startswith("distill:")]
     assert len(teachers) == 4 and len(students) == 2  # CPU packing: teachers alone, students 4 a pack
     assert all("threads: 3" in j and "mem_mb=1234" in j for j in teachers)
     assert all("threads: 2" in j for j in students)
+
+
+def test_the_rule_graph_shows_the_study_stages(tmp_path):
+    """One node per stage, not one per pack (the HTML report's Workflow page draws this graph)."""
+    run = snakemake(tmp_path, "--rulegraph", "--configfile", str(ROOT / "config.yaml"), str(ROOT / "demo.yaml"))
+    assert run.returncode == 0, run.stderr[-2000:]
+    nodes = set(re.findall(r'label = "(\w+)"', run.stdout))
+    assert nodes == {"synthesize", "window", "gaf", "train_teacher", "teacher_logits", "distill", "collect_runs",
+                     "summarize_runs", "tables", "plots", "all"}
+
+
+@pytest.mark.slow
+def test_a_diverging_member_is_a_result_end_to_end(tmp_path):
+    """A pack of 4 students, one made to diverge (fault injection): 3 results, 1 marked, the job green,
+    the tables made and the diverged run listed."""
+    config = {**TINY, "report": {"html": False}, "packing": {"teachers": 2, "students": 4},
+              "students": {**TINY["students"], "kdn": []}}
+    (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(config))
+    run = subprocess.run([*SNAKEMAKE, "--directory", str(tmp_path), "--cores", "2", "--configfile",
+                          str(tmp_path / "cfg.yaml")], capture_output=True, text=True, timeout=900,
+                         env={**os.environ, "GAFKD_FAULT": "diverge:kd2_gaf-wrn16-1+sig-wrn16-1_alpha0.3_lam0.7/seed1:1"})
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    runs = pd.read_csv(tmp_path / "results" / "runs.csv")
+    students = runs[runs["kind"].isin(["kd1", "kd2"])]
+    assert len(students) == 4 and sorted(students["status"]) == ["diverged", "ok", "ok", "ok"]
+    tables = (tmp_path / "results" / "tables.md").read_text()
+    assert "| diverged" in " ".join(tables.split()) and "Diverged (1, counted out of the means" in tables
+    manifest = json.loads(next((tmp_path / "results" / "tiny" / "packs").glob("*/students.json")).read_text())
+    assert [m["status"] for m in manifest["members"]].count("diverged") == 1
 
 
 def test_run_part_of_the_study(tmp_path):

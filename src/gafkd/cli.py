@@ -72,19 +72,24 @@ def _agreement(args, config) -> int:
 
 
 def _status(args) -> int:
-    from .execution.status import check_results
+    from .execution.status import StatusError, check_results
 
-    status = check_results(load_config(args.config), Path(args.directory))
+    config = load_config(args.config)  # names a malformed file's line, or a bad key, before Snakemake runs
+    try:
+        status = check_results(config, args.config, Path(args.directory), args.snakefile, args.profile)
+    except StatusError as error:
+        print(f"gafkd status: Snakemake's dry run failed:\n{error}", file=sys.stderr)
+        return 2
     if status.up_to_date:
         print("up to date: nothing would run")
     else:
-        print("Why (missing, or made under other settings; everything made from them follows):")
+        print("Why (Snakemake's reasons; where settings changed, which):")
         _print_capped(status.causes, args.all)
-        print("\nWhat would run (as `snakemake -n` counts jobs; a training job trains a pack of runs):")
+        print("\nWhat would run (Snakemake's jobs; a training job trains a pack of runs):")
         print(status.table())
     if status.dormant:
-        print("\nMissing, and not remade while everything made from them is current (as Snakemake decides; "
-              "`snakemake --forcerun collect_runs` remakes missing runs and their teachers' logits):")
+        print("\nMissing, though their pack's manifest lists them (Snakemake sees only the manifest, so it does not "
+              "remake them; delete the manifest, or `snakemake --forcerun` its rule, to train that pack again):")
         _print_capped(status.dormant, args.all)
     return 0 if status.up_to_date and not status.dormant else 1
 
@@ -119,6 +124,8 @@ def main(argv=None) -> int:
     status = commands.add_parser("status", help="what would rerun, per stage, and why (missing results, or made under other settings)")
     status.add_argument("--config", nargs="+", default=["config.yaml"], help="config.yaml and overlays, in order")
     status.add_argument("--directory", default=".", help="the workflow's working directory")
+    status.add_argument("--snakefile", default=None, help="the workflow (default: Snakefile in --directory)")
+    status.add_argument("--profile", default=None, help="a workflow profile to plan with (e.g. profiles/slurm)")
     status.add_argument("--all", action="store_true", help=f"list every file (default: the first {STATUS_LINES} of each list)")
     args = parser.parse_args(argv)
     try:

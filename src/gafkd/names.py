@@ -22,9 +22,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from .errors import ConfigError
-from .models.families import ARCH_PATTERN, family_of
+from .models.families import ARCH_PATTERN, MODALITY_DIMS, family_of
 
-MODALITY_DIMS = {"gaf": 2, "sig": 1}
 MODALITIES = tuple(MODALITY_DIMS)
 
 TEACHER, BASELINE, KD1, KD2, KDN = "teacher", "baseline", "kd1", "kd2", "kdn"

@@ -27,8 +27,12 @@ def settings_digest(settings) -> str:
 
 @lru_cache(maxsize=1)
 def code_version() -> str:
-    """`gafkd <version>` plus the git commit (and `-dirty`) when run from a checkout."""
+    """`gafkd <version>` plus the git commit (and `-dirty`) when run from a checkout's src/ (else
+    ``+unknown``: an installed package has no commit to ask, and a venv inside some other git tree must
+    not borrow that tree's)."""
     root = Path(__file__).resolve().parents[2]
+    if Path(__file__).resolve().parent != root / "src" / "gafkd":
+        return f"{__version__}+unknown"
     try:
         commit = subprocess.run(["git", "-C", str(root), "describe", "--always", "--dirty", "--abbrev=12"],
                                 capture_output=True, text=True, timeout=5, check=True).stdout.strip()

@@ -1,6 +1,7 @@
 # Shared by all the stage files — config validation, input functions, paths.
 
 import os
+import re
 import sys
 
 # (the Snakefile puts src/ first on sys.path)
@@ -16,7 +17,7 @@ from gafkd.data.build import missing_data_folders
 from gafkd.errors import ConfigError
 from gafkd.execution.packing import (
     logits_path,
-    rule_name,
+    pack_manifest,
     student_packs,
     teacher_packs,
 )
@@ -47,23 +48,40 @@ LOGITS_TRAINING = {**TRAINING, "teacher_weights": config["training"]["teacher_we
 REPORT_CONFIG = {**config, "training": TRAINING}
 
 # The packs: runs trained together as one fused model, one job each; decided by the config alone.
-TEACHER_PACKS = [p for d in DATASETS for p in teacher_packs(config, RESULTS, d)]
-STUDENT_PACKS = [p for d in DATASETS for p in student_packs(config, RESULTS, d)]
+# One rule per stage takes the pack as a wildcard (profiles name the stage; the rule graph shows the study).
+TEACHER_PACKS = {
+    (d, p.name): p for d in DATASETS for p in teacher_packs(config, RESULTS, d)
+}
+STUDENT_PACKS = {
+    (d, p.name): p for d in DATASETS for p in student_packs(config, RESULTS, d)
+}
+# Which teacher pack computes each logits file (students depend on that pack's logits job).
+LOGITS_PACK = {
+    logits_path(RESULTS, d, f"{m.modality}:{m.arch}", m.seed): name
+    for (d, name), pack in TEACHER_PACKS.items()
+    for m in pack.members
+}
+# A CUDA build of PyTorch for CUDA training (envs/train-cuda.yaml), so that a conda env solved on a
+# driver-less login node does not silently train on the CPU.
+TRAIN_ENV = f"../../envs/train-{config['training']['device']}.yaml"
 
 
-def inherit_stage_settings(name, stage):
-    """The threads and resources a profile sets for a stage (set-threads, set-resources), for pack ``name``.
+def pack_pattern(packs):
+    """A wildcard constraint matching exactly these packs' names."""
+    return "|".join(sorted({re.escape(name) for _, name in packs}))
 
-    Profiles name stages (train_teacher, teacher_logits, distill); Snakemake looks them up by the
-    name of each pack's own rule. Its parsed tables are plain dicts: copy the stage's entry.
-    """
-    settings = workflow.resource_settings
-    for table in (
-        settings._parsed_overwrite_resources,
-        settings._parsed_overwrite_threads,
-    ):
-        if stage in table and name not in table:
-            table[name] = table[stage]
+
+def teacher_pack(wildcards):
+    return TEACHER_PACKS[wildcards.dataset, wildcards.pack]
+
+
+def student_pack(wildcards):
+    return STUDENT_PACKS[wildcards.dataset, wildcards.pack]
+
+
+def manifest(stage, dataset="{dataset}", pack="{pack}"):
+    """A pack job's output (``{dataset}``/``{pack}``: the rule's wildcard pattern)."""
+    return pack_manifest(RESULTS, dataset, pack, stage)
 
 
 def results(*parts):
@@ -96,38 +114,41 @@ def dataset_source(wildcards):
     ]
 
 
-def pack_inputs(pack):
-    """windows.h5, plus gaf.h5 for image models."""
-    first = pack.members[0]
+def pack_inputs(wildcards):
+    """A teacher pack's data: windows.h5, plus gaf.h5 for image models."""
+    first = teacher_pack(wildcards).members[0]
     inputs = {"windows": windows_h5(first.dataset)}
     if first.modality == "gaf":
         inputs["gaf"] = gaf_h5(first.dataset)
     return inputs
 
 
-def member_outputs(pack, key):
-    return [m.outputs[key] for m in pack.members]
+def member_files(wildcards, key):
+    """Each member's ``key`` file (metrics, history, weights) of a teacher pack."""
+    return [m.outputs[key] for m in teacher_pack(wildcards).members]
 
 
-def member_logits(pack):
+def member_logits(wildcards):
     """Each teacher's cached logits (the path its students read them from)."""
     return [
         logits_path(RESULTS, m.dataset, f"{m.modality}:{m.arch}", m.seed)
-        for m in pack.members
+        for m in teacher_pack(wildcards).members
     ]
 
 
-def student_teacher_logits(pack):
-    """The cached logits of every teacher a member of this student pack learns from."""
-    return sorted({path for m in pack.members for path in m.teacher_logits})
+def student_teacher_logits(wildcards):
+    """The logits jobs (manifests) of the teacher packs this student pack learns from."""
+    paths = {p for m in student_pack(wildcards).members for p in m.teacher_logits}
+    return sorted(
+        {manifest("teacher_logits", wildcards.dataset, LOGITS_PACK[p]) for p in paths}
+    )
 
 
-def teacher_metrics():
-    return [path for pack in TEACHER_PACKS for path in member_outputs(pack, "metrics")]
-
-
-def student_metrics():
-    return [path for pack in STUDENT_PACKS for path in member_outputs(pack, "metrics")]
+def training_manifests():
+    """Every training job's output: teacher and student packs."""
+    return [manifest("train_teacher", d, name) for d, name in TEACHER_PACKS] + [
+        manifest("distill", d, name) for d, name in STUDENT_PACKS
+    ]
 
 
 def html_report():

@@ -9,10 +9,9 @@ localrules:
 
 
 rule collect_runs:
-    """One row per finished run, from every metrics.json of the grid."""
+    """One row per run, from every metrics.json of the grid (the training jobs' manifests list them)."""
     input:
-        teacher_metrics(),
-        student_metrics(),
+        training_manifests(),
     output:
         results("runs.csv"),
     log:

@@ -1,61 +1,52 @@
 # Stage 3: Wide ResNet teachers on GAF images (2-D) and raw signals (1-D), and their cached logits.
-# One rule per teacher pack (the seeds of one dataset, modality and architecture, trained as one fused
-# model): `train_teacher__{dataset}__{pack}`; profiles set threads and resources for the stage name.
+# One rule per stage; `{pack}` is a teacher pack (the seeds of one dataset, modality and architecture,
+# trained as one fused model). Each member writes its own files; the job's output is the pack's manifest.
 
-for pack in TEACHER_PACKS:
-    dataset = pack.members[0].dataset
 
-    # before the rule: Snakemake applies a profile's settings when the rule is defined
-    inherit_stage_settings(rule_name("train_teacher", dataset, pack), "train_teacher")
+rule train_teacher:
+    input:
+        unpack(pack_inputs),
+    output:
+        manifest("train_teacher"),
+    log:
+        results("logs", "train_teacher", "{dataset}", "{pack}.log"),
+    benchmark:
+        results("benchmarks", "train_teacher", "{dataset}", "{pack}.tsv")
+    wildcard_constraints:
+        pack=pack_pattern(TEACHER_PACKS),
+    conda:
+        TRAIN_ENV
+    threads: config["training"]["threads"]
+    resources:
+        gpu=GPUS_PER_JOB,
+    params:
+        pack=lambda wc: teacher_pack(wc).to_dict(),
+        training=TRAINING,
+    script:
+        "../scripts/train_pack.py"
 
-    rule:
-        name:
-            rule_name("train_teacher", dataset, pack)
-        input:
-            **pack_inputs(pack),
-        output:
-            metrics=member_outputs(pack, "metrics"),
-            history=member_outputs(pack, "history"),
-            weights=member_outputs(pack, "weights"),
-        log:
-            results("logs", "train_teacher", dataset, f"{pack.name}.log"),
-        benchmark:
-            results("benchmarks", "train_teacher", dataset, f"{pack.name}.tsv")
-        conda:
-            "../../envs/train.yaml"
-        threads: config["training"]["threads"]
-        resources:
-            gpu=GPUS_PER_JOB,
-        params:
-            pack=pack.to_dict(),
-            training=TRAINING,
-        script:
-            "../scripts/train_pack.py"
 
-    # before the rule: Snakemake applies a profile's settings when the rule is defined
-    inherit_stage_settings(
-        rule_name("teacher_logits", dataset, pack), "teacher_logits"
-    )
-
-    rule:
-        # A frozen teacher's logits on every window, computed once and reused by all its students.
-        name:
-            rule_name("teacher_logits", dataset, pack)
-        input:
-            **pack_inputs(pack),
-            weights=member_outputs(pack, "weights"),
-        output:
-            member_logits(pack),
-        log:
-            results("logs", "teacher_logits", dataset, f"{pack.name}.log"),
-        benchmark:
-            results("benchmarks", "teacher_logits", dataset, f"{pack.name}.tsv")
-        conda:
-            "../../envs/train.yaml"
-        threads: config["training"]["threads"]
-        resources:
-            gpu=GPUS_PER_JOB,
-        params:
-            training=LOGITS_TRAINING,
-        script:
-            "../scripts/teacher_logits.py"
+rule teacher_logits:
+    """A frozen teacher's logits on every window, computed once and reused by all its students."""
+    input:
+        unpack(pack_inputs),
+        trained=manifest("train_teacher"),
+    output:
+        manifest("teacher_logits"),
+    log:
+        results("logs", "teacher_logits", "{dataset}", "{pack}.log"),
+    benchmark:
+        results("benchmarks", "teacher_logits", "{dataset}", "{pack}.tsv")
+    wildcard_constraints:
+        pack=pack_pattern(TEACHER_PACKS),
+    conda:
+        TRAIN_ENV
+    threads: config["training"]["threads"]
+    resources:
+        gpu=GPUS_PER_JOB,
+    params:
+        weights=lambda wc: member_files(wc, "weights"),
+        logits=member_logits,
+        training=LOGITS_TRAINING,
+    script:
+        "../scripts/teacher_logits.py"

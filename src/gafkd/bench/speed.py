@@ -30,7 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..distillation import DistillationLoss
+from ..distillation import LossSpec
 from ..distillation.pack import PackLoss
 from ..gaf.transform import GramianAngularField
 from ..models import build_model, count_parameters
@@ -40,6 +40,7 @@ from .readers import reader_speed
 from ..training.data import RunData
 from ..training.device import autocast, configure, device_name
 from ..training.loop import train_epoch
+from ..training.optim import SGD
 from ..training.targets import PackTeachers
 from ..training.teachers import CachedLogits, LiveTeacher
 
@@ -97,7 +98,7 @@ class Bench:
                        precision: str = "fp32"):
         """(model, a warmed-up training step, an inference forward) on one batch of random inputs."""
         model = self.model(modality, arch, channels_last)
-        optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        optimizer = SGD(model.parameters(), lr=0.01, momentum=0.9)
         x, y = self.inputs(modality, self.batch, length), torch.randint(0, self.num_classes, (self.batch,),
                                                                          device=self.device)
         if channels_last and modality == "gaf":
@@ -142,8 +143,8 @@ class Bench:
         data.channels_last = channels_last
         model = build_fused(arch, modality, self.num_classes, list(range(width))).to(self.device)
         model = model.to_channels_last() if channels_last else model
-        optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-        loss = PackLoss([DistillationLoss()] * width, self.device)
+        optimizer = SGD(model.parameters(), lr=0.01, momentum=0.9)
+        loss = PackLoss([LossSpec()] * width, self.device)
         cast = lambda: autocast({"precision": precision}, self.device)  # noqa: E731
         epoch = lambda: train_epoch(model, data, loss, None, optimizer, list(range(width)), 0, self.batch,  # noqa: E731
                                     precision=cast)
@@ -179,8 +180,8 @@ class Bench:
     def loop_overhead(self, n_train: int) -> dict:
         data = self._run_data("sig", n_train)
         model = self.model("sig", "wrn16-1")
-        optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-        loss = DistillationLoss()
+        optimizer = SGD(model.parameters(), lr=0.01, momentum=0.9)
+        loss = LossSpec()
         n_batches = -(-n_train // self.batch)
         batches = [(data.batch(data.train_idx[b * self.batch:(b + 1) * self.batch]),
                     data.labels[data.train_idx[b * self.batch:(b + 1) * self.batch]]) for b in range(n_batches)]
@@ -192,7 +193,7 @@ class Bench:
             model.train()
             for xb, yb in batches:
                 optimizer.zero_grad(set_to_none=True)
-                loss(model(xb), yb).backward()
+                F.cross_entropy(model(xb), yb).backward()  # the loop's loss for a run without teachers
                 optimizer.step()
 
         loop_epoch(), preloaded_epoch()
@@ -219,9 +220,9 @@ class Bench:
         live_steps = max(2, steps // 4)  # live 2-D teachers are slow; the ratio is per step
         gaf_teachers = {a: self.model("gaf", a).eval() for a in ARCHS}
         sig_teacher = self.model("sig", KD_TEACHER).eval()
-        one, two = DistillationLoss((1.0,), 0.7, 4.0), DistillationLoss((0.3, 0.7), 0.7, 4.0)
+        one, two = LossSpec((1.0,), 0.7, 4.0), LossSpec((0.3, 0.7), 0.7, 4.0)
         cached_one = [CachedLogits(torch.zeros(n, self.num_classes, device=self.device))]
-        epochs = {"ce": self._student_epoch(signals, DistillationLoss(), [], steps),
+        epochs = {"ce": self._student_epoch(signals, LossSpec(), [], steps),
                   "cached_one": self._student_epoch(signals, one, cached_one, steps),
                   "cached_two": self._student_epoch(signals, two, cached_one * 2, steps),
                   "live_two": self._student_epoch(signals, two, [LiveTeacher(gaf_teachers[KD_TEACHER], images),
@@ -243,7 +244,7 @@ class Bench:
     def _student_epoch(self, data, loss, teachers, steps):
         """A warmed-up epoch of ``steps`` student steps through the real training loop."""
         model = self.model("sig", "wrn16-1")
-        optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        optimizer = SGD(model.parameters(), lr=0.01, momentum=0.9)
         run = lambda: _one_run_epoch(model, data, loss, teachers, optimizer, self.batch, steps)  # noqa: E731
         run()
         return run
@@ -269,8 +270,8 @@ class Bench:
 
         torch.manual_seed(0)
         model = build_model("wrn16-1", "sig", self.num_classes).to(self.device)  # NCW, as the old scripts ran it
-        optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-        loss = DistillationLoss((1.0,), 0.7, 4.0)
+        optimizer = SGD(model.parameters(), lr=0.01, momentum=0.9)
+        loss = PackLoss([LossSpec((1.0,), 0.7, 4.0)], self.device)
         loader = DataLoader(PerSample(), batch_size=self.batch, shuffle=True)
 
         def epoch():
@@ -279,7 +280,7 @@ class Bench:
                 with torch.no_grad():
                     t = teacher(img)
                 optimizer.zero_grad(set_to_none=True)
-                loss(model(x), y, [t]).backward()
+                loss(model(x)[None], y[None], t[None, None]).backward()
                 optimizer.step()
 
         return _median_time(epoch, 1, self.sync)

@@ -171,6 +171,15 @@ def _header_number(path, entries: dict, key: str, kind=float):
     return number
 
 
+def _refuse_original_genea(path) -> None:
+    """The original GENEA (2010) writes a binary format whose first line is ``GENEA/<version>``: say so."""
+    with open(path, "rb") as f:
+        first = f.readline(64).decode("latin-1").strip()
+    if first.startswith("GENEA/"):
+        raise DataError(f"{path}: a file of the original GENEA (2010) format ({first!r} on line 1), not GENEActiv: "
+                        "this reader reads GENEActiv .bin files only; convert it with the GENEA software first")
+
+
 def page_line(page: int, within: int = 0) -> int:
     """The 1-based line number of line ``within`` (0: 'Recorded Data', 3: 'Page Time', 9: data) of ``page``."""
     return HEADER_LINES + PAGE_LINES * page + within + 1
@@ -185,6 +194,7 @@ def read_bin(path) -> BinRecording:
     path = Path(path)
     actfast = _actfast()
     try:
+        _refuse_original_genea(path)
         entries = read_header(path)
         rate = _header_number(path, entries, "Measurement Frequency")
         pages = _header_number(path, entries, "Number of Pages", int)
@@ -210,7 +220,7 @@ def _check_pages(path, rate: float, pages: int, page_ns: np.ndarray, time_ns: np
     if len(page_ns) < pages:
         whole = min(len(page_ns), len(time_ns) // SAMPLES_PER_PAGE)
         raise DataError(f"{path}, line {page_line(whole)}: truncated: the header says {pages} pages, "
-                        f"the file holds {whole} whole pages")
+                        f"the file holds {whole} whole pages and ends inside page {whole + 1} (none of it is read)")
     if len(page_ns) > pages:
         raise DataError(f"{path}: {len(page_ns)} pages but the header's Number of Pages is {pages}")
     period_ns = SAMPLES_PER_PAGE * 1e9 / rate

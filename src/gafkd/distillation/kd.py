@@ -6,13 +6,18 @@ import torch
 import torch.nn.functional as F
 
 
-def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
+def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature) -> torch.Tensor:
     """The τ²-scaled KL divergence from the teacher's to the student's softened distribution.
 
-    τ² keeps the gradient scale of the soft term comparable to cross-entropy as τ changes;
-    ``batchmean`` is the mathematically correct KL per sample (``mean`` would divide by classes too).
+    Logits are ``[..., B, K]`` (leading dimensions broadcast: a pack's members and teachers);
+    ``temperature`` is a number or a tensor of the leading shape. Returns one value per leading index
+    (a scalar for plain ``[B, K]`` logits). τ² keeps the gradient scale of the soft term comparable to
+    cross-entropy as τ changes; the KL is summed over classes and averaged over the batch (``batchmean``:
+    the KL per sample; a mean over elements would divide by the classes too).
     """
-    log_student = F.log_softmax(student_logits / temperature, dim=1)
-    log_teacher = F.log_softmax(teacher_logits / temperature, dim=1)
-    kl = F.kl_div(log_student, log_teacher, reduction="batchmean", log_target=True)
-    return kl * temperature**2
+    tau = torch.as_tensor(temperature, dtype=student_logits.dtype, device=student_logits.device)
+    scale = tau.reshape(*tau.shape, 1, 1)
+    log_student = F.log_softmax(student_logits / scale, dim=-1)
+    log_teacher = F.log_softmax(teacher_logits / scale, dim=-1)
+    kl = (log_teacher.exp() * (log_teacher - log_student)).sum(-1).mean(-1)
+    return kl * tau**2

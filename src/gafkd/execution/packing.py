@@ -21,8 +21,9 @@ import os
 
 from ..classes import class_names
 from ..grid import teacher_runs, teacher_seed, trained_experiments
+from ..models.families import MODALITY_DIMS
 from ..models.memory import PackMemory, pack_memory, wrn_parameters
-from ..names import MODALITY_DIMS, Experiment, ModelId
+from ..names import Experiment, ModelId
 from ..training.spec import Pack, RunSpec
 
 AUTO_WIDTHS = {"cpu": {"teachers": 1, "students": 4}, "cuda": {"teachers": 3, "students": 64}}
@@ -133,7 +134,14 @@ def _student(config, results, dataset, arch, experiment: Experiment, seed: int, 
                    experiment, logits, temperature)
 
 
-def rule_name(stage: str, dataset: str, pack: Pack) -> str:
-    """A Snakemake rule name for ``stage`` of ``pack``: ``{stage}__{dataset}__{pack}`` as an identifier."""
-    clean = lambda text: "".join(c if c.isalnum() else "_" for c in text)  # noqa: E731
-    return f"{stage}__{clean(dataset)}__{clean(pack.name)}"
+STAGE_FILES = {"train_teacher": "teachers.json", "teacher_logits": "logits.json", "distill": "students.json"}
+
+
+def pack_manifest(results: str, dataset: str, pack: str, stage: str) -> str:
+    """The file a pack's ``stage`` job declares as its output: its members and what became of them.
+
+    A pack's members are not Snakemake outputs (a rule's outputs are patterns of its wildcards, and a
+    pack's member count and folders are not): one rule per stage takes the pack as a wildcard, writes
+    each member's files atomically, and this manifest last.
+    """
+    return os.path.join(results, dataset, "packs", pack, STAGE_FILES[stage])

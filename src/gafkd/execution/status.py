@@ -1,97 +1,83 @@
-"""``gafkd status``: what would run, stage by stage, and why — without touching anything.
+"""``gafkd status``: what would run, stage by stage, and why — as Snakemake itself decides.
 
-Each result records the digest of the settings that produced it; this recomputes the digests the
-current config implies and decides, job by job, what Snakemake would run:
+The workflow is the only description of the job graph: this runs Snakemake's dry run (``snakemake -n``,
+the public command line) and reads its jobs and reasons. It adds only what Snakemake cannot say,
+computed by the same functions the rules use:
 
-- a job whose results were made under other settings runs (Snakemake: its params changed);
-- a job runs when a job it reads from runs (its inputs will be new), and so on downstream;
-- a job whose results are missing runs when they are a final result (tables, summary, plots) or
-  when a job that reads them runs. Snakemake does not remake a deleted intermediate file (a
-  teacher's logits, say) while everything made from it is current, and neither does this.
-
-Jobs are counted as ``snakemake -n`` counts them: one per pack for training, logits and
-distillation, one per dataset for the source, windows, GAF images and plots, one per table. Not
-covered: Snakemake's modification-time trigger (a result edited by hand after its inputs).
+- for a job whose params changed, *which* settings changed: each result records the settings it was
+  made under (``settings`` in metrics.json, windows.h5, gaf.h5, logits.h5), compared key by key with
+  the settings the config implies now;
+- the results a training job counts: the members of its pack (:mod:`gafkd.execution.packing`);
+- member files that pack manifests list but that are gone: they are not Snakemake outputs (the
+  manifest is), so Snakemake does not remake them on its own.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import h5py
 
-from ..config import dataset_settings, with_defaults
-from ..provenance import settings_digest
+from ..config import dataset_settings
+from ..io import read_json
+from .packing import STAGE_FILES, student_packs, teacher_packs
 
 STAGES = ("synthesize", "window", "gaf", "train_teacher", "teacher_logits", "distill", "collect_runs",
           "summarize_runs", "tables", "plots")
+UPSTREAM_ONLY = "Input files updated by another job"  # Snakemake's reason when an input job runs
 
 
-def _h5_digest(path: Path) -> str | None:
-    try:
-        with h5py.File(path, "r") as h5:
-            return str(h5.attrs.get("settings_digest"))
-    except (OSError, ValueError):
-        return None
+class StatusError(Exception):
+    """Snakemake's dry run failed (its message says why)."""
 
 
-def _json_digest(path: Path) -> str | None:
-    try:
-        return json.loads(path.read_text())["settings_digest"]
-    except (OSError, ValueError, KeyError):
-        return None
-
-
-@dataclass(eq=False)  # hashed by identity: one object per job
+@dataclass
 class Job:
-    """One Snakemake job: its stage, how many results it makes, what it reads, and its results' state."""
+    """One job of Snakemake's dry run: its rule (the stage), wildcards, output and reason."""
 
     stage: str
-    key: tuple
-    results: int
-    inputs: list["Job"] = field(default_factory=list)
-    target: bool = False  # a final result (Snakemake's `all` asks for it)
-    missing: list[str] = field(default_factory=list)  # cause lines
-    stale: list[str] = field(default_factory=list)
+    wildcards: dict
+    output: str
+    reason: str
+    results: int = 1
+    changed: list[str] = field(default_factory=list)  # settings that changed, where a result says
 
-    def expect(self, path: Path, expected: str | None, found: str | None) -> None:
-        """Record ``path``'s state: missing (``found`` None) or stale (made under other settings)."""
-        if found is None:
-            self.missing.append(f"missing  {path}")
-        elif expected is not None and found != expected:
-            self.stale.append(f"stale    {path} (made under settings {found}, the config implies {expected})")
+    @property
+    def on_its_own_account(self) -> bool:
+        """True when no job it reads from runs (else it follows from that job's cause)."""
+        return UPSTREAM_ONLY not in self.reason
 
 
 @dataclass
 class Status:
     jobs: list[Job]
-    runs: set[Job]
+    dormant: list[str]  # missing member files listed by a pack manifest
 
     @property
     def up_to_date(self) -> bool:
-        return not self.runs
+        return not self.jobs
 
     @property
     def causes(self) -> list[str]:
-        """Why anything runs: the state of each running job that runs on its own account (no input runs)."""
+        """Why anything runs: each job that runs on its own account, with its reason and changed settings."""
         lines = []
         for job in self.jobs:
-            if job in self.runs and not any(i in self.runs for i in job.inputs):
-                lines += job.stale + job.missing
+            if job.on_its_own_account:
+                what = " ".join(f"{k}={v}" for k, v in job.wildcards.items())
+                lines.append(f"{job.stage}{' ' + what if what else ''}: {job.reason}")
+                lines += [f"    {change}" for change in job.changed]
         return lines
-
-    @property
-    def dormant(self) -> list[str]:
-        """Missing files that nothing will remake: intermediate results whose every consumer is current."""
-        return [line for job in self.jobs if job not in self.runs for line in job.missing]
 
     def counts(self) -> dict[str, tuple[int, int]]:
         """Per stage with running jobs: (jobs, results they make)."""
         counts = {}
         for stage in STAGES:
-            running = [j for j in self.runs if j.stage == stage]
+            running = [j for j in self.jobs if j.stage == stage]
             if running:
                 counts[stage] = (len(running), sum(j.results for j in running))
         return counts
@@ -105,117 +91,112 @@ class Status:
         return "\n".join(lines)
 
 
-def decide(jobs: list[Job]) -> set[Job]:
-    """The jobs Snakemake would run (the least fixed point of the rules in the module docstring)."""
-    consumers = {job: [] for job in jobs}
-    for job in jobs:
-        for source in job.inputs:
-            consumers[source].append(job)
-    runs: set[Job] = set()
-    changed = True
-    while changed:
-        changed = False
-        for job in jobs:
-            if job in runs:
-                continue
-            if (job.stale or any(i in runs for i in job.inputs)
-                    or (job.missing and (job.target or any(c in runs for c in consumers[job])))):
-                runs.add(job)
-                changed = True
-    return runs
+def dry_run(config_paths, directory: Path, snakefile=None, profile=None) -> str:
+    """Snakemake's dry run of the workflow in ``directory`` with these config files (its output)."""
+    snakefile = Path(snakefile or Path(directory) / "Snakefile").resolve()
+    if not snakefile.exists():
+        raise StatusError(f"{snakefile}: no Snakefile here (run gafkd status in the workflow's folder, or "
+                          "give --snakefile)")
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(snakefile), "--directory", str(directory),
+               "--workflow-profile", str(profile) if profile else "none", "-n",
+               "--configfile", *[str(Path(p).resolve()) for p in config_paths]]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    if run.returncode != 0:
+        raise StatusError((run.stderr or run.stdout).strip()[-2000:])
+    return run.stdout + run.stderr
 
 
-def check_results(config: dict, directory: Path) -> Status:
-    """The :class:`Status` of the results in ``directory`` under ``config`` (with its datasets selected)."""
-    config = with_defaults(config)
+def parse_jobs(text: str) -> list[Job]:
+    """The jobs of a dry run's listing (``rule X:`` blocks), less the target rule ``all``."""
+    jobs = []
+    for block in re.split(r"\n(?=(?:local)?rule \w+:)", text)[1:]:
+        lines = block.splitlines()
+        stage = re.match(r"(?:local)?rule (\w+):", lines[0])[1]
+        fields = dict(line.strip().split(": ", 1) for line in lines[1:] if re.match(r"    \w+: ", line))
+        if stage == "all":
+            continue
+        wildcards = dict(pair.split("=", 1) for pair in fields.get("wildcards", "").split(", ") if "=" in pair)
+        jobs.append(Job(stage, wildcards, fields.get("output", ""), fields.get("reason", "")))
+    return jobs
+
+
+def check_results(config: dict, config_paths, directory: Path, snakefile=None, profile=None) -> Status:
+    """The :class:`Status` of the results in ``directory``: Snakemake's jobs, with what it cannot say."""
+    directory = Path(directory)
+    jobs = parse_jobs(dry_run(config_paths, directory, snakefile, profile))
     results = str(directory / config["results"])
-    jobs: list[Job] = []
-    training: list[Job] = []
-    data = {}
-    for dataset in config["datasets"]:
-        window, gaf = _data_jobs(jobs, config, results, dataset)
-        teachers, logits = _teacher_jobs(jobs, config, results, dataset, window, gaf)
-        training += teachers + _student_jobs(jobs, config, results, dataset, window, logits)
-        data[dataset] = (window, gaf)
-    _report_jobs(jobs, config, results, training, data)
-    return Status(jobs, decide(jobs))
+    packs = _packs(config, results)
+    for job in jobs:
+        pack = packs.get((job.wildcards.get("dataset"), job.wildcards.get("pack")))
+        if pack is not None:
+            job.results = pack.width
+        if "Params have changed" in job.reason:
+            job.changed = _changed_settings(job, config, results, pack)
+    return Status(jobs, _dormant(directory, results))
 
 
-def _data_jobs(jobs: list[Job], config: dict, results: str, dataset: str) -> tuple[Job, Job]:
-    windows = Path(results, dataset, "windows.h5")
-    window = Job("window", (dataset,), 1)
-    window.expect(windows, settings_digest(dataset_settings(config, dataset)), _h5_digest(windows))
-    if config["datasets"][dataset]["source"]["format"] == "synthetic":
-        # its params are the source and window settings, both in the windows' digest
-        source = Job("synthesize", (dataset,), 1)
-        folder = Path(results, dataset, "source")
-        source.expect(folder, None, str(folder) if folder.is_dir() else None)
-        source.stale = list(window.stale)
-        window.inputs.append(source)
-        jobs.append(source)
-    gaf = Job("gaf", (dataset,), 1, [window])
-    gaf.expect(Path(results, dataset, "gaf.h5"), settings_digest(config["gaf"]),
-               _h5_digest(Path(results, dataset, "gaf.h5")))
-    jobs += [window, gaf]
-    return window, gaf
+def _packs(config: dict, results: str) -> dict:
+    return {(d, p.name): p for d in config["datasets"]
+            for p in teacher_packs(config, results, d) + student_packs(config, results, d)}
 
 
-def _teacher_jobs(jobs, config, results, dataset, window: Job, gaf: Job) -> tuple[list[Job], dict]:
-    """Each teacher pack's training and logits jobs: the training jobs, and by logits file its job and digest."""
-    from .packing import teacher_packs
-
-    windows_digest = settings_digest(dataset_settings(config, dataset))
-    trains, logits = [], {}
-    for pack in teacher_packs(config, results, dataset):
-        data = [window, gaf] if pack.members[0].modality == "gaf" else [window]
-        train = Job("train_teacher", (dataset, pack.name), len(pack.members), data)
-        predict = Job("teacher_logits", (dataset, pack.name), len(pack.members), [*data, train])
-        for member in pack.members:
-            metrics = Path(member.outputs["metrics"])
-            teacher_digest = settings_digest(member.settings(windows_digest, config["training"]))
-            train.expect(metrics, teacher_digest, _json_digest(metrics))
-            path = metrics.parent / "logits.h5"
-            logits_digest = settings_digest({"teacher_digest": teacher_digest,
-                                             "weights": config["training"]["teacher_weights"]})
-            predict.expect(path, logits_digest, _h5_digest(path))
-            logits[str(path)] = (predict, logits_digest)
-        jobs += [train, predict]
-        trains.append(train)
-    return trains, logits
+def _stored_settings(path: Path) -> dict | None:
+    """The settings a result records (metrics.json or an HDF5 file's attribute)."""
+    try:
+        if path.suffix == ".json":
+            return read_json(path).get("settings")
+        with h5py.File(path, "r") as h5:
+            value = h5.attrs.get("settings")
+        return json.loads(value) if isinstance(value, str) else None
+    except (OSError, ValueError, KeyError):
+        return None
 
 
-def _student_jobs(jobs, config, results, dataset, window: Job, logits: dict) -> list[Job]:
-    from .packing import student_packs
+def _changed_settings(job: Job, config: dict, results: str, pack) -> list[str]:
+    """``key: stored → now`` for each setting that differs between a result and the config (first member)."""
+    from ..provenance import settings_digest
 
-    windows_digest = settings_digest(dataset_settings(config, dataset))
-    distill_jobs = []
-    for pack in student_packs(config, results, dataset):
-        teachers = {logits[str(Path(p))][0] for m in pack.members for p in m.teacher_logits}
-        distill = Job("distill", (dataset, pack.name), len(pack.members), [window, *teachers])
-        for member in pack.members:
-            expected = member.settings(windows_digest, config["training"],
-                                       [logits[str(Path(p))][1] for p in member.teacher_logits])
-            metrics = Path(member.outputs["metrics"])
-            distill.expect(metrics, settings_digest(expected), _json_digest(metrics))
-        distill_jobs.append(distill)
-    jobs += distill_jobs
-    return distill_jobs
+    dataset = job.wildcards.get("dataset")
+    if job.stage == "window":
+        pairs = [(Path(results, dataset, "windows.h5"), dataset_settings(config, dataset))]
+    elif job.stage == "gaf":
+        pairs = [(Path(results, dataset, "gaf.h5"), config["gaf"])]
+    elif job.stage in ("train_teacher", "distill") and pack is not None:
+        windows = settings_digest(dataset_settings(config, dataset))
+        member = pack.members[0]
+        stored = _stored_settings(Path(member.outputs["metrics"])) or {}
+        expected = member.settings(windows, config["training"], stored.get("teacher_logits", ()))
+        pairs = [(Path(member.outputs["metrics"]), expected)]
+    else:
+        return []
+    lines = []
+    for path, expected in pairs:
+        stored = _stored_settings(path)
+        if stored is None:
+            continue
+        lines += [f"{path}: {key}: {old!r} → {new!r}" for key, old, new in _differences(stored, expected)]
+    return lines
 
 
-def _report_jobs(jobs, config, results, training: list[Job], data: dict) -> None:
-    """runs.csv from every run; summary.csv and tables.md from it; per dataset the plots."""
-    def file_job(stage, name, inputs, target):
-        job = Job(stage, (name,), 1, inputs, target)
-        path = Path(results, name)
-        job.expect(path, None, str(path) if path.exists() else None)
-        jobs.append(job)
-        return job
+def _differences(stored, expected, prefix: str = ""):
+    """(dotted key, stored, expected) for every leaf that differs."""
+    if isinstance(stored, dict) and isinstance(expected, dict):
+        for key in sorted(set(stored) | set(expected)):
+            yield from _differences(stored.get(key), expected.get(key), f"{prefix}{key}.")
+    elif json.dumps(stored, sort_keys=True, default=str) != json.dumps(expected, sort_keys=True, default=str):
+        yield prefix.rstrip("."), stored, expected
 
-    collect = file_job("collect_runs", "runs.csv", training, False)
-    summary = file_job("summarize_runs", "summary.csv", [collect], True)
-    file_job("tables", "tables.md", [collect, summary], True)
-    for dataset, (window, gaf) in data.items():
-        plots = Job("plots", (dataset,), 1, [collect, window, gaf], target=True)
-        folder = Path(results, "plots", dataset)
-        plots.expect(folder, None, str(folder) if folder.is_dir() else None)
-        jobs.append(plots)
+
+def _dormant(directory: Path, results: str) -> list[str]:
+    """Member files a pack manifest lists that are gone (Snakemake sees only the manifest)."""
+    lines = []
+    for stage, name in STAGE_FILES.items():
+        for manifest in sorted(Path(results).glob(f"*/packs/*/{name}")):
+            try:
+                listed = read_json(manifest)
+            except Exception:  # noqa: BLE001 — an unreadable manifest is Snakemake's to rerun
+                continue
+            paths = ([m["metrics"] for m in listed.get("members", [])] if stage != "teacher_logits"
+                     else list(listed.get("teacher_test_acc", {})))
+            lines += [f"missing  {p} (listed by {manifest})" for p in paths if not (directory / p).exists()]
+    return lines

@@ -14,6 +14,9 @@ from typing import Callable
 
 from ..errors import ConfigError
 
+# The input kinds models are built for, and their dimensionality: images (2-D), signals (1-D).
+MODALITY_DIMS = {"gaf": 2, "sig": 1}
+
 
 def _wrn_args(name: str) -> dict:
     depth, width = (int(v) for v in re.fullmatch(r"wrn(\d+)-(\d+)", name).groups())

@@ -5,8 +5,7 @@ from __future__ import annotations
 from torch import nn
 
 from ..errors import ConfigError
-from ..names import MODALITY_DIMS
-from .families import FAMILIES, family_of  # noqa: F401 — the registry of families
+from .families import FAMILIES, MODALITY_DIMS, family_of  # noqa: F401 — the registry of families
 
 
 def build_model(arch: str, modality: str, num_classes: int, in_channels: int = 3, members: int = 1) -> nn.Module:

@@ -18,6 +18,22 @@ OK, DIVERGED = "ok", "diverged"  # a run's status (gafkd.training.fit)
 REQUIRED = ("dataset", "kind", "seed", "best_test_acc", "final_test_acc")
 
 
+def listed_metrics(manifest_paths) -> list[str]:
+    """Every member's metrics.json the pack manifests list; a missing one names its pack's manifest.
+
+    The members' files are not Snakemake outputs (the manifest is): a deleted one is not remade by
+    Snakemake on its own, so say how to retrain its pack.
+    """
+    paths = []
+    for manifest in manifest_paths:
+        for member in read_json(manifest)["members"]:
+            if not Path(member["metrics"]).exists():
+                raise DataError(f"{member['metrics']}: missing, though {manifest} lists it; delete {manifest} "
+                                "(or `snakemake --forcerun` its rule) to train that pack again")
+            paths.append(member["metrics"])
+    return paths
+
+
 def collect_runs(metrics_paths, config: dict | None = None) -> pd.DataFrame:
     """One row per run; with ``config``, also the baseline rows that are teacher runs (see below)."""
     rows = []

@@ -11,7 +11,7 @@ from ..data.store import load_windows
 from ..io import write_text_atomic
 from ..names import KD1, KD2, TEACHER
 from ..provenance import package_versions, settings_digest
-from .collect import collect_runs, read_runs
+from .collect import collect_runs, listed_metrics, read_runs
 from .plots import Curve, confusion_plot, gaf_examples, learning_curves, sweep_plot
 from .summary import CONFIG_COLUMNS, summarize
 from .tables import METRIC_COLUMN, DatasetTables, render_tables, tables_html
@@ -19,8 +19,9 @@ from .tables import METRIC_COLUMN, DatasetTables, render_tables, tables_html
 REFERENCE = "reference_results.csv"
 
 
-def write_runs(metrics_paths, output, config: dict | None = None) -> dict:
-    runs = collect_runs(metrics_paths, config)
+def write_runs(manifest_paths, output, config: dict | None = None) -> dict:
+    """runs.csv from the runs the training jobs' manifests list."""
+    runs = collect_runs(listed_metrics(manifest_paths), config)
     write_text_atomic(output, runs.to_csv(index=False))
     return {"runs": len(runs)}
 

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-from ..faults import maybe_die
+from ..faults import diverging, maybe_die
 from ..models.fused import member_state
 from ..models.memory import EVAL_ROWS_MAX
 from . import checkpoint
@@ -26,6 +26,7 @@ from .data import RunData
 from .loop import evaluate, train_epoch
 from .optim import SGD
 from .schedule import learning_rate
+from .spec import Pack
 
 OK, DIVERGED = "ok", "diverged"
 
@@ -61,14 +62,15 @@ class PackResult:
     resumed_from: int = 0
 
 
-def fit(model, data: RunData, loss_fn, teachers, settings: dict, seeds, names, checkpoint_path, digest: str,
+def fit(model, data: RunData, loss_fn, teachers, settings: dict, pack: Pack, checkpoint_path, digest: str,
         precision=nullcontext, eval_rows: int = EVAL_ROWS_MAX) -> PackResult:
-    """Train the pack's fused ``model`` for ``settings['epochs']`` epochs, resuming from ``checkpoint_path``.
+    """Train ``pack``'s fused ``model`` for ``settings['epochs']`` epochs, resuming from ``checkpoint_path``.
 
-    ``seeds`` and ``names`` (each member's run folder, for messages) are per member; ``teachers``
-    maps the members' rows to their teacher logits (:class:`~gafkd.training.targets.PackTeachers`).
+    Each member's seed orders its batches; its run folder names it in messages. ``teachers`` maps the
+    members' rows to their teacher logits (:class:`~gafkd.training.targets.PackTeachers`).
     """
-    width = len(seeds)
+    seeds, names = [m.seed for m in pack.members], [str(m.run_dir) for m in pack.members]
+    width = pack.width
     epochs, batch_size = settings["epochs"], settings["batch_size"]
     optimizer = SGD(model.parameters(), lr=settings["lr"], momentum=settings["momentum"],
                     weight_decay=settings["weight_decay"])
@@ -89,8 +91,10 @@ def fit(model, data: RunData, loss_fn, teachers, settings: dict, seeds, names, c
         lr = learning_rate(epoch, epochs, settings["lr"], settings["lr_steps"], settings["lr_milestones"])
         optimizer.lr = lr
         alive = [m.diverged is None for m in members]
+        poison = diverging(names, epoch + 1)
         train = train_epoch(model, data, loss_fn, teachers, optimizer, seeds, epoch, batch_size, precision=precision,
-                            active=None if all(alive) else torch.tensor(alive, device=data.labels.device))
+                            active=None if all(alive) else torch.tensor(alive, device=data.labels.device),
+                            poison=None if poison is None else torch.tensor(poison, device=data.labels.device))
         _record_divergence(members, train, epoch, names)
         test_loss, test_acc, logits = evaluate(model, data, data.test_idx, precision, eval_rows)
         seconds = time.perf_counter() - started

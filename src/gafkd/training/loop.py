@@ -82,9 +82,11 @@ def evaluate(model, data: RunData, idx: torch.Tensor, precision=nullcontext, row
 
 
 def train_epoch(model, data: RunData, loss_fn, teachers, optimizer, seeds, epoch: int, batch_size: int,
-                n_batches: int | None = None, precision=nullcontext, active: torch.Tensor | None = None
-                ) -> EpochResult:
+                n_batches: int | None = None, precision=nullcontext, active: torch.Tensor | None = None,
+                poison: torch.Tensor | None = None) -> EpochResult:
     """One epoch of every member; ``active`` [M] (bool) leaves diverged members out of the summed loss.
+
+    ``poison`` [M] (bool; fault injection, :func:`gafkd.faults.diverging`) makes those members' loss NaN.
 
     Members' parameters are disjoint, so the gradient of the summed loss with respect to member m's
     parameters is the gradient of member m's own loss: exactly what training it alone computes.
@@ -103,6 +105,8 @@ def train_epoch(model, data: RunData, loss_fn, teachers, optimizer, seeds, epoch
         with precision():
             logits = pack_logits(model, data.pack_batch(idx)).float()
         member_losses = loss_fn(logits, labels, teachers(idx) if teachers is not None else None)
+        if poison is not None:  # NaN loss and NaN gradients for those members alone (no 0·NaN elsewhere)
+            member_losses = member_losses * (1 + torch.where(poison, float("nan"), 0.0))
         total = member_losses.sum() if active is None else torch.where(active, member_losses, 0.0).sum()
         optimizer.zero_grad(set_to_none=True)
         total.backward()

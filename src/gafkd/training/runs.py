@@ -13,12 +13,13 @@ import csv
 import io
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from ..schema import training_settings
-from ..distillation import DistillationLoss
+from ..distillation import LossSpec
 from ..distillation.pack import PackLoss
 from ..errors import GafkdError
 from ..io import remove_stale_temporaries, write_json_atomic, write_text_atomic
@@ -45,58 +46,106 @@ class PackMemoryError(GafkdError):
 
 
 def train_pack(pack: Pack, windows, gaf=None, *, training: dict, threads: int = 1, gpus: int = 0,
-               live_teachers=None) -> dict:
+               live_teachers=None, manifest=None) -> dict:
     """Train every member of ``pack`` and write its outputs; start-up and data loading are paid once.
 
     ``training`` is the config's section (missing keys take the schema's defaults). A member that
     diverges is written as a result (``status: diverged``) and the job succeeds; running out of memory
     or a kill fails the job and the next attempt resumes from the checkpoint. ``live_teachers`` (tests
-    and benchmarks, packs of one) replaces the cached logits by teachers run on every batch.
+    and benchmarks, packs of one) replaces the cached logits by teachers run on every batch. ``manifest``
+    (the workflow's output of the job) is written last: the members' run folders and statuses.
     """
-    training = training_settings(training)
-    device = select_device(training["device"], gpus)
-    numerics = configure(threads, training, device)
-    first, seeds = pack.members[0], [m.seed for m in pack.members]
-    data = load_run_data(first.modality, windows, gaf)
-    sources, slots, digests = _teacher_sources(pack, data.windows_digest, live_teachers)
-    records = [provenance(m.settings(data.windows_digest, training, d)) for m, d in zip(pack.members, digests)]
-    pack_record = pack.record(r["settings_digest"] for r in records)
-    model = prepare_model(build_fused(first.arch, first.modality, data.num_classes, seeds)
-                          .to(device), training)
-    params = count_parameters(model) // pack.width  # each member's: a plain model's count
-    memory = estimate_memory(first.arch, data, pack.width, training["batch_size"], params, sources)
-    data = data.to(device)
-    data.channels_last = uses_channels_last(training)  # the 2-D batches; 1-D models lay theirs out themselves
-    teachers = PackTeachers([s if live_teachers is not None else CachedLogits(s.to(device)) for s in sources],
-                            slots, device)
-    loss = PackLoss([_member_loss(m) for m in pack.members], device)
-    checkpoint = Path(pack.folder) / "checkpoint.pt"
-    remove_stale_temporaries(checkpoint.parent)
-    for member in pack.members:
-        remove_stale_temporaries(member.run_dir)
-    logging.info("pack %s: %d × %s %s:%s on %s (%s), %d parameters each, %d train / %d test windows", pack.name,
-                 pack.width, first.dataset, first.modality, first.arch, device_name(device), numerics["computed_in"],
-                 params, len(data.train_idx), len(data.test_idx))
-    _check_memory(pack, memory, device)
-    precision = lambda: autocast(training, device)  # noqa: E731 — a fresh context per use
-    try:
-        result = fit(model, data, loss, teachers, training, seeds, [str(m.run_dir) for m in pack.members],
-                     checkpoint, pack_record["members_digest"], precision, memory.eval_rows)
-    except torch.cuda.OutOfMemoryError:
-        raise _out_of_memory(pack, memory, device, data, training, params, sources) from None
-    except RuntimeError as exc:
-        if "can't allocate memory" in str(exc):  # the CPU allocator's out-of-memory
-            raise _out_of_memory(pack, memory, device, data, training, params, sources) from None
-        raise determinism_error(exc) or exc
-    context = {"data": data, "device": device, "training": training, "pack": pack_record, "params": params,
-               "numerics": numerics, "memory": memory}
-    for m, member in enumerate(pack.members):
-        _write_member(member, m, result, records[m], context, pack.width)
-    checkpoint.unlink(missing_ok=True)
-    return {"pack": pack.name, "width": pack.width, "seconds": round(result.seconds, 3),
-            "members": [{"run": str(member.run_dir), "status": r.status, "best_test_acc": r.best_test_acc,
-                         "best_epoch": r.best_epoch, "final_test_acc": r.final_test_acc}
-                        for member, r in zip(pack.members, result.members)]}
+    job = PackJob.prepare(pack, windows, gaf, training_settings(training), threads, gpus, live_teachers)
+    summary = job.write(job.train())
+    if manifest is not None:
+        write_json_atomic(manifest, summary)
+    return summary
+
+
+@dataclass
+class PackJob:
+    """A pack's training job, set up: what training reads and what the writers record."""
+
+    pack: Pack
+    training: dict
+    device: torch.device
+    numerics: dict
+    data: RunData
+    model: torch.nn.Module
+    teachers: PackTeachers
+    loss: PackLoss
+    records: list[dict]  # each member's provenance: resolved settings and their digest
+    params: int  # each member's parameter count (a plain model's)
+    memory: PackMemory
+    sources: list  # the distinct teacher logits (memory estimates)
+
+    @classmethod
+    def prepare(cls, pack: Pack, windows, gaf, training: dict, threads: int, gpus: int, live_teachers=None):
+        device = select_device(training["device"], gpus)
+        numerics = configure(threads, training, device)
+        first = pack.members[0]
+        data = load_run_data(first.modality, windows, gaf)
+        sources, slots, digests = _teacher_sources(pack, data.windows_digest, live_teachers)
+        records = [provenance(m.settings(data.windows_digest, training, d)) for m, d in zip(pack.members, digests)]
+        model = prepare_model(build_fused(first.arch, first.modality, data.num_classes, [m.seed for m in pack.members])
+                              .to(device), training)
+        params = count_parameters(model) // pack.width
+        memory = estimate_memory(first.arch, data, pack.width, training["batch_size"], params, sources)
+        data = data.to(device)
+        data.channels_last = uses_channels_last(training)  # the 2-D batches; 1-D models lay theirs out themselves
+        teachers = PackTeachers([s if live_teachers is not None else CachedLogits(s.to(device)) for s in sources],
+                                slots, device)
+        loss = PackLoss([_member_loss(m) for m in pack.members], device)
+        return cls(pack, training, device, numerics, data, model, teachers, loss, records, params, memory, sources)
+
+    @property
+    def checkpoint(self) -> Path:
+        return Path(self.pack.folder) / "checkpoint.pt"
+
+    @property
+    def pack_record(self) -> dict:
+        return self.pack.record(r["settings_digest"] for r in self.records)
+
+    def train(self) -> PackResult:
+        """Every member's epochs (resuming from the checkpoint); out-of-memory and determinism errors in one sentence."""
+        pack, first = self.pack, self.pack.members[0]
+        remove_stale_temporaries(self.checkpoint.parent)
+        for member in pack.members:
+            remove_stale_temporaries(member.run_dir)
+        logging.info("pack %s: %d × %s %s:%s on %s (%s), %d parameters each, %d train / %d test windows", pack.name,
+                     pack.width, first.dataset, first.modality, first.arch, device_name(self.device),
+                     self.numerics["computed_in"], self.params, len(self.data.train_idx), len(self.data.test_idx))
+        _check_memory(pack, self.memory, self.device)
+        precision = lambda: autocast(self.training, self.device)  # noqa: E731 — a fresh context per use
+        try:
+            return fit(self.model, self.data, self.loss, self.teachers, self.training, pack, self.checkpoint,
+                       self.pack_record["members_digest"], precision, self.memory.eval_rows)
+        except torch.cuda.OutOfMemoryError:
+            raise self._out_of_memory() from None
+        except RuntimeError as exc:
+            if "can't allocate memory" in str(exc):  # the CPU allocator's out-of-memory
+                raise self._out_of_memory() from None
+            raise determinism_error(exc) or exc
+
+    def write(self, result: PackResult) -> dict:
+        """Each member's files (a diverged one's too), then the checkpoint goes; the job's summary."""
+        for m, member in enumerate(self.pack.members):
+            _write_member(self, member, m, result)
+        self.checkpoint.unlink(missing_ok=True)
+        return {"pack": self.pack.name, "width": self.pack.width, "seconds": round(result.seconds, 3),
+                "members": [{"run": str(member.run_dir), "metrics": member.outputs["metrics"], "status": r.status,
+                             "best_test_acc": r.best_test_acc, "best_epoch": r.best_epoch,
+                             "final_test_acc": r.final_test_acc}
+                            for member, r in zip(self.pack.members, result.members)]}
+
+    def _out_of_memory(self) -> "PackMemoryError":
+        pack, capacity = self.pack, device_memory(self.device)
+        fits = ("" if capacity is None else
+                f"; set packing.{_role(pack)}: "
+                f"{widest_fitting(pack.members[0].arch, self.data, self.training['batch_size'], self.params, self.sources, capacity)}"
+                f" (the widest pack whose estimate fits {FITS:.0%} of the device's {capacity / 2**30:.1f} GiB)")
+        return PackMemoryError(f"pack {pack.name} ({pack.width} runs) ran out of memory on {device_name(self.device)}: "
+                               f"{self.memory.describe()}{fits}; its last finished epoch is kept in {pack.folder}")
 
 
 def estimate_memory(arch: str, data: RunData, width: int, batch_size: int, params: int, sources=()) -> PackMemory:
@@ -127,21 +176,11 @@ def _check_memory(pack: Pack, memory: PackMemory, device) -> None:
                         pack.name, _role(pack))
 
 
-def _out_of_memory(pack: Pack, memory: PackMemory, device, data, training, params, sources) -> PackMemoryError:
-    capacity = device_memory(device)
-    first = pack.members[0]
-    fits = ("" if capacity is None else
-            f"; set packing.{_role(pack)}: {widest_fitting(first.arch, data, training['batch_size'], params, sources, capacity)}"
-            f" (the widest pack whose estimate fits {FITS:.0%} of the device's {capacity / 2**30:.1f} GiB)")
-    return PackMemoryError(f"pack {pack.name} ({pack.width} runs) ran out of memory on {device_name(device)}: "
-                           f"{memory.describe()}{fits}; its last finished epoch is kept in {pack.folder}")
-
-
-def _member_loss(member: RunSpec) -> DistillationLoss:
+def _member_loss(member: RunSpec) -> LossSpec:
     if member.is_teacher:
-        return DistillationLoss()
+        return LossSpec()
     e = member.experiment
-    return DistillationLoss(e.weights, e.lam or 0.0, member.temperature)
+    return LossSpec(e.weights, e.lam or 0.0, member.temperature)
 
 
 def _teacher_sources(pack: Pack, windows_digest: str, live_teachers=None):
@@ -165,10 +204,10 @@ def _teacher_sources(pack: Pack, windows_digest: str, live_teachers=None):
     return sources, slots, digests
 
 
-def _write_member(member: RunSpec, m: int, result: PackResult, record: dict, context: dict, width: int) -> None:
+def _write_member(job: PackJob, member: RunSpec, m: int, result: PackResult) -> None:
     """The member's weights, history and metrics; a diverged member's say where, and keep its best epoch."""
-    run, data, device = result.members[m], context["data"], context["device"]
-    final = None if run.diverged else member_state(result.final_state, m, width)
+    run, data, device, record = result.members[m], job.data, job.device, job.records[m]
+    final = None if run.diverged else member_state(result.final_state, m, job.pack.width)
     weights = {"arch": member.arch, "modality": member.modality, "num_classes": data.num_classes, "final": final,
                "best": run.best_state, "best_epoch": run.best_epoch, "mean": data.mean.cpu(), "std": data.std.cpu(),
                "windows_digest": data.windows_digest, "settings_digest": record["settings_digest"],
@@ -179,11 +218,11 @@ def _write_member(member: RunSpec, m: int, result: PackResult, record: dict, con
                "diverged": run.diverged,
                "best_test_acc": run.best_test_acc if run.best_epoch else None, "best_epoch": run.best_epoch,
                "final_test_acc": None if run.diverged else run.final_test_acc,
-               "epochs": context["training"]["epochs"], "params": context["params"], "seconds": round(result.seconds, 3),
-               "device": device_name(device), "numerics": context["numerics"],
+               "epochs": job.training["epochs"], "params": job.params, "seconds": round(result.seconds, 3),
+               "device": device_name(device), "numerics": job.numerics,
                "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
-               "resumed_from_epoch": result.resumed_from, "pack": context["pack"],
-               "memory_estimate_bytes": context["memory"].peak, "confusion_best": run.confusion, **record}
+               "resumed_from_epoch": result.resumed_from, "pack": job.pack_record,
+               "memory_estimate_bytes": job.memory.peak, "confusion_best": run.confusion, **record}
     write_json_atomic(member.outputs["metrics"], metrics)
 
 

@@ -18,7 +18,7 @@ import torch
 
 from ..schema import training_settings
 from ..errors import DataError
-from ..io import atomic_h5, open_h5, read_json
+from ..io import atomic_h5, open_h5, read_json, write_json_atomic
 from ..models import build_model
 from ..provenance import provenance
 from .data import RunData, load_run_data
@@ -57,13 +57,14 @@ class CachedLogits:
 
 
 def write_teacher_logits(weights_paths, windows_path, gaf_path, outputs, training: dict | None = None, gpus: int = 0,
-                         threads: int = 1) -> dict:
+                         threads: int = 1, manifest=None) -> dict:
     """Logits [N, C] of each teacher (a pack's members) on every window (train, test and unused), float32.
 
     The device is set up exactly as training set it up (device, numerics, channels-last, autocast), so
     the logits are the teacher's own: each file records the test accuracy they give next to the one the
     teacher's metrics.json reported (``training.teacher_weights`` picks its best or final epoch).
     ``weights_paths`` and ``outputs`` are one path or lists of the same length; the windows are read once.
+    ``manifest`` (the workflow's output of the job) is written last: each logits file and its accuracies.
     """
     if isinstance(weights_paths, (str, os.PathLike)):
         weights_paths, outputs = [weights_paths], [outputs]
@@ -101,7 +102,10 @@ def write_teacher_logits(weights_paths, windows_path, gaf_path, outputs, trainin
                                     float("nan") if reported is None else reported}) as h5:
             h5.create_dataset("logits", data=logits)
         accuracies[str(output)] = {"test_acc": reproduced, "teacher_reported": reported}
-    return {"teacher_test_acc": accuracies}
+    summary = {"teacher_test_acc": accuracies}
+    if manifest is not None:
+        write_json_atomic(manifest, summary)
+    return summary
 
 
 def _reported_accuracy(weights_path, which: str) -> float | None:
