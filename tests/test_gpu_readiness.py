@@ -200,6 +200,18 @@ def test_fp32_turns_tf32_off_and_determinism_is_strict(restore_torch_flags):
     assert configure(1, training_settings({"precision": "tf32"}), torch.device("cpu"))["computed_in"] == "fp32"
 
 
+@pytest.mark.parametrize("modality", ["sig", "gaf"])
+def test_models_use_no_op_that_strict_cuda_determinism_refuses(modality):
+    """torch.use_deterministic_algorithms(True) raises on CUDA for these modules' backward (PyTorch's list)."""
+    refused = (torch.nn.AdaptiveAvgPool1d, torch.nn.AdaptiveAvgPool2d, torch.nn.AdaptiveMaxPool1d,
+               torch.nn.AdaptiveMaxPool2d, torch.nn.MaxPool3d, torch.nn.Upsample, torch.nn.ReflectionPad1d,
+               torch.nn.ReflectionPad2d, torch.nn.ReplicationPad1d, torch.nn.ReplicationPad2d, torch.nn.EmbeddingBag,
+               torch.nn.CTCLoss, torch.nn.FractionalMaxPool2d)
+    for members in (1, 3):
+        model = build_fused("wrn16-3", modality, 7, list(range(members)))
+        assert not [type(m).__name__ for m in model.modules() if isinstance(m, refused)]
+
+
 def test_an_op_without_a_deterministic_kernel_is_named():
     error = RuntimeError("adaptive_max_pool2d_backward_cuda does not have a deterministic implementation, but you set "
                          "'torch.use_deterministic_algorithms(True)'. ...")

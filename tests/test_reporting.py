@@ -47,6 +47,7 @@ def fake_runs(config=CONFIG, datasets=("gene14_w500",), seed=0):
     runs["final_test_acc"] = runs["best_test_acc"] - 1
     runs["code_version"], runs["device"] = "test", "cpu"
     runs["status"], runs["diverged_at"], runs["trained_as"] = "ok", "", ""
+    runs["test_acc_at_best_val"] = np.nan  # no validation split (as the group's protocol)
     runs["run_dir"] = [f"results/run{i}" for i in range(len(runs))]
     return runs
 

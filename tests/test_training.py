@@ -203,7 +203,8 @@ def test_teacher_run_outputs(tiny, tmp_path):
                 "settings", "settings_digest", "packages", "code_version"):
         assert key in metrics, key
     history = open(out["history"]).read().splitlines()
-    assert history[0] == "epoch,lr,train_loss,train_acc,test_loss,test_acc,seconds" and len(history) == 4
+    assert history[0] == "epoch,lr,train_loss,train_acc,test_loss,test_acc,val_loss,val_acc,seconds"
+    assert len(history) == 4 and history[1].split(",")[6:8] == ["", ""]  # no validation split here
     assert metrics["best_test_acc"] == pytest.approx(max(float(r.split(",")[5]) for r in history[1:]), abs=1e-6)
     record = _weights(out["weights"])
     assert record["best_epoch"] == metrics["best_epoch"] and set(record["final"]) == set(record["best"])

@@ -114,6 +114,15 @@ def test_end_to_end_tiny(tiny_run):
     assert not list(results.rglob("checkpoint.pt")) and not list(results.rglob("*.tmp"))
     rerun = snakemake(tmp_path, "--cores", "2", "-n", config=TINY)
     assert "Nothing to be done" in rerun.stdout + rerun.stderr
+    # the same settings merged from a base and an overlay (as config.yaml + demo.yaml): nothing to do
+    base = {**TINY, "datasets": {"tiny": {**TINY["datasets"]["tiny"],
+                                          "source": {"format": "mat", "path": "data/x", "class_base": "auto"}}}}
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(base, sort_keys=False))
+    (tmp_path / "overlay.yaml").write_text(yaml.safe_dump({"datasets": {"tiny": {"source": TINY["datasets"]["tiny"]
+                                                                                  ["source"]}}}))
+    merged = snakemake(tmp_path, "--cores", "2", "-n", "--configfile", str(tmp_path / "base.yaml"),
+                       str(tmp_path / "overlay.yaml"))
+    assert "Nothing to be done" in merged.stdout + merged.stderr, merged.stdout[-2000:]
     # speed-only settings are not part of a run's identity: changing them reruns nothing
     faster = {**TINY, "training": {**TINY["training"], "threads": 2}}
     same = snakemake(tmp_path, "--cores", "2", "-n", "--rerun-triggers", "params", config=faster)

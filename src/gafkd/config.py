@@ -107,6 +107,29 @@ def dataset_settings(config: dict, name: str) -> dict:
     return settings
 
 
+def canonical_order(config: dict) -> dict:
+    """Sort the keys of every mapping in ``config`` (in place), except the order of the dataset variants.
+
+    Snakemake compares a job's params with the last run's as text: the same settings merged from
+    ``--configfile demo.yaml`` or from ``--configfile config.yaml demo.yaml`` come in another key order,
+    and would look changed. (The variants keep the user's order: the tables follow it.)
+    """
+    def ordered(value):
+        if isinstance(value, dict):
+            return {key: ordered(value[key]) for key in sorted(value, key=str)}
+        if isinstance(value, list):
+            return [ordered(v) for v in value]
+        return value
+
+    datasets = {name: ordered(settings) for name, settings in config.get("datasets", {}).items()}
+    sorted_config = ordered({k: v for k, v in config.items() if k != "datasets"})
+    config.clear()
+    config.update(sorted_config)
+    if datasets:
+        config["datasets"] = datasets
+    return config
+
+
 def select_datasets(config: dict) -> dict:
     """Keep only the variants ``run.datasets`` names (all when it is absent), in place; unknown names are errors.
 
@@ -135,6 +158,7 @@ def check_config(config: dict) -> None:
     family_of(students["arch"], "students.arch")
     _check_students(students, teachers)
     _check_report(config["report"], students)
+    _check_validation(config)
 
 
 def _check_dataset(settings: dict, key: str, image_size: int) -> None:
@@ -153,8 +177,9 @@ def _check_dataset(settings: dict, key: str, image_size: int) -> None:
     for field in needed:
         if field not in split:
             raise ConfigError(f"{key}.split.{field}: required for split method {split['method']!r}")
-    if split["method"] != "subjects" and split["train"] + split["test"] > 1 + 1e-9:
-        raise ConfigError(f"{key}.split: train + test = {split['train'] + split['test']:g} exceeds 1")
+    if split["method"] != "subjects" and split["train"] + split["test"] + split.get("val", 0) > 1 + 1e-9:
+        raise ConfigError(f"{key}.split: train + val + test = "
+                          f"{split['train'] + split['test'] + split.get('val', 0):g} exceeds 1")
 
 
 GENEACTIV_KEYS = ("annotations", "subject_pattern", "log_date_format")
@@ -221,6 +246,20 @@ def _check_report(report: dict, students: dict) -> None:
             raise ConfigError(f"report.{key}: {report[key]:g} is not one of the swept values "
                               f"{sorted(values)} (students.{'kd1.lams' if key == 'lam' else 'kd2.alphas'}); "
                               "the main tables would have no such rows")
+
+
+def _check_validation(config: dict) -> None:
+    """Choosing on validation (the report's epoch, or the teachers' weights) needs a validation split."""
+    def has_val(name):
+        split = config["datasets"][name]["split"]
+        return bool(split.get("val") or split.get("val_subjects"))
+
+    for key, value in (("report.metric", config["report"]["metric"] == "val"),
+                       ("training.teacher_weights", config["training"]["teacher_weights"] == "best_val")):
+        missing = [name for name in config["datasets"] if not has_val(name)] if value else []
+        if missing:
+            raise ConfigError(f"{key}: chooses on the validation set, but datasets {missing} have no validation "
+                              f"split (datasets.{missing[0]}.split.val)")
 
 
 def _require(teacher: str, trained: set, key: str) -> None:

@@ -7,6 +7,7 @@ import sys
 # (the Snakefile puts src/ first on sys.path)
 
 from gafkd.config import (
+    canonical_order,
     check_config,
     check_duplicate_keys,
     dataset_settings,
@@ -32,6 +33,8 @@ try:
     check_config(select_datasets(with_defaults(config)))
 except ConfigError as error:
     raise WorkflowError(f"config: {error}")
+# params compared as text: the same settings in one key order however the config files were merged
+canonical_order(config)
 
 RESULTS = config["results"].rstrip("/")
 DATASETS = list(config["datasets"])
@@ -44,8 +47,13 @@ GPUS_PER_JOB = gpus_per_training_job(config["training"]["device"])
 TRAINING = training_identity(config["training"])
 # The teacher_logits rule also reads which checkpoint students learn from.
 LOGITS_TRAINING = {**TRAINING, "teacher_weights": config["training"]["teacher_weights"]}
-# What the report rules get: the config less its speed-only settings (they change no number).
-REPORT_CONFIG = {**config, "training": TRAINING}
+# What the report rules get: the config less its speed-only settings (they change no number), each
+# dataset as it defines its windows (not what an overlay left behind, such as a real-data path).
+REPORT_CONFIG = {
+    **config,
+    "training": TRAINING,
+    "datasets": {name: dataset_settings(config, name) for name in DATASETS},
+}
 
 # The packs: runs trained together as one fused model, one job each; decided by the config alone.
 # One rule per stage takes the pack as a wildcard (profiles name the stage; the rule graph shows the study).

@@ -1,8 +1,9 @@
-"""Train/test splits: subject-disjoint (default), window-level (the old protocol) or explicit lists.
+"""Train/validation/test splits: subject-disjoint (default), window-level (the old protocol) or explicit lists.
 
-Split codes in windows.h5: ``train``, ``test`` and ``unused`` (windows left out when the
+Split codes in windows.h5: ``train``, ``val``, ``test`` and ``unused`` (windows left out when the
 fractions add up to less than one, as sklearn's ``train_test_split(train_size=0.7, test_size=0.25)``
-leaves 5 % out).
+leaves 5 % out). The validation share is optional (``val``; the group's protocol has none): it chooses
+the epoch to report without looking at the test set. Without it every split is what it always was.
 """
 
 from __future__ import annotations
@@ -11,43 +12,51 @@ import numpy as np
 
 from ..errors import ConfigError, DataError
 
-TRAIN, TEST, UNUSED = "train", "test", "unused"
+TRAIN, VAL, TEST, UNUSED = "train", "val", "test", "unused"
 
 
 def split_windows(labels: np.ndarray, subjects: np.ndarray, settings: dict, where: str) -> np.ndarray:
     """Split code per window according to ``settings`` (the dataset's ``split`` mapping)."""
     method = settings.get("method", "subject")
+    val = settings.get("val", 0.0)
     if method == "subject":
         codes = subject_split(labels, subjects, settings["train"], settings["test"], settings.get("seed", 0),
-                              settings.get("tries", 200))
+                              settings.get("tries", 200), val)
     elif method == "window":
-        codes = window_split(labels, settings["train"], settings["test"], settings.get("seed", 0))
+        codes = window_split(labels, settings["train"], settings["test"], settings.get("seed", 0), val)
     elif method == "subjects":
-        codes = explicit_split(subjects, settings["train_subjects"], settings["test_subjects"], where)
+        codes = explicit_split(subjects, settings["train_subjects"], settings["test_subjects"], where,
+                               settings.get("val_subjects", ()))
     else:
         raise ConfigError(f"{where}.split.method: {method!r} is not one of subject, window, subjects")
-    for part in (TRAIN, TEST):
+    asked = (TRAIN, TEST, VAL) if val or settings.get("val_subjects") else (TRAIN, TEST)
+    for part in asked:
         if not (codes == part).any():
             raise DataError(f"{where}: the split leaves the {part} set empty; use more subjects or other fractions")
     return codes
 
 
-def _check_fractions(train: float, test: float) -> None:
-    if not (0 < train < 1 and 0 < test < 1 and train + test <= 1 + 1e-9):
-        raise ConfigError(f"split: train ({train}) and test ({test}) must be in (0, 1) and sum to at most 1")
+def _check_fractions(train: float, test: float, val: float = 0.0) -> None:
+    if not (0 < train < 1 and 0 < test < 1 and 0 <= val < 1 and train + test + val <= 1 + 1e-9):
+        raise ConfigError(f"split: train ({train}), val ({val}) and test ({test}) must be in (0, 1) and sum to at "
+                          "most 1")
 
 
-def subject_split(labels, subjects, train: float, test: float, seed: int = 0, tries: int = 200) -> np.ndarray:
+def subject_split(labels, subjects, train: float, test: float, seed: int = 0, tries: int = 200,
+                  val: float = 0.0) -> np.ndarray:
     """Subject-disjoint split, stratified as well as subjects allow.
 
-    Subjects are assigned in ``tries`` seeded random orders; each order fills the test set, then
-    the train set, to their window fractions. The order whose train and test class proportions
-    differ least (and whose sizes are closest to the targets) wins.
+    Subjects are assigned in ``tries`` seeded random orders; each order fills the test set, then the
+    validation set (when ``val`` > 0), then the train set, to their window fractions. The order whose
+    train and test (and validation) class proportions differ least, and whose sizes are closest to the
+    targets, wins. Without ``val`` the orders, and so the split, are exactly those of the train/test split.
     """
-    _check_fractions(train, test)
+    _check_fractions(train, test, val)
     ids, inverse = np.unique(subjects, return_inverse=True)
-    if len(ids) < 2:
-        raise DataError(f"a subject-disjoint split needs at least two subjects, found {len(ids)}")
+    needed = 3 if val else 2
+    if len(ids) < needed:
+        raise DataError(f"a subject-disjoint split{' with a validation set' if val else ''} needs at least "
+                        f"{'three' if val else 'two'} subjects, found {len(ids)}")
     n_classes = int(labels.max()) + 1
     per_subject = np.zeros((len(ids), n_classes))
     np.add.at(per_subject, (inverse, labels), 1)
@@ -57,17 +66,37 @@ def subject_split(labels, subjects, train: float, test: float, seed: int = 0, tr
     for _ in range(max(1, tries)):
         order = rng.permutation(len(ids))
         cumulative = np.cumsum(per_subject[order].sum(1)) / total
-        n_test = max(1, int(np.searchsorted(cumulative, test - 1e-9)) + 1)
-        n_test = min(n_test, len(ids) - 1)
-        rest = cumulative - cumulative[n_test - 1]
-        n_train = max(1, int(np.searchsorted(rest[n_test:], train - 1e-9)) + 1)
-        assign = np.full(len(ids), 2)
-        assign[order[:n_test]] = 1
-        assign[order[n_test:n_test + n_train]] = 0
-        cost = _split_cost(per_subject, assign, train, test, total)
+        if val:
+            assign = _fill(order, cumulative, ((1, test), (3, val), (0, train)))
+            # train against test, and train against validation (its windows as the "test" side)
+            cost = (_split_cost(per_subject, assign, train, test, total)
+                    + _split_cost(per_subject, np.where(assign == 1, 2, np.where(assign == 3, 1, assign)), train,
+                                  val, total))
+        else:
+            n_test = max(1, int(np.searchsorted(cumulative, test - 1e-9)) + 1)
+            n_test = min(n_test, len(ids) - 1)
+            rest = cumulative - cumulative[n_test - 1]
+            n_train = max(1, int(np.searchsorted(rest[n_test:], train - 1e-9)) + 1)
+            assign = np.full(len(ids), 2)
+            assign[order[:n_test]] = 1
+            assign[order[n_test:n_test + n_train]] = 0
+            cost = _split_cost(per_subject, assign, train, test, total)
         if cost < best_cost:
             best, best_cost = assign, cost
-    return np.asarray([TRAIN, TEST, UNUSED])[best[inverse]]
+    return np.asarray([TRAIN, TEST, UNUSED, VAL])[best[inverse]]
+
+
+def _fill(order: np.ndarray, cumulative: np.ndarray, parts) -> np.ndarray:
+    """Codes per subject: ``parts`` ((code, share), …) filled in turn along ``order``, each with at least
+    one subject and room left for the parts after it; the rest unused (2)."""
+    assign, start, filled = np.full(len(order), 2), 0, 0.0
+    for k, (code, share) in enumerate(parts):
+        room = len(order) - start - (len(parts) - k - 1)
+        n = max(1, min(int(np.searchsorted(cumulative[start:] - filled, share - 1e-9)) + 1, room))
+        assign[order[start:start + n]] = code
+        start += n
+        filled = cumulative[start - 1]
+    return assign
 
 
 def _split_cost(per_subject, assign, train, test, total) -> float:
@@ -79,28 +108,35 @@ def _split_cost(per_subject, assign, train, test, total) -> float:
     return np.abs(p_train - p_test).sum() + size + 10.0 * missing.sum()
 
 
-def window_split(labels, train: float, test: float, seed: int = 0) -> np.ndarray:
+def window_split(labels, train: float, test: float, seed: int = 0, val: float = 0.0) -> np.ndarray:
     """Stratified window-level split (the old protocol: subjects may appear on both sides)."""
-    _check_fractions(train, test)
+    _check_fractions(train, test, val)
     rng = np.random.default_rng(seed)
     codes = np.full(len(labels), UNUSED, dtype=object)
     for c in np.unique(labels):
         idx = rng.permutation(np.flatnonzero(labels == c))
         n_test = int(round(test * len(idx)))
-        n_train = min(int(round(train * len(idx))), len(idx) - n_test)
+        n_val = min(int(round(val * len(idx))), len(idx) - n_test)
+        n_train = min(int(round(train * len(idx))), len(idx) - n_test - n_val)
         codes[idx[:n_test]] = TEST
-        codes[idx[n_test:n_test + n_train]] = TRAIN
+        codes[idx[n_test + n_val:n_test + n_val + n_train]] = TRAIN
+        codes[idx[n_test:n_test + n_val]] = VAL
     return codes.astype(str)
 
 
-def explicit_split(subjects, train_subjects, test_subjects, where: str) -> np.ndarray:
-    train_set, test_set = {str(s) for s in train_subjects}, {str(s) for s in test_subjects}
-    overlap = train_set & test_set
-    if overlap:
-        raise ConfigError(f"{where}.split: subjects {sorted(overlap)} are in both train_subjects and test_subjects")
+def explicit_split(subjects, train_subjects, test_subjects, where: str, val_subjects=()) -> np.ndarray:
+    sets = {TRAIN: {str(s) for s in train_subjects}, TEST: {str(s) for s in test_subjects},
+            VAL: {str(s) for s in val_subjects}}
+    for a, b in ((TRAIN, TEST), (TRAIN, VAL), (VAL, TEST)):
+        overlap = sets[a] & sets[b]
+        if overlap:
+            raise ConfigError(f"{where}.split: subjects {sorted(overlap)} are in both {a}_subjects and {b}_subjects")
     known = set(np.unique(subjects).astype(str))
-    unknown = (train_set | test_set) - known
+    unknown = set().union(*sets.values()) - known
     if unknown:
         raise ConfigError(f"{where}.split: subjects {sorted(unknown)} do not occur in the data (have {sorted(known)[:20]})")
     subjects = subjects.astype(str)
-    return np.where(np.isin(subjects, list(train_set)), TRAIN, np.where(np.isin(subjects, list(test_set)), TEST, UNUSED))
+    codes = np.full(len(subjects), UNUSED, dtype=object)
+    for part, members in sets.items():
+        codes[np.isin(subjects, list(members))] = part
+    return codes.astype(str)

@@ -1,1 +1,1 @@
-"""Running the study: devices and GPU slots, Snakemake glue (scripts' step runner, packs, status)."""
+"""Running the study with Snakemake: the scripts' step runner, GPU slots, packs and their manifests, status."""

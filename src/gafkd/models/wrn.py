@@ -42,7 +42,7 @@ class BatchNorm1d(nn.BatchNorm1d):
             raise ValueError(f"expected 2-D, 3-D or [B, C, 1, L] input (got {input.dim()}-D input)")
 
 
-LAYERS = {1: (Conv1d, BatchNorm1d, nn.AdaptiveAvgPool1d), 2: (nn.Conv2d, nn.BatchNorm2d, nn.AdaptiveAvgPool2d)}
+LAYERS = {1: (Conv1d, BatchNorm1d), 2: (nn.Conv2d, nn.BatchNorm2d)}
 
 
 class FusedLinear(nn.Module):
@@ -63,7 +63,7 @@ class FusedLinear(nn.Module):
 
 def _layers(dims: int, members: int):
     """(conv, norm) factories over ``members`` fused networks: channel counts are per member."""
-    conv_type, norm_type, _ = LAYERS[dims]
+    conv_type, norm_type = LAYERS[dims]
 
     def conv(in_ch, out_ch, kernel, stride=1, padding=0):
         return conv_type(in_ch * members, out_ch * members, kernel, stride=stride, padding=padding, bias=False,
@@ -117,7 +117,6 @@ class WideResNet(nn.Module):
             stages.append(nn.Sequential(*blocks))
         self.stages = nn.ModuleList(stages)
         self.bn = norm(in_ch)
-        self.pool = LAYERS[dims][2](1)
         # one member keeps nn.Linear, so a pack of one is exactly the plain model
         self.fc = nn.Linear(in_ch, num_classes) if members == 1 else FusedLinear(members, in_ch, num_classes)
         self._init_weights()
@@ -153,7 +152,9 @@ class WideResNet(nn.Module):
         for stage in self.stages:
             out = stage(out)
         out = torch.relu(self.bn(out))
-        return self.fc(torch.flatten(self.pool(out.squeeze(2) if nwc else out), 1))
+        # global average pooling as a mean: adaptive average pooling has no deterministic CUDA backward,
+        # so strict determinism would refuse every model
+        return self.fc(out.mean(dim=tuple(range(2, out.dim()))))
 
 
 def build_wrn(arch: str, num_classes: int, in_channels: int = 3, dims: int = 2, members: int = 1) -> WideResNet:

@@ -12,7 +12,7 @@ from ..io import read_json
 from ..names import BASELINE, TEACHER
 
 RUN_COLUMNS = ["dataset", "kind", "teachers", "student", "alpha", "lam", "seed", "status", "best_test_acc",
-               "final_test_acc", "best_epoch", "epochs", "params", "seconds", "device", "settings_digest", "code_version",
+               "final_test_acc", "test_acc_at_best_val", "best_epoch", "best_val_epoch", "epochs", "params", "seconds", "device", "settings_digest", "code_version",
                "run_dir", "trained_as", "diverged_at"]
 OK, DIVERGED = "ok", "diverged"  # a run's status (gafkd.training.fit)
 REQUIRED = ("dataset", "kind", "seed", "best_test_acc", "final_test_acc")
@@ -68,10 +68,11 @@ def baseline_rows(runs: pd.DataFrame, config: dict) -> pd.DataFrame:
 
 
 def read_runs(path) -> pd.DataFrame:
-    runs = pd.read_csv(path, keep_default_na=False, na_values={c: [""] for c in ("alpha", "lam", "best_test_acc",
-                                                                                "final_test_acc")})
+    runs = pd.read_csv(path, keep_default_na=False, na_values={c: [""] for c in (
+        "alpha", "lam", "best_test_acc", "final_test_acc", "test_acc_at_best_val", "best_val_epoch")})
     # columns a runs.csv written by an earlier version lacks
-    for column, value in (("trained_as", ""), ("status", OK), ("diverged_at", "")):
+    for column, value in (("trained_as", ""), ("status", OK), ("diverged_at", ""), ("test_acc_at_best_val", float("nan")),
+                          ("best_val_epoch", float("nan"))):
         if column not in runs:
             runs[column] = value
     for column in ("teachers", "student", "device", "trained_as", "status", "diverged_at"):

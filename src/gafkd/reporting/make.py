@@ -29,7 +29,7 @@ def write_runs(manifest_paths, output, config: dict | None = None) -> dict:
 def write_summary(runs_path, output) -> dict:
     summary = summarize(read_runs(runs_path))
     write_text_atomic(output, summary.to_csv(index=False))
-    return {"configurations": len(summary) // 2}
+    return {"configurations": len(summary.drop_duplicates(CONFIG_COLUMNS))}
 
 
 def load_reference(path=None) -> pd.DataFrame:
@@ -47,9 +47,23 @@ def footer(config: dict, runs: pd.DataFrame) -> str:
     diverged = trained[trained["status"] == "diverged"]
     listed = "".join(f"\n- `{run.run_dir}`: {run.diverged_at}" for run in diverged.itertuples())
     return (f"Runs: {len(trained)} · config digest `{settings_digest(config)}` · code versions of the runs: {codes} · "
-            f"devices: {devices} · report environment: {versions}"
+            f"devices: {devices} · report environment: {versions}" + _optimism(trained)
             + (f"\n\nDiverged ({len(diverged)}, counted out of the means like missing trials):\n{listed}"
                if len(diverged) else ""))
+
+
+def _optimism(runs: pd.DataFrame) -> str:
+    """Per dataset with a validation split: how much choosing the epoch on the test set adds, on average."""
+    with_val = runs[(runs["status"] == "ok") & runs["test_acc_at_best_val"].notna()]
+    lines = [f"\n- {dataset}: best test epoch {group['best_test_acc'].mean():.4f}, epoch chosen on validation "
+             f"{group['test_acc_at_best_val'].mean():.4f}, final epoch {group['final_test_acc'].mean():.4f}: "
+             f"selecting on the test set adds {(group['best_test_acc'] - group['test_acc_at_best_val']).mean():+.4f} "
+             f"points ({len(group)} runs)"
+             for dataset, group in with_val.groupby("dataset", sort=True)]
+    if not lines:
+        return ""
+    return "\n\nThe optimism of selecting on the test set (mean test accuracy in %, every run of the dataset):" + \
+        "".join(lines)
 
 
 def write_tables(config: dict, runs_path, output, html_output=None, reference_path=None) -> dict:

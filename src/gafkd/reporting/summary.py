@@ -7,7 +7,7 @@ import pandas as pd
 
 CONFIG_COLUMNS = ["dataset", "kind", "teachers", "student", "alpha", "lam"]
 SUMMARY_COLUMNS = [*CONFIG_COLUMNS, "metric", "n", "mean", "std"]
-METRICS = ("best_test_acc", "final_test_acc")
+METRICS = ("best_test_acc", "final_test_acc", "test_acc_at_best_val")
 
 
 def mean_std(values) -> tuple[float, float]:
@@ -29,7 +29,10 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
         groups.setdefault(config_key(run), []).append(run)
     for key, members in groups.items():
         for metric in METRICS:
-            mean, std = mean_std([m[metric] for m in members])
-            rows.append({**dict(zip(CONFIG_COLUMNS, key)), "metric": metric, "n": len(members), "mean": mean,
+            values = [m[metric] for m in members if not pd.isna(m[metric])]
+            if not values:  # test_acc_at_best_val of a dataset without a validation split
+                continue
+            mean, std = mean_std(values)
+            rows.append({**dict(zip(CONFIG_COLUMNS, key)), "metric": metric, "n": len(values), "mean": mean,
                          "std": std})
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)

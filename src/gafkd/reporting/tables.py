@@ -21,8 +21,9 @@ from ..names import BASELINE, KD1, KD2, KDN, TEACHER
 from .labels import experiment_label, teachers_label
 from .summary import mean_std
 
-METRIC_COLUMN = {"best": "best_test_acc", "final": "final_test_acc"}
-METRIC_TEXT = {"best": "best test epoch", "final": "final epoch"}
+METRIC_COLUMN = {"best": "best_test_acc", "final": "final_test_acc", "val": "test_acc_at_best_val"}
+METRIC_TEXT = {"best": "best test epoch, chosen on the test set", "val": "epoch chosen on validation",
+               "final": "final epoch"}
 MISSING = "—"
 DIVERGED = "diverged"  # a trial cell of a run whose loss turned non-finite
 INCOMPLETE = "†"

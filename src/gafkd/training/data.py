@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -24,11 +24,13 @@ class RunData:
     num_classes: int
     windows_digest: str
     channels_last: bool = False  # 2-D batches in NHWC, for models converted to channels_last
+    val_idx: torch.Tensor = field(default_factory=lambda: torch.zeros(0, dtype=torch.long))  # empty: no val split
 
     def to(self, device) -> "RunData":
         move = lambda t: t.to(device)  # noqa: E731
         return RunData(move(self.inputs), move(self.labels), move(self.train_idx), move(self.test_idx),
-                       move(self.mean), move(self.std), self.num_classes, self.windows_digest, self.channels_last)
+                       move(self.mean), move(self.std), self.num_classes, self.windows_digest, self.channels_last,
+                       move(self.val_idx))
 
     def batch(self, idx: torch.Tensor) -> torch.Tensor:
         """Standardised float32 inputs of the rows ``idx``."""
@@ -85,6 +87,7 @@ def load_run_data(modality: str, windows_path, gaf_path=None) -> RunData:
         labels=torch.from_numpy(windows.labels),
         train_idx=torch.from_numpy(train),
         test_idx=torch.from_numpy(windows.indices("test")),
+        val_idx=torch.from_numpy(windows.indices("val")),
         mean=torch.from_numpy(mean).float(),
         std=torch.from_numpy(std).float(),
         num_classes=len(windows.class_names),

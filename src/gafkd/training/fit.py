@@ -41,6 +41,11 @@ class MemberState:
     best_state: dict | None = None
     confusion: list[list[int]] | None = None  # test set, at the best epoch (rows: true class)
     diverged: dict | None = None  # {"epoch", "batch", "loss", "message"} once the loss turned non-finite
+    # with a validation split: the epoch chosen on it, and the test accuracy there (the honest number)
+    best_val_acc: float = -1.0
+    best_val_epoch: int = 0
+    test_acc_at_best_val: float | None = None
+    best_val_state: dict | None = None
 
     @property
     def status(self) -> str:
@@ -97,6 +102,8 @@ def fit(model, data: RunData, loss_fn, teachers, settings: dict, pack: Pack, che
                             poison=None if poison is None else torch.tensor(poison, device=data.labels.device))
         _record_divergence(members, train, epoch, names)
         test_loss, test_acc, logits = evaluate(model, data, data.test_idx, precision, eval_rows)
+        val_loss, val_acc = (evaluate(model, data, data.val_idx, precision, eval_rows)[:2] if len(data.val_idx)
+                             else ([None] * width, [None] * width))
         seconds = time.perf_counter() - started
         current = model.state_dict()
         for m, member in enumerate(members):
@@ -104,11 +111,15 @@ def fit(model, data: RunData, loss_fn, teachers, settings: dict, pack: Pack, che
                 continue
             member.history.append({"epoch": epoch + 1, "lr": lr, "train_loss": train.loss[m],
                                    "train_acc": train.acc[m], "test_loss": test_loss[m], "test_acc": test_acc[m],
-                                   "seconds": seconds})
+                                   "val_loss": val_loss[m], "val_acc": val_acc[m], "seconds": seconds})
             if test_acc[m] > member.best_test_acc:
                 member.best_test_acc, member.best_epoch = test_acc[m], epoch + 1
                 member.best_state = member_state(current, m, width)
                 member.confusion = _confusion(logits[m], data.labels[data.test_idx], data.num_classes)
+            if val_acc[m] is not None and val_acc[m] > member.best_val_acc:
+                member.best_val_acc, member.best_val_epoch, member.test_acc_at_best_val = (val_acc[m], epoch + 1,
+                                                                                          test_acc[m])
+                member.best_val_state = member_state(current, m, width)
         _log_epoch(epoch, epochs, lr, train, test_loss, test_acc, seconds, members)
         checkpoint.save(checkpoint_path, {"digest": digest, "epoch": epoch + 1, "model": model.state_dict(),
                                           "optimizer": optimizer.state_dict(),

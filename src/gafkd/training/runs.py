@@ -1,10 +1,11 @@
 """Runs end to end: what the training rules call. A pack of runs trains as one fused model in one process.
 
-Outputs per member (atomic, in its own run folder): ``metrics.json`` (accuracies in %, provenance,
-resolved settings and digest, the pack it trained in), ``history.csv`` (one row per epoch) and
-``weights.pt`` (final and best-epoch weights of the plain, unfused model plus the input normalisation;
-loadable with ``torch.load(..., weights_only=True)``). The pack's ``checkpoint.pt`` is written every
-epoch and removed when every member has completed.
+Outputs per member (atomic, in its own run folder): ``metrics.json`` (accuracies in %, its status — ``ok``
+or ``diverged`` —, provenance, resolved settings and digest, the numerics used, the pack it trained in),
+``history.csv`` (one row per epoch) and ``weights.pt`` (final, best-test-epoch and, with a validation
+split, best-validation-epoch weights of the plain, unfused model plus the input normalisation; loadable
+with ``torch.load(..., weights_only=True)``). The pack's ``checkpoint.pt`` is written every epoch and
+removed when every member has its result; the job's manifest (its Snakemake output) is written last.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from pathlib import Path
 
 import torch
 
-from ..schema import training_settings
 from ..distillation import LossSpec
 from ..distillation.pack import PackLoss
 from ..errors import GafkdError
@@ -28,6 +28,7 @@ from ..models.fused import build_fused, member_state
 from ..models.memory import PackMemory, pack_memory
 from ..names import Experiment
 from ..provenance import provenance
+from ..schema import training_settings
 from .checkpoint import save as save_weights
 from .data import RunData, load_run_data
 from .device import (autocast, configure, determinism_error, device_memory, device_name, prepare_model,
@@ -37,7 +38,7 @@ from .spec import Pack, RunSpec
 from .targets import PackTeachers
 from .teachers import CachedLogits, read_teacher_logits
 
-HISTORY_COLUMNS = ("epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc", "seconds")
+HISTORY_COLUMNS = ("epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc", "val_loss", "val_acc", "seconds")
 FITS = 0.9  # share of a device's memory a pack may be planned to use when an error suggests a width
 
 
@@ -209,7 +210,8 @@ def _write_member(job: PackJob, member: RunSpec, m: int, result: PackResult) -> 
     run, data, device, record = result.members[m], job.data, job.device, job.records[m]
     final = None if run.diverged else member_state(result.final_state, m, job.pack.width)
     weights = {"arch": member.arch, "modality": member.modality, "num_classes": data.num_classes, "final": final,
-               "best": run.best_state, "best_epoch": run.best_epoch, "mean": data.mean.cpu(), "std": data.std.cpu(),
+               "best": run.best_state, "best_epoch": run.best_epoch, "best_val": run.best_val_state,
+               "best_val_epoch": run.best_val_epoch, "mean": data.mean.cpu(), "std": data.std.cpu(),
                "windows_digest": data.windows_digest, "settings_digest": record["settings_digest"],
                "status": run.status}
     save_weights(member.outputs["weights"], weights)
@@ -218,6 +220,8 @@ def _write_member(job: PackJob, member: RunSpec, m: int, result: PackResult) -> 
                "diverged": run.diverged,
                "best_test_acc": run.best_test_acc if run.best_epoch else None, "best_epoch": run.best_epoch,
                "final_test_acc": None if run.diverged else run.final_test_acc,
+               "best_val_epoch": run.best_val_epoch or None, "best_val_acc": run.best_val_acc if run.best_val_epoch
+               else None, "test_acc_at_best_val": run.test_acc_at_best_val,
                "epochs": job.training["epochs"], "params": job.params, "seconds": round(result.seconds, 3),
                "device": device_name(device), "numerics": job.numerics,
                "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
@@ -253,5 +257,6 @@ def _history_csv(history) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, HISTORY_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows({k: (round(v, 6) if isinstance(v, float) else v) for k, v in row.items()} for row in history)
+    writer.writerows({k: (round(v, 6) if isinstance(v, float) else "" if v is None else v) for k, v in row.items()}
+                     for row in history)
     return buffer.getvalue()

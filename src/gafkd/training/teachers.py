@@ -29,6 +29,9 @@ from .loop import predict
 def load_teacher(weights_path, which: str = "best", device="cpu"):
     """(model in eval mode, its saved record) from a weights.pt written by a teacher run."""
     record = torch.load(weights_path, map_location="cpu", weights_only=True)
+    if which == "best_val" and not record.get("best_val_epoch"):
+        raise DataError(f"{weights_path}: the teacher was trained without a validation split, so it has no "
+                        "best_val weights (training.teacher_weights: best_val needs datasets.<name>.split.val)")
     if record.get(which) is None:
         raise DataError(f"{weights_path}: the teacher has no {which} weights: it diverged "
                         f"({record.get('status', 'diverged')}, see its metrics.json); lower training.lr and rerun it")
@@ -108,12 +111,15 @@ def write_teacher_logits(weights_paths, windows_path, gaf_path, outputs, trainin
     return summary
 
 
+REPORTED = {"best": "best_test_acc", "final": "final_test_acc", "best_val": "test_acc_at_best_val"}
+
+
 def _reported_accuracy(weights_path, which: str) -> float | None:
     """The test accuracy the teacher's metrics.json (beside its weights) reports for ``which`` epoch."""
     path = Path(weights_path).with_name("metrics.json")
     if not path.exists():
         return None
-    return read_json(path).get("best_test_acc" if which == "best" else "final_test_acc")
+    return read_json(path).get(REPORTED[which])
 
 
 def read_teacher_logits(path, windows_digest: str) -> tuple[torch.Tensor, str]:

@@ -1,0 +1,93 @@
+"""Model selection without the test set: a validation split, the epoch it chooses, and what the report makes of it."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from gafkd.config import check_config, with_defaults
+from gafkd.data.build import build_windows
+from gafkd.data.split import subject_split, window_split
+from gafkd.data.synthetic import write_synthetic
+from gafkd.errors import ConfigError
+from gafkd.reporting.make import footer
+from gafkd.reporting.tables import render_tables
+from gafkd.reporting.make import load_reference
+from gafkd.training.runs import train_teacher
+from gafkd.training.teachers import write_teacher_logits
+from test_reporting import CONFIG, fake_runs, main_table_rows
+from test_training import TRAINING, _outputs
+
+
+def test_subject_split_with_validation_is_three_disjoint_subject_sets(rng):
+    subjects = np.repeat(np.arange(10), 50)
+    labels = rng.integers(0, 5, len(subjects))
+    codes = subject_split(labels, subjects, train=0.5, test=0.3, val=0.2)
+    sets = {part: set(subjects[codes == part]) for part in ("train", "val", "test")}
+    assert all(sets.values()) and not (sets["train"] & sets["val"] or sets["train"] & sets["test"]
+                                       or sets["val"] & sets["test"])
+    assert abs((codes == "val").mean() - 0.2) <= 0.1 and abs((codes == "test").mean() - 0.3) <= 0.1
+    # without val: exactly the train/test split it always was (same subjects, no "val")
+    before = subject_split(labels, subjects, train=0.7, test=0.3)
+    assert "val" not in set(before)
+    assert np.array_equal(before, subject_split(labels, subjects, train=0.7, test=0.3, val=0.0))
+
+
+def test_window_split_with_validation(rng):
+    labels = rng.integers(0, 3, 600)
+    codes = window_split(labels, 0.6, 0.3, seed=1, val=0.1)
+    assert abs((codes == "val").mean() - 0.1) < 0.02 and abs((codes == "test").mean() - 0.3) < 0.02
+    assert np.array_equal(codes == "test", window_split(labels, 0.6, 0.3, seed=1) == "test")
+
+
+@pytest.fixture(scope="module")
+def tiny_val(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tiny_val")
+    source = write_synthetic(root / "source", subjects=6, seconds_per_activity=11, seed=2, write_as="parquet")
+    settings = {"source": {"format": "synthetic", "write_as": "parquet"}, "classes": "gene14", "window": 500,
+                "stride": 500, "split": {"method": "subject", "train": 0.5, "val": 0.2, "test": 0.3, "seed": 0}}
+    build_windows(source, settings, "tiny", root / "windows.h5")
+    return root
+
+
+def test_training_records_the_epoch_chosen_on_validation(tiny_val, tmp_path):
+    outputs = _outputs(tmp_path / "run")
+    train_teacher(tiny_val / "windows.h5", None, outputs, dataset="tiny", modality="sig", arch="wrn16-1", seed=0,
+                  training={**TRAINING, "epochs": 4, "lr_milestones": [1, 2, 3]})
+    metrics = json.loads(open(outputs["metrics"]).read())
+    history = pd.read_csv(outputs["history"])
+    assert history["val_acc"].notna().all()
+    chosen = int(history["val_acc"].idxmax())  # the first epoch of the highest validation accuracy
+    assert metrics["best_val_epoch"] == chosen + 1
+    assert metrics["best_val_acc"] == pytest.approx(history["val_acc"][chosen], abs=1e-6)
+    assert metrics["test_acc_at_best_val"] == pytest.approx(history["test_acc"][chosen], abs=1e-6)
+    assert metrics["best_test_acc"] >= metrics["test_acc_at_best_val"]
+    weights = torch.load(outputs["weights"], weights_only=True)
+    assert weights["best_val_epoch"] == chosen + 1 and weights["best_val"] is not None
+    # students can learn from the teacher chosen on validation; its logits reproduce that accuracy
+    summary = write_teacher_logits(outputs["weights"], tiny_val / "windows.h5", None, tmp_path / "logits.h5",
+                                   training={**TRAINING, "teacher_weights": "best_val"})
+    accuracy = summary["teacher_test_acc"][str(tmp_path / "logits.h5")]
+    assert accuracy["test_acc"] == accuracy["teacher_reported"] == metrics["test_acc_at_best_val"]
+
+
+def test_report_metric_val_reports_the_test_accuracy_at_the_validation_epoch():
+    runs = fake_runs()
+    runs["test_acc_at_best_val"] = runs["best_test_acc"] - 2.0
+    config = {**CONFIG, "report": {**CONFIG["report"], "metric": "val"}}
+    text = render_tables(config, runs, load_reference(), "")
+    assert "epoch chosen on validation (`report.metric: val`)" in text
+    teacher = runs[(runs["kind"] == "teacher") & (runs["teachers"] == "gaf:wrn16-1")]
+    assert f"{teacher['test_acc_at_best_val'].iloc[0]:.4f}" in main_table_rows(text)[0]
+    assert "best test epoch, chosen on the test set" in render_tables(CONFIG, runs, load_reference(), "")
+    # the footer measures the optimism of selecting on test, per dataset
+    assert "selecting on the test set adds +2.0000 points" in footer(config, runs)
+
+
+def test_choosing_on_validation_needs_a_validation_split():
+    config = with_defaults({**CONFIG, "report": {**CONFIG["report"], "metric": "val"}})
+    with pytest.raises(ConfigError, match=r"report.metric: chooses on the validation set, but datasets .* have no "
+                                          r"validation split"):
+        check_config(config)
