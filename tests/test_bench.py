@@ -194,3 +194,12 @@ def test_device_check_runs_every_section_on_cpu(tmp_path, capsys, monkeypatch):
     broken = device_check.run_check({"training": {}}, device="cpu", tests=False)
     assert broken["sections"]["teacher_logits"]["status"] == "failed" and not broken["ok"]
     assert broken["sections"]["memory"]["status"] == "ok"
+
+
+def test_gaf_section_without_pyts_says_so(small, monkeypatch):
+    """A plain `pip install .` has no pyts (the test extra's reference): the bench measures ours and says why."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pyts.image", None)  # import fails as if absent
+    gaf = small.gaf(64)
+    assert gaf["gaf_vs_pyts"] is None and gaf["pyts"].startswith("not installed") and gaf["ours_windows_per_s"] > 0
