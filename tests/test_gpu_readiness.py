@@ -20,7 +20,7 @@ from gafkd.schema import training_settings
 from gafkd.errors import GafkdError
 from gafkd.execution.packing import MEMORY_BUDGET, pack_width, planned_memory, student_packs, teacher_packs
 from gafkd.models.fused import build_fused
-from gafkd.models.memory import EVAL_ROWS_MAX, eval_rows, pack_memory, wrn_activations, wrn_parameters
+from gafkd.models.memory import EVAL_ROWS_MAX, activations, eval_rows, pack_memory, parameters
 from gafkd.models import count_parameters
 from gafkd.training import runs as runs_module
 from gafkd.training.device import DeviceError, configure, determinism_error, select_device
@@ -63,18 +63,18 @@ def test_activation_estimate_is_what_autograd_saves(arch, modality, positions, m
     if channels_last and modality == "gaf":
         x = x.contiguous(memory_format=torch.channels_last)
     measured = saved_activation_bytes(model.train(), x)
-    estimate = wrn_activations(arch, 3, positions).saved * 4 * batch * members
+    estimate = activations(arch, 3, positions).saved * 4 * batch * members
     assert 0.99 <= measured / estimate <= 1.01, (measured, estimate)
 
 
 @pytest.mark.parametrize("arch", ["wrn16-1", "wrn28-3"])
 @pytest.mark.parametrize("modality, dims", [("sig", 1), ("gaf", 2)])
 def test_parameter_count_is_the_models(arch, modality, dims):
-    assert wrn_parameters(arch, 3, dims, 14) == count_parameters(build_fused(arch, modality, 14, [0]))
+    assert parameters(arch, 3, dims, 14) == count_parameters(build_fused(arch, modality, 14, [0]))
 
 
 def test_evaluation_rows_shrink_with_the_pack_width():
-    acts = wrn_activations("wrn16-1", 3, (1000,))
+    acts = activations("wrn16-1", 3, (1000,))
     rows = {m: eval_rows(acts, m) for m in (1, 4, 16, 64)}
     assert rows[1] == EVAL_ROWS_MAX and rows[1] >= rows[4] > rows[16] > rows[64] >= 1
     # the evaluation pass's memory is bounded whatever the width (the 60-member case of issue 20)

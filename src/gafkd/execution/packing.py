@@ -22,7 +22,7 @@ import os
 from ..classes import class_names
 from ..grid import teacher_runs, teacher_seed, trained_experiments
 from ..models.families import MODALITY_DIMS
-from ..models.memory import PackMemory, pack_memory, wrn_parameters
+from ..models.memory import PackMemory, pack_memory, parameters
 from ..names import Experiment, ModelId
 from ..training.spec import Pack, RunSpec
 
@@ -49,7 +49,7 @@ def planned_memory(config: dict, dataset: str, modality: str, arch: str, width: 
     settings = config["datasets"][dataset]
     positions = (settings["window"],) if modality == "sig" else (config["gaf"]["image_size"],) * 2
     classes = len(class_names(settings["classes"], f"datasets.{dataset}.classes"))
-    params = wrn_parameters(arch, 3, MODALITY_DIMS[modality], classes)
+    params = parameters(arch, 3, MODALITY_DIMS[modality], classes)
     return pack_memory(arch, 3, positions, width, config["training"]["batch_size"], params, data_bytes)
 
 

@@ -31,13 +31,26 @@ class Family:
     args: Callable[[str], dict]  # name → constructor arguments; ValueError when the name is not valid
     builder: str  # "module:function(arch, num_classes, in_channels, dims, members)"
     example: str
+    # torch-free shape walks (gafkd.models.memory): "module:function(arch, in_channels, positions)" → Activations,
+    # and "module:function(arch, in_channels, dims, num_classes)" → parameter count
+    activations: str
+    parameters: str
 
     def build(self):
-        module, function = self.builder.split(":")
-        return getattr(importlib.import_module(module), function)
+        return _load(self.builder)
+
+    def load(self, what: str):
+        """The function named by ``activations`` or ``parameters``."""
+        return _load(getattr(self, what))
 
 
-FAMILIES = {"wrn": Family(r"wrn\d+-\d+", _wrn_args, "gafkd.models.wrn:build_wrn", "wrn16-1")}
+def _load(spec: str):
+    module, function = spec.split(":")
+    return getattr(importlib.import_module(module), function)
+
+
+FAMILIES = {"wrn": Family(r"wrn\d+-\d+", _wrn_args, "gafkd.models.wrn:build_wrn", "wrn16-1",
+                          "gafkd.models.memory:wrn_activations", "gafkd.models.memory:wrn_parameters")}
 ARCH_PATTERN = "|".join(f"(?:{f.pattern})" for f in FAMILIES.values())
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .families import arch_args
+from .families import arch_args, family_of
 
 FLOAT = 4  # bytes: activations are float32 (bf16 autocast keeps batch norm in fp32: an upper bound)
 EVAL_BUDGET = 256 * 2**20  # bytes of activations per evaluation pass
@@ -82,16 +82,26 @@ class PackMemory:
                 f"at {self.eval_rows} rows per pass)")
 
 
-def eval_rows(activations: Activations, members: int, budget: int = EVAL_BUDGET) -> int:
+def activations(arch: str, in_channels: int, positions: tuple[int, ...]) -> Activations:
+    """The activations of ``arch``'s family (its shape walk in the model registry)."""
+    return family_of(arch).load("activations")(arch, in_channels, positions)
+
+
+def parameters(arch: str, in_channels: int, dims: int, num_classes: int) -> int:
+    """The parameter count of ``arch``'s family, without building the model."""
+    return family_of(arch).load("parameters")(arch, in_channels, dims, num_classes)
+
+
+def eval_rows(acts: Activations, members: int, budget: int = EVAL_BUDGET) -> int:
     """Rows per evaluation pass: as many as fit ``budget`` for all members, 1 … ``EVAL_ROWS_MAX``."""
-    per_row = activations.eval_peak * members * FLOAT
+    per_row = acts.eval_peak * members * FLOAT
     return max(1, min(EVAL_ROWS_MAX, budget // per_row))
 
 
 def pack_memory(arch: str, in_channels: int, positions: tuple[int, ...], members: int, batch_size: int,
                 parameters: int, data_bytes: int = 0) -> PackMemory:
     """The estimate for ``members`` fused runs of ``arch`` (``parameters``: one member's count)."""
-    acts = wrn_activations(arch, in_channels, positions)
+    acts = activations(arch, in_channels, positions)
     rows = eval_rows(acts, members)
     step = batch_size * members * (acts.saved + BACKWARD_BUFFERS * acts.largest) * FLOAT
     evaluation = rows * members * acts.eval_peak * FLOAT
