@@ -15,6 +15,7 @@ import pytest
 import torch
 import yaml
 
+from gafkd.bench.device_check import saved_activation_bytes
 from gafkd.cli import load_config
 from gafkd.schema import training_settings
 from gafkd.errors import GafkdError
@@ -33,22 +34,6 @@ cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (the
 
 
 # --- memory: the estimate is the model's ------------------------------------------------------------
-
-def saved_activation_bytes(model, x) -> int:
-    """What autograd keeps for the backward pass of ``model(x)``: distinct storages, parameters excluded."""
-    parameters = {p.untyped_storage().data_ptr() for p in model.parameters()}
-    saved = {}
-
-    def pack(tensor):
-        storage = tensor.untyped_storage()
-        if storage.data_ptr() not in parameters:
-            saved[storage.data_ptr()] = storage.nbytes()
-        return tensor
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        model(x)
-    return sum(saved.values())
-
 
 @pytest.mark.parametrize("arch", ["wrn16-1", "wrn16-3", "wrn28-1"])
 @pytest.mark.parametrize("modality, positions", [("sig", (250,)), ("sig", (301,)), ("gaf", (16, 16)),

@@ -120,7 +120,7 @@ def _memory(dev: torch.device) -> dict:
         if modality == "gaf":
             x = x.contiguous(memory_format=torch.channels_last)
         rows.append({"model": f"{modality}:{arch}", "width": members, "phase": "training step",
-                     "estimate_bytes": estimate.training, **_measure_training(model, x, dev, estimate)})
+                     "estimate_bytes": estimate.training, **_measure_training(model, x, dev)})
         rows.append({"model": f"{modality}:{arch}", "width": members, "phase": "evaluation pass",
                      "estimate_bytes": estimate.evaluation, **_measure_evaluation(model, dev, estimate, positions)})
     measured = [r for r in rows if r.get("measured_bytes")]
@@ -128,7 +128,7 @@ def _memory(dev: torch.device) -> dict:
                                                    for r in measured if r["phase"] == "training step")}
 
 
-def _measure_training(model, x, dev, estimate) -> dict:
+def _measure_training(model, x, dev) -> dict:
     if dev.type == "cuda":
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
@@ -138,19 +138,24 @@ def _measure_training(model, x, dev, estimate) -> dict:
         torch.cuda.synchronize()
         model.zero_grad(set_to_none=True)
         return {"measured_bytes": torch.cuda.max_memory_allocated() - base, "measured_as": "CUDA allocator peak"}
+    return {"measured_bytes": saved_activation_bytes(model.train(), x),
+            "measured_as": "tensors autograd saves (CPU: no allocator peak)"}
+
+
+def saved_activation_bytes(model, x) -> int:
+    """What autograd keeps for the backward pass of ``model(x)``: distinct storages, parameters excluded."""
+    parameters = {p.untyped_storage().data_ptr() for p in model.parameters()}
     saved = {}
-    params = {p.untyped_storage().data_ptr() for p in model.parameters()}
 
     def pack(tensor):
-        if tensor.untyped_storage().data_ptr() not in params:
-            saved[tensor.untyped_storage().data_ptr()] = tensor.untyped_storage().nbytes()
+        storage = tensor.untyped_storage()
+        if storage.data_ptr() not in parameters:
+            saved[storage.data_ptr()] = storage.nbytes()
         return tensor
 
-    model.train()
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         model(x)
-    return {"measured_bytes": sum(saved.values()), "measured_as": "tensors autograd saves (CPU: no allocator peak)",
-            "estimate_saved_bytes": estimate.training}
+    return sum(saved.values())
 
 
 def _measure_evaluation(model, dev, estimate, positions) -> dict:
