@@ -27,6 +27,8 @@ from .models.families import ARCH_PATTERN, MODALITY_DIMS, family_of
 MODALITIES = tuple(MODALITY_DIMS)
 
 TEACHER, BASELINE, KD1, KD2, KDN = "teacher", "baseline", "kd1", "kd2", "kdn"
+# A run's status (metrics.json, runs.csv): finished, or its loss turned non-finite (a result too)
+OK, DIVERGED = "ok", "diverged"
 STUDENT_KINDS = (BASELINE, KD1, KD2, KDN)
 
 _MODEL_PATH = rf"(?:{'|'.join(MODALITIES)})-(?:{ARCH_PATTERN})"

@@ -22,7 +22,7 @@ import os
 from ..classes import class_names
 from ..grid import teacher_runs, teacher_seed, trained_experiments
 from ..models.families import MODALITY_DIMS
-from ..models.memory import PackMemory, pack_memory, parameters
+from ..models.memory import PackMemory, pack_memory, parameters, widest
 from ..names import Experiment, ModelId
 from ..training.spec import Pack, RunSpec
 
@@ -59,9 +59,7 @@ def pack_width(config: dict, dataset: str, role: str, modality: str, arch: str) 
     width = pack_widths(config)[role]
     if config["packing"][role] != "auto":
         return width
-    while width > 1 and planned_memory(config, dataset, modality, arch, width).peak > MEMORY_BUDGET:
-        width -= 1
-    return width
+    return widest(lambda w: planned_memory(config, dataset, modality, arch, w).peak, MEMORY_BUDGET, most=width)
 
 
 def balanced_chunks(items: list, width: int) -> list[list]:

@@ -109,6 +109,17 @@ def pack_memory(arch: str, in_channels: int, positions: tuple[int, ...], members
                       evaluation=evaluation, eval_rows=rows)
 
 
+def widest(peak_at_width, budget: float, most: int = 4096) -> int:
+    """The widest pack, 1 … ``most``, whose ``peak_at_width(width)`` stays within ``budget`` (at least 1).
+
+    Peaks grow with the width, so the first width over the budget ends the search.
+    """
+    width = 1
+    while width < most and peak_at_width(width + 1) <= budget:
+        width += 1
+    return width
+
+
 def wrn_parameters(arch: str, in_channels: int, dims: int, num_classes: int) -> int:
     """A Wide ResNet's parameter count (convolutions, batch norm, classifier), without building it."""
     args = arch_args(arch)

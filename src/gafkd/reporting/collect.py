@@ -9,12 +9,11 @@ import pandas as pd
 from ..errors import DataError
 from ..grid import baseline_is_teacher
 from ..io import read_json
-from ..names import BASELINE, TEACHER
+from ..names import BASELINE, OK, TEACHER
 
 RUN_COLUMNS = ["dataset", "kind", "teachers", "student", "alpha", "lam", "seed", "status", "best_test_acc",
                "final_test_acc", "test_acc_at_best_val", "best_epoch", "best_val_epoch", "epochs", "params", "seconds", "device", "settings_digest", "code_version",
                "run_dir", "trained_as", "diverged_at"]
-OK, DIVERGED = "ok", "diverged"  # a run's status (gafkd.training.fit)
 REQUIRED = ("dataset", "kind", "seed", "best_test_acc", "final_test_acc")
 
 

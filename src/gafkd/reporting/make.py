@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..data.store import load_windows
 from ..io import write_text_atomic
-from ..names import KD1, KD2, TEACHER
+from ..names import DIVERGED, KD1, KD2, OK, TEACHER
 from ..provenance import package_versions, settings_digest
 from .collect import collect_runs, listed_metrics, read_runs
 from .plots import Curve, confusion_plot, gaf_examples, learning_curves, sweep_plot
@@ -44,7 +44,7 @@ def footer(config: dict, runs: pd.DataFrame) -> str:
     codes = ", ".join(sorted(set(runs["code_version"].astype(str)))) or "none"
     devices = ", ".join(sorted(set(runs["device"].astype(str)))) or "none"
     trained = runs[runs["trained_as"] == ""]  # a student alone that is a teacher run is counted once
-    diverged = trained[trained["status"] == "diverged"]
+    diverged = trained[trained["status"] == DIVERGED]
     listed = "".join(f"\n- `{run.run_dir}`: {run.diverged_at}" for run in diverged.itertuples())
     return (f"Runs: {len(trained)} · config digest `{settings_digest(config)}` · code versions of the runs: {codes} · "
             f"devices: {devices} · report environment: {versions}" + _optimism(trained)
@@ -54,7 +54,7 @@ def footer(config: dict, runs: pd.DataFrame) -> str:
 
 def _optimism(runs: pd.DataFrame) -> str:
     """Per dataset with a validation split: how much choosing the epoch on the test set adds, on average."""
-    with_val = runs[(runs["status"] == "ok") & runs["test_acc_at_best_val"].notna()]
+    with_val = runs[(runs["status"] == OK) & runs["test_acc_at_best_val"].notna()]
     lines = [f"\n- {dataset}: best test epoch {group['best_test_acc'].mean():.4f}, epoch chosen on validation "
              f"{group['test_acc_at_best_val'].mean():.4f}, final epoch {group['final_test_acc'].mean():.4f}: "
              f"selecting on the test set adds {(group['best_test_acc'] - group['test_acc_at_best_val']).mean():+.4f} "
@@ -78,7 +78,7 @@ def write_tables(config: dict, runs_path, output, html_output=None, reference_pa
 
 def write_plots(config: dict, dataset: str, runs_path, windows_path, gaf_path, outputs: dict) -> dict:
     runs = read_runs(runs_path)
-    runs = runs[(runs["dataset"] == dataset) & (runs["status"] == "ok")]  # diverged runs have no curve to draw
+    runs = runs[(runs["dataset"] == dataset) & (runs["status"] == OK)]  # diverged runs have no curve to draw
     metric = config["report"]["metric"]
     students = config["students"]
     sweep_plot(runs, KD2, "alpha", metric, f"{dataset}: two-teacher KD, α sweep (λ = {students['kd2']['lam']:g})",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..names import OK
+
 CONFIG_COLUMNS = ["dataset", "kind", "teachers", "student", "alpha", "lam"]
 SUMMARY_COLUMNS = [*CONFIG_COLUMNS, "metric", "n", "mean", "std"]
 METRICS = ("best_test_acc", "final_test_acc", "test_acc_at_best_val")
@@ -25,7 +27,7 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
     """Mean and std per configuration over its finished runs (a diverged run counts like a missing one)."""
     rows = []
     groups = {}
-    for _, run in runs[runs["status"] == "ok"].iterrows():
+    for _, run in runs[runs["status"] == OK].iterrows():
         groups.setdefault(config_key(run), []).append(run)
     for key, members in groups.items():
         for metric in METRICS:

@@ -17,7 +17,7 @@ from tabulate import tabulate
 
 from ..classes import class_names
 from ..grid import baseline_is_teacher, experiments
-from ..names import BASELINE, KD1, KD2, KDN, TEACHER
+from ..names import BASELINE, DIVERGED, KD1, KD2, KDN, OK, TEACHER
 from .labels import experiment_label, teachers_label
 from .summary import mean_std
 
@@ -25,7 +25,6 @@ METRIC_COLUMN = {"best": "best_test_acc", "final": "final_test_acc", "val": "tes
 METRIC_TEXT = {"best": "best test epoch, chosen on the test set", "val": "epoch chosen on validation",
                "final": "final epoch"}
 MISSING = "—"
-DIVERGED = "diverged"  # a trial cell of a run whose loss turned non-finite
 INCOMPLETE = "†"
 
 
@@ -50,7 +49,7 @@ class Config:
         """Per configured seed: the metric, ``DIVERGED``, or None (not run yet)."""
         chosen = self.select(runs)
         by_seed = dict(zip(chosen["seed"].astype(int),
-                           np.where(chosen["status"] == "ok", chosen[METRIC_COLUMN[metric]], DIVERGED)))
+                           np.where(chosen["status"] == OK, chosen[METRIC_COLUMN[metric]], DIVERGED)))
         return [None if by_seed.get(seed) is None else
                 (DIVERGED if by_seed[seed] == DIVERGED else float(by_seed[seed])) for seed in self.seeds]
 

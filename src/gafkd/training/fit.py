@@ -21,15 +21,13 @@ import torch
 from ..faults import diverging, maybe_die
 from ..models.fused import member_state
 from ..models.memory import EVAL_ROWS_MAX
+from ..names import DIVERGED, OK
 from . import checkpoint
 from .data import RunData
 from .loop import evaluate, train_epoch
 from .optim import SGD
 from .schedule import learning_rate
 from .spec import Pack
-
-OK, DIVERGED = "ok", "diverged"
-
 
 @dataclass
 class MemberState:

@@ -15,6 +15,7 @@ import io
 import logging
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import torch
@@ -25,7 +26,7 @@ from ..errors import GafkdError
 from ..io import remove_stale_temporaries, write_json_atomic, write_text_atomic
 from ..models import count_parameters
 from ..models.fused import build_fused, member_state
-from ..models.memory import PackMemory, pack_memory
+from ..models.memory import PackMemory, pack_memory, widest
 from ..names import Experiment
 from ..provenance import provenance
 from ..schema import training_settings
@@ -103,7 +104,7 @@ class PackJob:
     def checkpoint(self) -> Path:
         return Path(self.pack.folder) / "checkpoint.pt"
 
-    @property
+    @cached_property
     def pack_record(self) -> dict:
         return self.pack.record(r["settings_digest"] for r in self.records)
 
@@ -158,10 +159,7 @@ def estimate_memory(arch: str, data: RunData, width: int, batch_size: int, param
 
 def widest_fitting(arch: str, data: RunData, batch_size: int, params: int, sources, capacity: int) -> int:
     """The widest pack whose estimate fits ``FITS`` of ``capacity`` bytes (at least 1)."""
-    width = 1
-    while estimate_memory(arch, data, width + 1, batch_size, params, sources).peak <= FITS * capacity:
-        width += 1
-    return width
+    return widest(lambda w: estimate_memory(arch, data, w, batch_size, params, sources).peak, FITS * capacity)
 
 
 def _role(pack: Pack) -> str:
