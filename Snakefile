@@ -1,4 +1,4 @@
-# gafkd: GENEActiv windows → GAF images → WRN teachers → distilled students → results tables.
+# gafkd: GENEActiv windows → images (GAF, PI, …) → WRN teachers → distilled students → results tables.
 # Run: snakemake --cores 4 --resources gpu=1 [--configfile demo.yaml]
 
 from snakemake.utils import min_version
@@ -34,9 +34,11 @@ report: "workflow/report/workflow.rst"
 include: "workflow/rules/common.smk"
 
 
-# Wildcards match only the configured datasets (and, per training rule, only its packs).
+# Wildcards match only the configured datasets and image representations (and, per training rule,
+# only its packs).
 wildcard_constraints:
     dataset="|".join(DATASETS),
+    representation="|".join(IMAGES) or "(?!)",
 
 
 include: "workflow/rules/data.smk"

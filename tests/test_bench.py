@@ -28,6 +28,7 @@ def test_sections_report_positive_speeds_and_ratios(small, tmp_path):
     assert all(m["train_samples_per_s"] > 0 and m["eval_samples_per_s"] > 0 for m in models)
     kd = small.kd(steps=2, h5_path=tmp_path / "naive.h5")
     assert kd["cached_vs_live_one"] > 0 and kd["ours_vs_naive"] > 0 and kd["cached_vs_ce"] > 0
+    assert kd["spkd_vs_cached_three"] > 1  # three live teachers and their Gram matrices cost more than a lookup
     assert set(kd["cached_vs_live_by_teacher"]) == {"gaf-wrn16-1", "gaf-wrn28-1"}
     assert kd["cached_vs_live_one"] == kd["cached_vs_live_by_teacher"]["gaf-wrn16-1"]
     assert all(seconds > 0 for seconds in kd["step_s"].values())
@@ -35,12 +36,15 @@ def test_sections_report_positive_speeds_and_ratios(small, tmp_path):
     assert set(speedups["channels_last"]) == set(speedups["bf16"]) == {"sig-wrn16-1"}
     loop = small.loop_overhead(n_train=128)
     assert loop["loop_s"] > 0 and loop["preloaded_s"] > 0
-    gaf = small.gaf(64)
-    assert gaf["max_abs_difference"] <= 1e-6 and gaf["gaf_vs_pyts"] > 0
+    images = small.images(64)
+    for name in ("gaf", "gadf", "mtf", "pi"):  # each against its reference, the same images
+        assert images[name]["vs_reference"] > 0 and images[name]["max_abs_difference"] <= 1e-5, name
+        assert set(images[name]["ours_windows_per_s_by_length"]) == {500, 1000}
+    assert images["pi_rips"]["ours_windows_per_s"] > 0
 
 
 def test_study_estimate_sums_the_grid():
-    config = yaml.safe_load(open("config.yaml"))
+    config = load_config(["config.yaml"])
     models = [{"modality": m, "arch": a, "train_samples_per_s": 1000.0, "eval_samples_per_s": 4000.0}
               for m in ("sig", "gaf") for a in bench.ARCHS]
     estimate = bench.study_estimate(models, config)
@@ -49,15 +53,20 @@ def test_study_estimate_sums_the_grid():
     runs = 24 + 40 * 3  # teachers + students per dataset (the student alone is the sig WRN16-1 teacher)
     assert estimate["hours_per_dataset"]["gene7_w500"] == pytest.approx(200 * runs * per_epoch / 3600)
     assert estimate["hours_per_dataset"]["gene7_w1000"] > estimate["hours_per_dataset"]["gene7_w500"] / 3
-    gaf = {"ours_windows_per_s_by_length": {500: 1000.0, 1000: 500.0}}
-    images = bench.study_estimate(models, config, gaf)["gaf_seconds_per_dataset"]
-    assert images["gene7_w500"] == pytest.approx((n_train + n_test) / 0.6 / 1000)  # split 0.3 + 0.3: every window
+    gaf = {"gaf": {"ours_windows_per_s_by_length": {500: 1000.0, 1000: 500.0}}}
+    images = bench.study_estimate(models, config, gaf)["image_seconds_per_dataset"]
+    assert images["gene7_w500"]["gaf"] == pytest.approx((n_train + n_test) / 0.6 / 1000)  # split 0.3 + 0.3: all
     length, n_train, n_test = bench.STUDY_SIZES["gene7_w1000"]
-    assert images["gene7_w1000"] == pytest.approx((n_train + n_test) / 0.6 / 500)
+    assert images["gene7_w1000"]["gaf"] == pytest.approx((n_train + n_test) / 0.6 / 500)
+    # a variant's own grid: PI teachers (costed as the measured 2-D models) on gene7_w500 alone
+    config["datasets"]["gene7_w500"]["teachers"] = {"modalities": ["gaf", "pi", "sig"]}
+    wider = bench.study_estimate(models, config)["hours_per_dataset"]
+    assert wider["gene7_w500"] == pytest.approx(200 * (runs + 12) * per_epoch / 3600)
+    assert wider["gene14_w500"] == estimate["hours_per_dataset"]["gene14_w500"]
 
 
 def test_kd_grid_ratio_weights_teachers_by_the_grid():
-    config = yaml.safe_load(open("config.yaml"))  # 1 baseline, 20 one-teacher, 20 GAF + signal experiments
+    config = load_config(["config.yaml"])  # 1 baseline, 20 one-teacher, 20 GAF + signal experiments
     models = [{"modality": m, "arch": a, "eval_samples_per_s": 100.0 if m == "gaf" else 1000.0}
               for m in ("sig", "gaf") for a in bench.ARCHS]
     kd = {"batch": 64, "step_s": {"ce": 0.064, "cached_one": 0.064}}  # 1 ms per sample
@@ -72,8 +81,8 @@ def test_cli_writes_json_with_top_level_ratios(monkeypatch, tmp_path, capsys):
                                                           "cached_vs_live_by_teacher": {"gaf-wrn16-3": 40.0,
                                                                                         "gaf-wrn28-3": 90.0},
                                                           "cached_vs_ce": 1.01},
-            "loop": {"loop_overhead": 0.02}, "gaf": {"gaf_vs_pyts": 5.0, "ours_windows_per_s": 1.0,
-                                                      "pyts_windows_per_s": 0.2, "max_abs_difference": 1e-7}}
+            "loop": {"loop_overhead": 0.02}, "images": {name: {"vs_reference": 5.0, "ours_windows_per_s": 1.0, "reference_windows_per_s": 0.2,
+                             "max_abs_difference": 1e-7} for name in ("gaf", "gadf", "mtf", "pi")}}
     monkeypatch.setattr(bench, "run", lambda **kwargs: fake)
     assert main(["bench", "--quick", "--json", str(tmp_path / "b.json"), "--config"]) == 0
     written = json.loads((tmp_path / "b.json").read_text())
@@ -121,7 +130,7 @@ def test_packs_section_and_packed_estimate(small):
     assert rows[("sig", "wrn16-1", 1)]["speedup_vs_one_run"] == 1.0
     # FLOPs per sample grow with the model: a WRN28 costs more than a WRN16
     assert rows[("gaf", "wrn28-1", 2)]["train_flops_per_sample"] > rows[("gaf", "wrn16-1", 2)]["train_flops_per_sample"]
-    config = yaml.safe_load(open("config.yaml"))
+    config = load_config(["config.yaml"])
     models = [{"modality": m, "arch": a, "train_samples_per_s": 1000.0, "eval_samples_per_s": 4000.0}
               for m in ("sig", "gaf") for a in STUDY_ARCHS]
     flat = {"rows": [{"modality": m, "arch": a, "width": w, "train_samples_per_s": 1000.0 * w}
@@ -163,8 +172,8 @@ def test_reader_throughput_on_a_written_recording(tmp_path):
     fake = {"device": "cpu", "quick": True, "models": [], "readers": r,
             "kd": {"cached_vs_live_one": 1.0, "cached_vs_live_two": 1.0, "ours_vs_naive": 1.0,
                    "live_teacher": "gaf-wrn16-3", "cached_vs_live_by_teacher": {}, "cached_vs_ce": 1.0},
-            "loop": {"loop_overhead": 0.0}, "gaf": {"gaf_vs_pyts": 1.0, "ours_windows_per_s": 1.0,
-                                                     "pyts_windows_per_s": 1.0, "max_abs_difference": 0.0}}
+            "loop": {"loop_overhead": 0.0}, "images": {name: {"vs_reference": 5.0, "ours_windows_per_s": 1.0, "reference_windows_per_s": 0.2,
+                             "max_abs_difference": 1e-7} for name in ("gaf", "gadf", "mtf", "pi")}}
     text = bench.format_report(fake)
     assert "readers (0.05 h recording, 18,000 samples" in text and f"{r['bin_vs_csv']:.1f}×" in text
 
@@ -196,10 +205,15 @@ def test_device_check_runs_every_section_on_cpu(tmp_path, capsys, monkeypatch):
     assert broken["sections"]["memory"]["status"] == "ok"
 
 
-def test_gaf_section_without_pyts_says_so(small, monkeypatch):
-    """A plain `pip install .` has no pyts (the test extra's reference): the bench measures ours and says why."""
+def test_images_section_without_references_says_so(small, monkeypatch):
+    """A plain `pip install .` has no pyts, ripser or persim (the test extra's references): the bench
+    measures ours and says why there is no ratio."""
     import sys
 
-    monkeypatch.setitem(sys.modules, "pyts.image", None)  # import fails as if absent
-    gaf = small.gaf(64)
-    assert gaf["gaf_vs_pyts"] is None and gaf["pyts"].startswith("not installed") and gaf["ours_windows_per_s"] > 0
+    for module in ("pyts.image", "ripser", "persim"):
+        monkeypatch.setitem(sys.modules, module, None)  # import fails as if absent
+    images = small.images(64)
+    for name in ("gaf", "gadf", "mtf", "pi"):
+        assert images[name]["vs_reference"] is None and images[name]["reference"].startswith("not installed")
+        assert images[name]["ours_windows_per_s"] > 0
+    assert images["pi_rips"]["ours_windows_per_s"] is None and "ripser" in images["pi_rips"]["reference"]

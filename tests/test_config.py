@@ -47,7 +47,8 @@ def test_shipped_configs_are_valid():
     ("training.epoch", 3),  # misspelled key
     ("training.epochs", 0),
     ("training.batch_size", "64"),
-    ("gaf.method", "product"),
+    ("images.pi.recipe", "alpha"),
+    ("images.mtf.n_bins", 1),
     ("datasets.gene14_w500.split.train", 1.5),
     ("datasets.gene14_w500.source.format", "xlsx"),
     ("datasets.gene14_w500.window", KeyError),
@@ -74,10 +75,20 @@ def test_schema_rejects(path, value):
     ("students.kdn", [{"teachers": ["gaf:wrn16-1", "sig:wrn16-1"], "weights": [0.5, 0.4], "lam": 0.7}], "sum to 1"),
     ("students.kdn", [{"teachers": ["gaf:wrn16-1"], "weights": [0.5, 0.5], "lam": 0.7}], "2 weights for 1"),
     ("students.teacher_seed", 7, "teacher seeds"),
+    ("teachers.modalities", ["gaf", "rgb"], r"teachers.modalities\[1\]: 'rgb' is not an image representation"),
+    ("students.kd1.representations", ["pi"], "students.kd1.teacher_archs: teacher 'pi:wrn16-1' is not trained"),
+    ("students.kd2.representations", ["gasf"], r"students.kd2.representations\[0\]: 'gasf' is not an image"),
 ])
 def test_cross_key_checks(path, value, message):
     with pytest.raises(ConfigError, match=message):
         check_config(with_defaults(_with(path, value)))
+
+
+def test_the_old_gaf_section_says_where_it_went():
+    config = _with("images", KeyError)
+    config["gaf"] = {"image_size": 64, "method": "difference"}
+    with pytest.raises(ConfigError, match="gaf: moved to images .* GADF is the representation gadf"):
+        with_defaults(config)
 
 
 def test_architecture_names_come_from_the_registry():
@@ -131,3 +142,52 @@ def test_device_auto_says_what_replaced_it():
     with pytest.raises(ConfigError, match=r"^training.device: auto was removed: packs and GPU resources are planned "
                                           r"from the config.*write cuda \(GPU jobs\) or cpu$"):
         with_defaults({"datasets": {}, "training": {"device": "auto"}})
+
+
+def test_a_dataset_overlays_its_own_grid():
+    """PI teachers and PI students on one variant only: its packs change, the others' and its windows do not."""
+    from gafkd.execution.packing import student_packs, teacher_packs
+
+    config = _with("datasets.gene7_w500.teachers", {"modalities": ["gaf", "pi", "sig"]})
+    config["datasets"]["gene7_w500"]["students"] = {"kd1": {"representations": ["gaf", "pi"]}}
+    plain = with_defaults(copy.deepcopy(BASE))
+    config = with_defaults(config)
+    check_config(config)
+    assert dataset_settings(config, "gene7_w500") == dataset_settings(plain, "gene7_w500")  # same windows.h5
+    names = lambda packs: {p.name for p in packs}  # noqa: E731
+    extra = names(teacher_packs(config, "r", "gene7_w500")) - names(teacher_packs(plain, "r", "gene7_w500"))
+    assert extra == {"pi-wrn16-1_seeds0-1-2", "pi-wrn16-3_seeds0-1-2", "pi-wrn28-1_seeds0-1-2", "pi-wrn28-3_seeds0-1-2"}
+    assert names(teacher_packs(config, "r", "gene14_w500")) == names(teacher_packs(plain, "r", "gene14_w500"))
+    specs = {m.experiment.spec for p in student_packs(config, "r", "gene7_w500") for m in p.members}
+    assert "kd1_pi-wrn28-3_lam0.7" in specs and len(specs) == 41 + 20 - 1  # the baseline is a teacher run
+    bad = copy.deepcopy(config)
+    bad["datasets"]["gene7_w500"]["students"] = {"kd1": {"representations": ["pi"], "lams": [2]}}
+    with pytest.raises(ConfigError, match=r"datasets.gene7_w500.students.kd1.lams.0: 2 is greater than"):
+        check_config(bad)
+    bad["datasets"]["gene7_w500"]["teachers"] = {"modalities": ["gaf", "sig"]}
+    bad["datasets"]["gene7_w500"]["students"] = {"kd1": {"representations": ["pi"]}}
+    with pytest.raises(ConfigError, match="datasets.gene7_w500.students.kd1.teacher_archs: teacher 'pi:wrn16-1'"):
+        check_config(bad)
+
+
+def test_the_report_sees_each_variants_own_grid():
+    """The report rules' config keeps a variant's teachers/students overlay (its tables show its PI rows)."""
+    from gafkd.cli import load_config
+    from gafkd.config import report_config
+    from gafkd.reporting.tables import DatasetTables
+
+    config = load_config([str(ROOT / "config.yaml"), str(ROOT / "demo.yaml")])
+    report = report_config(config, config["training"])
+    assert report["datasets"]["gene7_w500"]["teachers"]["modalities"] == ["gaf", "pi", "sig"]
+    assert "teachers" not in report["datasets"]["gene14_w500"]
+    import pandas as pd
+
+    empty = pd.DataFrame(columns=["dataset", "kind", "teachers", "student", "alpha", "lam", "weights", "variant",
+                                  "seed", "status", "best_test_acc"])
+    rows = [DatasetTables(report, "gene7_w500", empty).label(c) for c in DatasetTables(report, "gene7_w500", empty)
+            .main_configs()]
+    assert "WRN16-1 (PI single network, 500w, 7cls)" in rows
+    assert any(r.startswith("T1: WRN16-1(GAF), T2: WRN16-1(PI), T3: WRN16-1(Sig), w = 0.2/0.2/0.6") and
+               r.endswith("[ann+sp]") for r in rows)
+    assert [title for title, _ in DatasetTables(report, "gene7_w500", empty).kd3_tables()] == [
+        "Three teachers, base (mean ± std)", "Three teachers, ann (mean ± std)", "Three teachers, ann+sp (mean ± std)"]

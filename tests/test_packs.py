@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from gafkd.distillation import LossSpec
 from gafkd.distillation.pack import PackLoss
 from gafkd.names import Experiment
+from gafkd.schema import section_defaults
 from gafkd.models import build_model
 from gafkd.models.fused import build_fused, member_state
 from gafkd.execution.packing import balanced_chunks, pack_widths, student_packs, teacher_packs
@@ -81,9 +82,10 @@ def test_balanced_chunks_and_config_packing():
     assert balanced_chunks([1, 2, 3], 1) == [[1], [2], [3]]
     config = {"packing": {"teachers": "auto", "students": 2},
               "teachers": {"modalities": ["gaf"], "archs": ["wrn16-1"], "seeds": [0, 1, 2]},
-              "students": {"arch": "wrn16-1", "seeds": [0, 1], "temperature": 4, "baseline": True,
-                           "teacher_seed": "same", "kd1": {"teacher_archs": ["wrn16-1"], "lams": [0.7]},
-                           "kd2": {"pairs": [], "alphas": [0.3], "lam": 0.7}, "kdn": []}}
+              "students": {**section_defaults("students"), "arch": "wrn16-1", "seeds": [0, 1], "temperature": 4,
+                           "baseline": True,
+                           "teacher_seed": "same", "kd1": {"representations": ["gaf"], "teacher_archs": ["wrn16-1"], "lams": [0.7]},
+                           "kd2": {"representations": ["gaf"], "pairs": [], "alphas": [0.3], "lam": 0.7}, "kdn": []}}
     on = lambda device: {**config, "training": {"device": device}}  # noqa: E731
     assert pack_widths(on("cpu")) == {"teachers": 1, "students": 2}  # auto teachers: per training.device
     assert pack_widths(on("cuda"))["teachers"] == 3

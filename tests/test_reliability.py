@@ -21,9 +21,9 @@ import yaml
 from gafkd.data.mat import write_window_mat
 from gafkd.errors import DataError
 from gafkd.io import write_json_atomic
-from test_workflow import SNAKEMAKE, TINY, snakemake
+from test_workflow import GAF_AND_SIGNAL, SNAKEMAKE, TINY, snakemake
 
-FAULT_CONFIG = {**TINY, "training": {**TINY["training"], "epochs": 3, "lr_milestones": [1, 2, 3]},
+FAULT_CONFIG = {**GAF_AND_SIGNAL, "training": {**TINY["training"], "epochs": 3, "lr_milestones": [1, 2, 3]},
                 "report": {"html": False}}
 
 
@@ -169,7 +169,8 @@ CONFIG_CASES = [
     ("empty seed grid", _config(teachers__seeds=[]), "seeds"),
     ("unknown arch name", _config(teachers__archs=["resnet18"]), "archs"),
     ("invalid WRN depth", _config(teachers__archs=["wrn15-1"]), "wrn15-1"),
-    ("window smaller than the image", _config(gaf__image_size=1024), "window"),
+    ("window smaller than the image", _config(images__image_size=1024), "window"),
+    ("unknown image representation", _config(teachers__modalities=["gaf", "persistence"]), "teachers.modalities"),
     ("split fractions above 1", _config(datasets__tiny__split={"method": "subject", "train": 0.8, "test": 0.3}),
      "split"),
     ("unknown source format", _config(datasets__tiny__source={"format": "xlsx", "path": "x"}), "format"),

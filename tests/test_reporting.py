@@ -13,11 +13,13 @@ import yaml
 from gafkd.errors import DataError
 from gafkd.grid import experiments, teacher_runs
 from gafkd.reporting import collect_runs, summarize
+from gafkd.config import with_defaults
+from gafkd.reporting.collect import weights_text
 from gafkd.reporting.make import load_reference
 from gafkd.reporting.summary import mean_std
 from gafkd.reporting.tables import DatasetTables, fmt, render_tables, stats_cells
 
-CONFIG = yaml.safe_load((Path(__file__).parents[1] / "config.yaml").read_text())
+CONFIG = with_defaults(yaml.safe_load((Path(__file__).parents[1] / "config.yaml").read_text()))
 NOTES = [63.0491, 63.3270, 62.9797]
 
 
@@ -36,12 +38,13 @@ def fake_runs(config=CONFIG, datasets=("gene14_w500",), seed=0):
     for dataset in datasets:
         for modality, arch, s in teacher_runs(config):
             rows.append(dict(dataset=dataset, kind="teacher", teachers=f"{modality}:{arch}", student="", alpha=np.nan,
-                             lam=np.nan, seed=s))
+                             lam=np.nan, seed=s, weights="", variant=""))
         for e in experiments(config):
             for s in config["students"]["seeds"]:
                 rows.append(dict(dataset=dataset, kind=e.kind, teachers="+".join(e.teachers), student=student,
                                  alpha=np.nan if e.alpha is None else e.alpha,
-                                 lam=np.nan if e.lam is None else e.lam, seed=s))
+                                 lam=np.nan if e.lam is None else e.lam, seed=s, variant=e.variant,
+                                 weights=weights_text(e.weights) if e.kind in ("kd3", "kdn") else ""))
     runs = pd.DataFrame(rows)
     runs["best_test_acc"] = np.round(rng.uniform(55, 75, len(runs)), 4)
     runs["final_test_acc"] = runs["best_test_acc"] - 1

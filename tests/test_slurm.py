@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from test_workflow import ROOT, TINY
+from test_workflow import GAF_AND_SIGNAL, ROOT
 
 needs_slurm = pytest.mark.skipif(not os.environ.get("GAFKD_SLURM"),
                                  reason="needs a SLURM cluster: bash tests/slurm/cluster.sh start; GAFKD_SLURM=1")
@@ -56,7 +56,7 @@ def test_dry_runs_of_the_profiles(tmp_path, profile):
 def test_tiny_dag_through_slurm(tmp_path):
     config = tmp_path / "cfg.yaml"
     # packs as on a GPU machine: both teacher seeds in one pack, all 8 students in one
-    config.write_text(yaml.safe_dump({**TINY, "report": {"html": False}, "packing": {"teachers": 2, "students": 8}}))
+    config.write_text(yaml.safe_dump({**GAF_AND_SIGNAL, "report": {"html": False}, "packing": {"teachers": 2, "students": 8}}))
     # one student diverges (fault injection, inherited by the SLURM jobs): a result, not a failed job
     run = snakemake(tmp_path, "--workflow-profile", str(ROOT / "profiles" / "slurm"), "--configfile", str(config),
                     *CI_OVERRIDES, timeout=1200, env={"GAFKD_FAULT": "diverge:kd1_gaf-wrn16-1_lam0.7/seed1:1"})

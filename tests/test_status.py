@@ -46,8 +46,9 @@ def test_status_counts_what_snakemake_would_run(tmp_path, capsys):
     config = {**TINY, "report": {"html": False}}
     fresh = status_of(config, tmp_path)
     assert {s: j for s, (j, _) in fresh.counts().items()} == dry_run_jobs(tmp_path, config)
-    assert fresh.counts()["train_teacher"] == (4, 4)  # CPU packing: each teacher alone
-    assert fresh.counts()["distill"] == (2, 6)  # 6 students, 4 a pack at most: 2 balanced packs
+    assert fresh.counts()["train_teacher"] == (6, 6)  # CPU packing: each teacher alone (gaf, pi, sig × 2 seeds)
+    assert fresh.counts()["distill"] == (2, 8)  # 8 students, 4 a pack at most: 2 balanced packs
+    assert fresh.counts()["gaf"][0] == 2  # gaf.h5 and pi.h5
     # one cause; everything else follows from it
     assert fresh.causes == ["synthesize dataset=tiny: Missing output files: results/tiny/source"]
     assert snakemake(tmp_path, "--cores", "2", config=config).returncode == 0
@@ -57,12 +58,17 @@ def test_status_counts_what_snakemake_would_run(tmp_path, capsys):
     changed = {**config, "training": {**config["training"], "weight_decay": 0.001}}  # every run, none of the data
     status = status_of(changed, tmp_path)
     assert {s: j for s, (j, _) in status.counts().items()} == dry_run_jobs(tmp_path, changed)
-    assert status.counts()["train_teacher"][1] == 4 and status.counts()["distill"][1] == 6
-    assert "window" not in status.counts()
+    assert status.counts()["train_teacher"][1] == 6 and status.counts()["distill"][1] == 8
+    assert "window" not in status.counts() and "gaf" not in status.counts()
     # what Snakemake cannot say: which setting changed, from the settings each result records
     assert any(re.search(r"metrics.json: training.weight_decay: 0.0001 → 0.001$", line) for line in status.causes)
     threads = {**changed, "training": {**changed["training"], "threads": 2}}  # how fast, not what
     assert status_jobs(threads, tmp_path) == status_jobs(changed, tmp_path)
+    # an image setting: that representation's images, then the PI teachers and their students only
+    spread = {**config, "images": {**config["images"], "pi": {"spread": 0.02}}}
+    status = status_of(spread, tmp_path)
+    assert status.counts()["gaf"][0] == 1 and status.counts()["train_teacher"][1] == 2
+    assert any(line.endswith("pi.h5: spread: 0.015 → 0.02") for line in status.causes), status.causes
 
     (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(config))
     student = tmp_path / "results" / "tiny" / "students" / "wrn16-1" / "kd1_gaf-wrn16-1_lam0.7" / "seed0"
@@ -85,8 +91,9 @@ def test_status_plans_like_the_profile_and_the_demo(tmp_path):
     status = check_results(load_config(configs), configs, tmp_path, snakefile=ROOT / "Snakefile",
                            profile=ROOT / "profiles" / "default")
     counts = status.counts()
-    assert counts["train_teacher"] == (24, 72) and counts["teacher_logits"] == (24, 72)
-    assert counts["distill"][0] == 24 and counts["window"] == (3, 3)
+    # 3 variants × 4 archs × 2 modalities (× 3 seeds a pack), and gene7_w500's PI teachers
+    assert counts["train_teacher"] == (28, 84) and counts["teacher_logits"] == (28, 84)
+    assert counts["distill"][0] == 30 and counts["window"] == (3, 3) and counts["gaf"] == (4, 4)
 
 
 def test_parse_jobs_reads_rules_wildcards_and_reasons():

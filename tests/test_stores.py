@@ -12,7 +12,7 @@ from gafkd.data.store import load_windows
 from gafkd.data.synthetic import generate_recordings, write_synthetic
 from gafkd.errors import DataError
 from gafkd.gaf.build import build_gaf
-from gafkd.gaf.store import load_gaf
+from gafkd.gaf.store import load_images
 
 SETTINGS = {"source": {"format": "synthetic", "write_as": "parquet"}, "classes": "gene14", "label_map": None,
             "window": 500, "stride": 500, "sampling_rate": 100,
@@ -42,12 +42,12 @@ def test_gaf_h5_row_aligned_and_refuses_other_windows(source, tmp_path):
     build_windows(source, SETTINGS, "demo", tmp_path / "windows.h5")
     build_gaf(tmp_path / "windows.h5", tmp_path / "gaf.h5", {"image_size": 16, "method": "summation"})
     w = load_windows(tmp_path / "windows.h5")
-    images = load_gaf(tmp_path / "gaf.h5", w.attrs["settings_digest"])
+    images = load_images(tmp_path / "gaf.h5", w.attrs["settings_digest"])
     assert images.shape == (len(w.labels), 3, 16, 16) and images.dtype == np.float16
     with h5py.File(tmp_path / "gaf.h5") as h5:
         assert h5["images"].compression is None and h5["images"].chunks[0] == 64
     with pytest.raises(DataError, match="other windows"):
-        load_gaf(tmp_path / "gaf.h5", "0" * 16)
+        load_images(tmp_path / "gaf.h5", "0" * 16)
 
 
 def test_failed_build_leaves_no_output(tmp_path):

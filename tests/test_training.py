@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+import pandas as pd
 import torch
 import torch.nn.functional as F
 
@@ -153,10 +154,11 @@ def test_schedule_boundaries():
 
 
 def test_grid_of_the_study():
-    import yaml
     from pathlib import Path
 
-    config = yaml.safe_load((Path(__file__).parents[1] / "config.yaml").read_text())
+    from gafkd.cli import load_config
+
+    config = load_config([str(Path(__file__).parents[1] / "config.yaml")])
     grid = experiments(config)
     kinds = [e.kind for e in grid]
     assert kinds.count("baseline") == 1 and kinds.count("kd1") == 20 and kinds.count("kd2") == 20
@@ -164,6 +166,15 @@ def test_grid_of_the_study():
         assert Experiment.parse(e.spec) == e
     kd2 = Experiment.parse("kd2_gaf-wrn16-3+sig-wrn16-3_alpha0.3_lam0.7")
     assert kd2.teachers == ("gaf:wrn16-3", "sig:wrn16-3") and kd2.weights == (0.3, 0.7) and kd2.lam == 0.7
+    # the later study: three teachers per arch × the notes' ten triples, each in base, ann and ann+sp
+    later = {**config, "students": {**config["students"], "variants": ["base", "ann", "ann+sp"],
+                                    "kd3": {**config["students"]["kd3"], "archs": ["wrn16-1", "wrn16-3"]}}}
+    kd3 = [e for e in experiments(later) if e.kind == "kd3"]
+    assert len(kd3) == 2 * 10 * 3 and {e.variant for e in kd3} == {"base", "ann", "ann+sp"}
+    assert kd3[0].spec == "kd3_gaf-wrn16-1@0.2+pi-wrn16-1@0.2+sig-wrn16-1@0.6_lam0.7"
+    assert kd3[2].spec == "kd3_gaf-wrn16-1@0.2+pi-wrn16-1@0.2+sig-wrn16-1@0.6_lam0.7_ann_sp700"
+    assert all(Experiment.parse(e.spec) == e for e in kd3)
+    assert sum(e.kind == "kd2" and e.variant == "ann" for e in experiments(later)) == 20  # kd2 varies too
 
 
 # --- runs on a tiny synthetic dataset -----------------------------------------------------------
@@ -324,3 +335,31 @@ def test_fast_paths_run_and_stay_close(tiny, tmp_path):
     w_exact, w_fast = _weights(exact["weights"])["final"], _weights(fast["weights"])["final"]
     drift = max((w_exact[k].float() - w_fast[k].float()).abs().max().item() for k in w_exact if w_exact[k].is_floating_point())
     assert 0 < drift < 0.5  # different arithmetic, same training
+
+
+def test_an_annealed_student_starts_from_the_student_alone(tiny, tmp_path):
+    """30 epochs of the student alone; an annealed KD student's first epoch is at its level, a random
+    start's is not, and the metrics say where the annealed one started."""
+    long = {**TRAINING, "epochs": 30, "lr_milestones": [10, 20, 25]}
+    alone = _outputs(tmp_path / "alone")
+    distill(tiny / "windows.h5", [], alone, dataset="tiny", spec="baseline", student_arch="wrn16-1", seed=0,
+            temperature=4.0, training=long)
+    teacher = _teacher(tiny, tmp_path / "teacher")
+    write_teacher_logits(teacher["weights"], tiny / "windows.h5", tiny / "gaf.h5", tmp_path / "logits.h5")
+    first_epoch = {}
+    for spec, init in (("kd1_gaf-wrn16-1_lam0.7_ann", (alone["weights"], "final")), ("kd1_gaf-wrn16-1_lam0.7", None)):
+        out = _outputs(tmp_path / spec)
+        distill(tiny / "windows.h5", [tmp_path / "logits.h5"], out, dataset="tiny", spec=spec, student_arch="wrn16-1",
+                seed=0, temperature=4.0, training={**long, "epochs": 1, "lr_milestones": [1, 1, 1], "lr": 0.001},
+                init_from=init)
+        first_epoch[spec] = pd.read_csv(out["history"])["test_acc"].iloc[0]
+        if init:
+            metrics = json.loads(open(out["metrics"]).read())
+            assert metrics["init"]["from"] == alone["weights"] and metrics["init"]["weights"] == "final"
+            assert metrics["settings"]["init_weights"] == "final"
+    final = json.loads(open(alone["metrics"]).read())["final_test_acc"]
+    from gafkd.data.store import load_windows
+
+    noise = 2 * 100 / len(load_windows(tiny / "windows.h5").indices("test"))  # two windows of the test split
+    assert first_epoch["kd1_gaf-wrn16-1_lam0.7_ann"] >= final - noise > first_epoch["kd1_gaf-wrn16-1_lam0.7"], (
+        first_epoch, final)

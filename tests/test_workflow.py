@@ -24,13 +24,17 @@ TINY = {
     "datasets": {"tiny": {
         "source": {"format": "synthetic", "subjects": 4, "seconds_per_activity": 11, "seed": 3, "write_as": "mat"},
         "classes": "gene14", "window": 500, "split": {"method": "subject", "train": 0.5, "test": 0.5}}},
-    "gaf": {"image_size": 16},
+    "images": {"image_size": 16},
     "training": {"epochs": 2, "batch_size": 16, "lr_milestones": [1, 2, 2]},
-    "teachers": {"archs": ["wrn16-1"], "seeds": [0, 1]},
-    "students": {"seeds": [0, 1], "kd1": {"teacher_archs": ["wrn16-1"], "lams": [0.7]},
+    "teachers": {"modalities": ["gaf", "pi", "sig"], "archs": ["wrn16-1"], "seeds": [0, 1]},
+    "students": {"seeds": [0, 1], "kd1": {"representations": ["gaf", "pi"], "teacher_archs": ["wrn16-1"], "lams": [0.7]},
                  "kd2": {"pairs": [["wrn16-1", "wrn16-1"]], "alphas": [0.3]},
                  "kdn": [{"teachers": ["gaf:wrn16-1", "sig:wrn16-1"], "weights": [0.5, 0.5], "lam": 0.5}]},
 }
+
+# TINY less the PI teacher and its students: for the tests about training and executors, not images
+GAF_AND_SIGNAL = {**TINY, "teachers": {**TINY["teachers"], "modalities": ["gaf", "sig"]},
+                  "students": {**TINY["students"], "kd1": {**TINY["students"]["kd1"], "representations": ["gaf"]}}}
 
 
 def snakemake(workdir, *args, config=None):
@@ -50,11 +54,11 @@ def test_dry_run_of_shipped_configs(tmp_path, configfiles):
 
 
 def test_config_error_names_the_key(tmp_path):
-    bad = {**TINY, "gaf": {"image_size": 16, "mehtod": "summation"}}
+    bad = {**TINY, "images": {"image_size": 16, "mehtod": "summation"}}
     run = snakemake(tmp_path, "-n", config=bad)
     output = run.stdout + run.stderr
     assert run.returncode != 0
-    assert "config: gaf: Additional properties are not allowed ('mehtod' was unexpected)" in output
+    assert "config: images: Additional properties are not allowed ('mehtod' was unexpected)" in output
     assert "additionalProperties" not in output and len(output.splitlines()) < 15  # no schema dump
     assert not (tmp_path / "results").exists()
 
@@ -94,18 +98,23 @@ def test_end_to_end_tiny(tiny_run):
     """Every rule on tiny data: windows, GAF, teachers, logits, students, runs/summary/tables, plots, HTML."""
     tmp_path = tiny_run
     results = tmp_path / "results"
-    with h5py.File(results / "tiny" / "windows.h5") as w, h5py.File(results / "tiny" / "gaf.h5") as g:
-        assert g["images"].shape == (w["signals"].shape[0], 3, 16, 16)
+    for name in ("gaf", "pi"):
+        with h5py.File(results / "tiny" / "windows.h5") as w, h5py.File(results / "tiny" / f"{name}.h5") as g:
+            assert g["images"].shape == (w["signals"].shape[0], 3, 16, 16)
+            assert json.loads(g.attrs["settings"]).get("representation", "gaf") == name
     runs = pd.read_csv(results / "runs.csv")
-    # 2 teachers × 2 seeds + (kd1, kd2, kdn) × 2 seeds, and the student alone: the sig teacher's 2 rows again
-    assert len(runs) == 2 * 2 + 3 * 2 + 2 and len(runs[runs["trained_as"].notna()]) == 2
+    # 3 teachers (gaf, pi, sig) × 2 seeds + (kd1 gaf, kd1 pi, kd2, kdn) × 2 seeds, and the student alone: the
+    # sig teacher's 2 rows again
+    assert len(runs) == 3 * 2 + 4 * 2 + 2 and len(runs[runs["trained_as"].notna()]) == 2
     assert set(runs["kind"]) == {"teacher", "baseline", "kd1", "kd2", "kdn"}
-    assert len(list(results.rglob("logits.h5"))) == 4
+    assert len(list(results.rglob("logits.h5"))) == 6
+    pi_teacher = json.loads(next((results / "tiny" / "teachers" / "pi-wrn16-1").rglob("metrics.json")).read_text())
+    assert pi_teacher["images"]["recipe"] == "sublevel"  # the PI recipe recorded in the result it made
     assert not (results / "tiny" / "students" / "wrn16-1" / "baseline").exists()
     tables = (results / "tables.md").read_text()
     assert "| Experiment (alpha = 0.3, 500w, 14cls) | Trial 1 | Trial 2 | Mean" in " ".join(tables.split())
-    for plot in ("alpha_sweep", "lambda_sweep", "learning_curves", "gaf_examples", "confusion_teacher",
-                 "confusion_student"):
+    for plot in ("alpha_sweep", "lambda_sweep", "learning_curves", "gaf_examples", "pi_examples",
+                 "confusion_teacher", "confusion_student"):
         assert (results / "plots" / "tiny" / f"{plot}.png").read_bytes()[:4] == b"\x89PNG"
     assert (results / "report.html").stat().st_size > 10_000
     for log in (results / "logs").rglob("*.log"):
@@ -158,7 +167,7 @@ def test_stage_settings_reach_every_pack(tmp_path):
     jobs = run.stdout.split("\nrule ")[1:]
     teachers = [j for j in jobs if j.startswith("train_teacher:")]
     students = [j for j in jobs if j.startswith("distill:")]
-    assert len(teachers) == 4 and len(students) == 2  # CPU packing: teachers alone, students 4 a pack
+    assert len(teachers) == 6 and len(students) == 2  # CPU packing: teachers alone, students 4 a pack
     assert all("threads: 3" in j and "mem_mb=1234" in j for j in teachers)
     assert all("threads: 2" in j for j in students)
 
@@ -169,15 +178,15 @@ def test_the_rule_graph_shows_the_study_stages(tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     nodes = set(re.findall(r'label = "(\w+)"', run.stdout))
     assert nodes == {"synthesize", "window", "gaf", "train_teacher", "teacher_logits", "distill", "collect_runs",
-                     "summarize_runs", "tables", "plots", "all"}
+                     "summarize_runs", "tables", "plots", "image_examples", "all"}
 
 
 @pytest.mark.slow
 def test_a_diverging_member_is_a_result_end_to_end(tmp_path):
     """A pack of 4 students, one made to diverge (fault injection): 3 results, 1 marked, the job green,
     the tables made and the diverged run listed."""
-    config = {**TINY, "report": {"html": False}, "packing": {"teachers": 2, "students": 4},
-              "students": {**TINY["students"], "kdn": []}}
+    config = {**GAF_AND_SIGNAL, "report": {"html": False}, "packing": {"teachers": 2, "students": 4},
+              "students": {**GAF_AND_SIGNAL["students"], "kdn": []}}
     (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(config))
     run = subprocess.run([*SNAKEMAKE, "--directory", str(tmp_path), "--cores", "2", "--configfile",
                           str(tmp_path / "cfg.yaml")], capture_output=True, text=True, timeout=900,
@@ -228,7 +237,48 @@ def test_html_report_shows_the_tables_in_a_browser(tiny_run, tmp_path):
             row_count = rows.count()
         finally:
             browser.close()
-    assert tables == 3 and row_count == 6 + 1 + 1  # main table (6 rows), alpha sweep, lambda sweep
+    # main table (8 rows: 3 teachers, the student alone, kd1 from GAF and from PI, kd2, kdn), alpha sweep (1),
+    # lambda sweep (2: a GAF and a PI teacher)
+    assert tables == 3 and row_count == 8 + 1 + 2
     assert first_row.startswith("WRN16-1 (GAF single network, 500w, 14cls)")
     assert re.fullmatch(r"\d+\.\d{4}", mean)  # the notes' underlined bold mean, rendered, not markdown
     assert (tmp_path / "report-tables.png").stat().st_size > 20_000
+
+
+LATER_STUDY = {**TINY, "report": {"html": False},
+               "teachers": {"modalities": ["gaf", "pi", "sig"], "archs": ["wrn16-1"], "seeds": [0]},
+               "students": {"seeds": [0], "kd1": {"teacher_archs": []}, "kd2": {"pairs": []}, "kdn": [],
+                            "kd3": {"archs": ["wrn16-1"], "weights": [[0.2, 0.2, 0.6], [0.2, 0.3, 0.5]]},
+                            "variants": ["base", "ann", "ann+sp"], "variant_kinds": ["kd3"]}}
+
+
+@pytest.mark.slow
+def test_the_later_study_three_teachers_annealed_and_spkd(tmp_path):
+    """GAF, PI and signal teachers; two weight triples in base, ann and ann+sp: the packs keep cached,
+    annealed and live-teacher members apart, and the tables show a table per variant."""
+    run = snakemake(tmp_path, "--cores", "2", config=LATER_STUDY)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    results = tmp_path / "results"
+    packs = {p.name for p in (results / "tiny" / "packs").iterdir() if p.name.startswith("wrn16-1_")}
+    assert packs == {"wrn16-1_students1of1", "wrn16-1_annealed1of1", "wrn16-1_spkd1of1"}
+    runs = pd.read_csv(results / "runs.csv", keep_default_na=False)
+    kd3 = runs[runs["kind"] == "kd3"]
+    assert sorted(kd3["variant"]) == ["ann"] * 2 + ["ann+sp"] * 2 + ["base"] * 2
+    assert set(kd3["weights"]) == {"0.2/0.2/0.6", "0.2/0.3/0.5"}
+    students = results / "tiny" / "students" / "wrn16-1"
+    annealed = json.loads((students / "kd3_gaf-wrn16-1@0.2+pi-wrn16-1@0.3+sig-wrn16-1@0.5_lam0.7_ann" / "seed0"
+                           / "metrics.json").read_text())
+    assert annealed["init"]["from"].endswith("teachers/sig-wrn16-1/seed0/weights.pt")  # the student alone's run
+    spkd = json.loads((students / "kd3_gaf-wrn16-1@0.2+pi-wrn16-1@0.3+sig-wrn16-1@0.5_lam0.7_ann_sp700" / "seed0"
+                       / "metrics.json").read_text())
+    assert [t["weights"].split("teachers/")[1] for t in spkd["live_teachers"]] == [
+        "gaf-wrn16-1/seed0/weights.pt", "pi-wrn16-1/seed0/weights.pt", "sig-wrn16-1/seed0/weights.pt"]
+    assert spkd["init"]["from"] == annealed["init"]["from"] and spkd["status"] == "ok"
+    tables = (results / "tables.md").read_text()
+    for variant in ("base", "ann", "ann+sp"):
+        assert f"### Three teachers, {variant} (mean ± std)" in tables
+    # the main table's rows at report's triple (auto: the notes' choice for 14 classes, 0.2/0.3/0.5)
+    assert "T1: WRN16-1(GAF), T2: WRN16-1(PI), T3: WRN16-1(Sig), w = 0.2/0.3/0.5, S: WRN16-1(Sig) (500w, 14cls) [ann+sp]" \
+        in tables
+    rerun = snakemake(tmp_path, "--cores", "2", "-n", config=LATER_STUDY)
+    assert "Nothing to be done" in rerun.stdout + rerun.stderr

@@ -15,6 +15,8 @@ import yaml
 from .classes import LABEL_MAPS, class_names
 from .errors import ConfigError
 from .schema import SCHEMA, load_schema
+from .gaf.registry import SIGNAL, representation
+from .grid import GRID_SECTIONS, for_dataset
 from .models.families import family_of
 from .names import ModelId
 
@@ -67,6 +69,10 @@ def check_duplicate_keys(path) -> None:
 REMOVED = {("training", "device", "auto"): "auto was removed: packs and GPU resources are planned from the config, "
                                             "never from the host running Snakemake; write cuda (GPU jobs) or cpu"}
 
+# Sections a release moved, and where they went.
+MOVED = {"gaf": "moved to images (image_size, dtype, chunk_size): every image representation reads them; "
+                "gaf is GASF, and GADF is the representation gadf (teachers.modalities)"}
+
 
 def with_defaults(config: dict) -> dict:
     """``config`` validated against the schema, its defaults filled in (in place): the config as the
@@ -78,6 +84,9 @@ def with_defaults(config: dict) -> dict:
     import jsonschema
     from snakemake.utils import validate
 
+    for section, message in MOVED.items():
+        if section in config:
+            raise ConfigError(f"{section}: {message}")
     for (section, key, value), message in REMOVED.items():
         if config.get(section, {}).get(key) == value:
             raise ConfigError(f"{section}.{key}: {message}")
@@ -94,6 +103,8 @@ def with_defaults(config: dict) -> dict:
 def dataset_settings(config: dict, name: str) -> dict:
     """The dataset's settings with defaults filled in: everything that defines its windows.h5."""
     settings = copy.deepcopy(config["datasets"][name])
+    for section in GRID_SECTIONS:  # which models learn from the windows is not what defines them
+        settings.pop(section, None)
     settings.setdefault("stride", settings["window"])
     settings.setdefault("sampling_rate", 100)
     settings.setdefault("label_map", None)
@@ -105,6 +116,17 @@ def dataset_settings(config: dict, name: str) -> dict:
             settings["source"].setdefault(key, value)
         settings["source"].pop("path", None)  # an overlay may leave the real-data path behind
     return settings
+
+
+def report_config(config: dict, training: dict) -> dict:
+    """What the report rules get: the config less its speed-only settings (``training``: the run
+    identity's), each dataset as it defines its windows (not what an overlay left behind, such as a
+    real-data path) with its own grid (teachers / students overlays)."""
+    def dataset(name):
+        own = config["datasets"][name]
+        return {**dataset_settings(config, name), **{k: own[k] for k in GRID_SECTIONS if k in own}}
+
+    return {**config, "training": training, "datasets": {name: dataset(name) for name in config["datasets"]}}
 
 
 def canonical_order(config: dict) -> dict:
@@ -147,18 +169,39 @@ def select_datasets(config: dict) -> dict:
 
 def check_config(config: dict) -> None:
     """Raise :class:`ConfigError` naming the first inconsistent key (``config``: schema-validated)."""
-    image_size = config["gaf"]["image_size"]
+    image_size = config["images"]["image_size"]
     for name in config["datasets"]:
         _check_dataset(dataset_settings(config, name), f"datasets.{name}", image_size)
     _check_training(config["training"])
-    teachers = config["teachers"]
-    for arch in teachers["archs"]:
-        family_of(arch, "teachers.archs")
-    students = config["students"]
-    family_of(students["arch"], "students.arch")
-    _check_students(students, teachers)
-    _check_report(config["report"], students)
+    for name in config["datasets"]:
+        _check_grid(config, name)
     _check_validation(config)
+
+
+def _check_grid(config: dict, dataset: str) -> None:
+    """The teachers and students of ``dataset`` (the global sections, or its overlays of them)."""
+    import jsonschema
+
+    own = config["datasets"][dataset]
+    view = for_dataset(config, dataset)
+    overlaid = [section for section in GRID_SECTIONS if section in own]
+    prefix = lambda section: f"datasets.{dataset}.{section}" if section in overlaid else section  # noqa: E731
+    schema = load_schema()
+    for section in overlaid:
+        merged_schema = {**schema["properties"][section], "definitions": schema["definitions"]}
+        error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(merged_schema).iter_errors(view[section]))
+        if error is not None:
+            key = ".".join([prefix(section), *(str(p) for p in error.absolute_path)])
+            raise ConfigError(f"{key}: {error.message[:200]}")
+    teachers, students = view["teachers"], view["students"]
+    for i, modality in enumerate(teachers["modalities"]):
+        if modality != SIGNAL:
+            representation(modality, f"{prefix('teachers')}.modalities[{i}]")
+    for arch in teachers["archs"]:
+        family_of(arch, f"{prefix('teachers')}.archs")
+    family_of(students["arch"], f"{prefix('students')}.arch")
+    _check_students(students, teachers, prefix("students"))
+    _check_report(config["report"], students, prefix("students"))
 
 
 def _check_dataset(settings: dict, key: str, image_size: int) -> None:
@@ -171,7 +214,7 @@ def _check_dataset(settings: dict, key: str, image_size: int) -> None:
     if isinstance(label_map, str) and label_map not in LABEL_MAPS:
         raise ConfigError(f"{key}.label_map: unknown preset {label_map!r}")
     if settings["window"] < image_size:
-        raise ConfigError(f"{key}.window: {settings['window']} samples is smaller than gaf.image_size ({image_size})")
+        raise ConfigError(f"{key}.window: {settings['window']} samples is smaller than images.image_size ({image_size})")
     split = settings["split"]
     needed = ("train_subjects", "test_subjects") if split["method"] == "subjects" else ("train", "test")
     for field in needed:
@@ -215,36 +258,60 @@ def _check_training(training: dict) -> None:
         raise ConfigError(f"training.lr_milestones: {list(spec)} must not decrease (epochs {list(epochs)})")
 
 
-def _check_students(students: dict, teachers: dict) -> None:
+def _check_students(students: dict, teachers: dict, key: str = "students") -> None:
     trained = {str(ModelId(m, a)) for m in teachers["modalities"] for a in teachers["archs"]}
     seeds = set(teachers["seeds"])
     fixed = students["teacher_seed"]
     needed_seeds = set(students["seeds"]) if fixed == "same" else {fixed}
     if (students["kd1"]["teacher_archs"] or students["kd2"]["pairs"] or students["kdn"]) and not needed_seeds <= seeds:
-        raise ConfigError(f"students.teacher_seed: teacher seeds {sorted(needed_seeds - seeds)} are not in teachers.seeds")
-    for arch in students["kd1"]["teacher_archs"]:
-        _require(f"gaf:{arch}", trained, "students.kd1.teacher_archs")
-    for gaf_arch, sig_arch in students["kd2"]["pairs"]:
-        _require(f"gaf:{gaf_arch}", trained, "students.kd2.pairs")
-        _require(f"sig:{sig_arch}", trained, "students.kd2.pairs")
+        raise ConfigError(f"{key}.teacher_seed: teacher seeds {sorted(needed_seeds - seeds)} are not in teachers.seeds")
+    for section in ("kd1", "kd2"):
+        for i, name in enumerate(students[section]["representations"]):
+            representation(name, f"{key}.{section}.representations[{i}]")
+    for image in students["kd1"]["representations"]:
+        for arch in students["kd1"]["teacher_archs"]:
+            _require(f"{image}:{arch}", trained, f"{key}.kd1.teacher_archs")
+    for image in students["kd2"]["representations"]:
+        for image_arch, sig_arch in students["kd2"]["pairs"]:
+            _require(f"{image}:{image_arch}", trained, f"{key}.kd2.pairs")
+            _require(f"{SIGNAL}:{sig_arch}", trained, f"{key}.kd2.pairs")
+    kd3 = students["kd3"]
+    for i, triple in enumerate(kd3["weights"]):
+        _check_weights(triple, len(kd3["teachers"]), f"{key}.kd3.weights[{i}]")
+    for arch in kd3["archs"]:
+        for modality in kd3["teachers"]:
+            _require(f"{modality}:{arch}", trained, f"{key}.kd3.archs")
+    varied = [k for k in students["variant_kinds"] if k != "kdn" or students["kdn"]]
+    if set(students["variants"]) - {"base"} and varied and not students["baseline"]:
+        raise ConfigError(f"{key}.variants: ann starts each student from the student alone, which "
+                          f"{key}.baseline: false does not train")
     for i, spec in enumerate(students["kdn"]):
-        key = f"students.kdn[{i}]"
-        if len(spec["weights"]) != len(spec["teachers"]):
-            raise ConfigError(f"{key}.weights: {len(spec['weights'])} weights for {len(spec['teachers'])} teachers")
-        if abs(sum(spec["weights"]) - 1) > 1e-6:
-            raise ConfigError(f"{key}.weights: must sum to 1, got {sum(spec['weights']):g}")
+        where = f"{key}.kdn[{i}]"
+        _check_weights(spec["weights"], len(spec["teachers"]), f"{where}.weights")
         for teacher in spec["teachers"]:
-            _require(teacher, trained, f"{key}.teachers")
+            _require(teacher, trained, f"{where}.teachers")
 
 
-def _check_report(report: dict, students: dict) -> None:
+def _check_weights(weights, teachers: int, key: str) -> None:
+    if len(weights) != teachers:
+        raise ConfigError(f"{key}: {len(weights)} weights for {teachers} teachers")
+    if abs(sum(weights) - 1) > 1e-6:
+        raise ConfigError(f"{key}: must sum to 1, got {sum(weights):g}")
+
+
+def _check_report(report: dict, students: dict, where: str = "students") -> None:
     """report.lam / report.alpha pick the main tables' KD rows: a value no run has would drop them silently."""
     swept = {"lam": set(students["kd1"]["lams"]) if students["kd1"]["teacher_archs"] else set(),
              "alpha": set(students["kd2"]["alphas"]) if students["kd2"]["pairs"] else set()}
+    chosen, triples = report["kd3_weights"], students["kd3"]["weights"]
+    if chosen != "auto" and students["kd3"]["archs"] and not any(
+            len(w) == len(chosen) and all(abs(a - b) < 1e-9 for a, b in zip(w, chosen)) for w in triples):
+        raise ConfigError(f"report.kd3_weights: {chosen} is not one of {where}.kd3.weights; the main tables "
+                          "would have no three-teacher rows")
     for key, values in swept.items():
         if values and not any(abs(report[key] - v) < 1e-9 for v in values):
             raise ConfigError(f"report.{key}: {report[key]:g} is not one of the swept values "
-                              f"{sorted(values)} (students.{'kd1.lams' if key == 'lam' else 'kd2.alphas'}); "
+                              f"{sorted(values)} ({where}.{'kd1.lams' if key == 'lam' else 'kd2.alphas'}); "
                               "the main tables would have no such rows")
 
 

@@ -1,11 +1,49 @@
 """The study's grid: which teachers and students a (schema-validated) config asks for.
 
-Names and their string forms (teacher ids, experiment specs, kinds) live in :mod:`gafkd.names`.
+A dataset variant may narrow or widen the grid for itself (``datasets.<name>.teachers`` /
+``.students``, overlays of the global sections: PI teachers on one variant only, say);
+:func:`for_dataset` gives the config as one variant sees it, and every per-dataset caller (packs,
+tables, plots, checks) asks it. Names and their string forms live in :mod:`gafkd.names`.
 """
 
 from __future__ import annotations
 
-from .names import BASELINE, KD1, KD2, KDN, Experiment
+import copy
+
+from .gaf.registry import SIGNAL
+from .names import BASELINE, KD1, KD2, KD3, KDN, TEACHER, Experiment
+
+
+GRID_SECTIONS = ("teachers", "students")  # what a dataset variant may overlay
+
+
+def for_dataset(config: dict, dataset: str) -> dict:
+    """``config`` with ``dataset``'s own teachers/students overlays merged into the global sections
+    (mappings key by key, a list or value replaced whole)."""
+    own = config.get("datasets", {}).get(dataset, {})
+    if not any(section in own for section in GRID_SECTIONS):
+        return config
+    merged = dict(config)
+    for section in GRID_SECTIONS:
+        if section in own:
+            merged[section] = _overlay(config[section], own[section])
+    return merged
+
+
+def _overlay(base: dict, changes: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in changes.items():
+        out[key] = _overlay(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) \
+            else copy.deepcopy(value)
+    return out
+
+
+def image_representations(config: dict) -> list[str]:
+    """The image representations some dataset's teachers use, in config order (each is made per dataset)."""
+    names = []
+    for dataset in config["datasets"]:
+        names += [m for m in for_dataset(config, dataset)["teachers"]["modalities"] if m != SIGNAL and m not in names]
+    return names
 
 
 def teacher_runs(config: dict) -> list[tuple[str, str, int]]:
@@ -15,16 +53,35 @@ def teacher_runs(config: dict) -> list[tuple[str, str, int]]:
 
 
 def experiments(config: dict) -> list[Experiment]:
-    """Every student experiment of the grid, in the notes' order."""
+    """Every student experiment of the grid, in the notes' order; the KD kinds of
+    ``students.variant_kinds`` in each of ``students.variants`` (base, ann, ann+sp)."""
     s = config["students"]
     grid = [Experiment(BASELINE)] if s["baseline"] else []
     kd1 = s["kd1"]
-    grid += [Experiment(KD1, (f"gaf:{a}",), (1.0,), lam) for a in kd1["teacher_archs"] for lam in kd1["lams"]]
+    grid += [Experiment(KD1, (f"{image}:{a}",), (1.0,), lam)
+             for image in kd1["representations"] for a in kd1["teacher_archs"] for lam in kd1["lams"]]
     kd2 = s["kd2"]
-    grid += [Experiment(KD2, (f"gaf:{g}", f"sig:{v}"), (alpha, 1 - alpha), kd2["lam"], alpha)
-             for g, v in kd2["pairs"] for alpha in kd2["alphas"]]
+    grid += [Experiment(KD2, (f"{image}:{g}", f"{SIGNAL}:{v}"), (alpha, 1 - alpha), kd2["lam"], alpha)
+             for image in kd2["representations"] for g, v in kd2["pairs"] for alpha in kd2["alphas"]]
+    kd3 = s["kd3"]
+    grid += [Experiment(KD3, tuple(f"{m}:{a}" for m in kd3["teachers"]), tuple(w), kd3["lam"])
+             for a in kd3["archs"] for w in kd3["weights"]]
     grid += [Experiment(KDN, tuple(k["teachers"]), tuple(k["weights"]), k["lam"]) for k in s["kdn"]]
-    return grid
+    varied = set(s["variant_kinds"])
+    return [v for e in grid
+            for v in ([e.with_variant(name, s["sp_beta"]) for name in s["variants"]] if e.kind in varied else [e])]
+
+
+def annealing_source(config: dict) -> str:
+    """The run an annealed student starts from: the student alone (cross-entropy only) of
+    the student's architecture and seed — the signal teacher run when it is that run
+    (:func:`baseline_is_teacher`), else the baseline student."""
+    return TEACHER if baseline_is_teacher(config) else BASELINE
+
+
+def student_model(config: dict) -> str:
+    """The student's model id: a 1-D network on raw signals (``sig:wrn16-1``)."""
+    return f"{SIGNAL}:{config['students']['arch']}"
 
 
 def teacher_seed(config: dict, student_seed: int) -> int:
@@ -39,7 +96,7 @@ def baseline_is_teacher(config: dict) -> bool:
     then trained once, as that teacher, and reported in both places (runs.csv aliases it).
     """
     s, t = config["students"], config["teachers"]
-    return (s["baseline"] and "sig" in t["modalities"] and s["arch"] in t["archs"]
+    return (s["baseline"] and SIGNAL in t["modalities"] and s["arch"] in t["archs"]
             and set(s["seeds"]) <= set(t["seeds"]))
 
 

@@ -34,3 +34,13 @@ def training_settings(training: dict | None = None) -> dict:
     if unknown:
         raise ConfigError(f"training: unknown key(s) {sorted(unknown)}")
     return {key: copy.deepcopy((training or {}).get(key, spec.get("default"))) for key, spec in properties.items()}
+
+
+def section_defaults(section: str) -> dict:
+    """A config section as the schema fills it when absent: every default, nested sections too."""
+    def filled(spec: dict):
+        if spec.get("type") == "object" and "properties" in spec:
+            return {key: filled(sub) for key, sub in spec["properties"].items() if "default" in sub}
+        return copy.deepcopy(spec.get("default"))
+
+    return filled(_cached()["properties"][section])

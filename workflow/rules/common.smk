@@ -11,12 +11,16 @@ from gafkd.config import (
     check_config,
     check_duplicate_keys,
     dataset_settings,
+    report_config,
     select_datasets,
     with_defaults,
 )
 from gafkd.data.build import missing_data_folders
 from gafkd.errors import ConfigError
+from gafkd.gaf.registry import is_image, representation
+from gafkd.grid import for_dataset, image_representations
 from gafkd.execution.packing import (
+    images_path,
     logits_path,
     pack_manifest,
     student_packs,
@@ -47,13 +51,8 @@ GPUS_PER_JOB = gpus_per_training_job(config["training"]["device"])
 TRAINING = training_identity(config["training"])
 # The teacher_logits rule also reads which checkpoint students learn from.
 LOGITS_TRAINING = {**TRAINING, "teacher_weights": config["training"]["teacher_weights"]}
-# What the report rules get: the config less its speed-only settings (they change no number), each
-# dataset as it defines its windows (not what an overlay left behind, such as a real-data path).
-REPORT_CONFIG = {
-    **config,
-    "training": TRAINING,
-    "datasets": {name: dataset_settings(config, name) for name in DATASETS},
-}
+# What the report rules get (gafkd.config.report_config): the settings that change a number.
+REPORT_CONFIG = report_config(config, TRAINING)
 
 # The packs: runs trained together as one fused model, one job each; decided by the config alone.
 # One rule per stage takes the pack as a wildcard (profiles name the stage; the rule graph shows the study).
@@ -63,10 +62,22 @@ TEACHER_PACKS = {
 STUDENT_PACKS = {
     (d, p.name): p for d in DATASETS for p in student_packs(config, RESULTS, d)
 }
+# The image representations the teachers use (gafkd.gaf.registry), in config order, and what makes each.
+IMAGES = image_representations(config)
+IMAGE_SETTINGS = {
+    name: representation(name).settings(config["images"]) for name in IMAGES
+}
 # Which teacher pack computes each logits file (students depend on that pack's logits job).
 LOGITS_PACK = {
     logits_path(RESULTS, d, f"{m.modality}:{m.arch}", m.seed): name
     for (d, name), pack in TEACHER_PACKS.items()
+    for m in pack.members
+}
+# Which pack job writes each run's weights (annealed students start from the student alone's).
+WEIGHTS_PACK = {
+    m.outputs["weights"]: pack_manifest(RESULTS, d, name, stage)
+    for stage, packs in (("train_teacher", TEACHER_PACKS), ("distill", STUDENT_PACKS))
+    for (d, name), pack in packs.items()
     for m in pack.members
 }
 # A CUDA build of PyTorch for CUDA training (envs/train-cuda.yaml), so that a conda env solved on a
@@ -102,8 +113,8 @@ def windows_h5(dataset):
     return results(dataset, "windows.h5")
 
 
-def gaf_h5(dataset):
-    return results(dataset, "gaf.h5")
+def images_h5(dataset, name="{representation}"):
+    return images_path(RESULTS, dataset, name)
 
 
 def dataset_source(wildcards):
@@ -123,11 +134,15 @@ def dataset_source(wildcards):
 
 
 def pack_inputs(wildcards):
-    """A teacher pack's data: windows.h5, plus gaf.h5 for image models."""
+    """A teacher pack's data: windows.h5, plus its representation's images for image models.
+
+    The images' key stays "gaf" whatever the representation: the training scripts read it, and editing
+    a script would make Snakemake rerun every job that ran it.
+    """
     first = teacher_pack(wildcards).members[0]
     inputs = {"windows": windows_h5(first.dataset)}
-    if first.modality == "gaf":
-        inputs["gaf"] = gaf_h5(first.dataset)
+    if is_image(first.modality):
+        inputs["gaf"] = images_h5(first.dataset, first.modality)
     return inputs
 
 
@@ -149,6 +164,25 @@ def student_teacher_logits(wildcards):
     paths = {p for m in student_pack(wildcards).members for p in m.teacher_logits}
     return sorted(
         {manifest("teacher_logits", wildcards.dataset, LOGITS_PACK[p]) for p in paths}
+    )
+
+
+def student_init(wildcards):
+    """The pack jobs whose runs annealed members of this student pack start from."""
+    return sorted(
+        {
+            WEIGHTS_PACK[m.init_from[0]]
+            for m in student_pack(wildcards).members
+            if m.init_from
+        }
+    )
+
+
+def student_live_teachers(wildcards):
+    """SPKD members' teachers, run live: their training jobs (manifests) and their images."""
+    live = [t for m in student_pack(wildcards).members for t in m.live_teachers]
+    return sorted(
+        {WEIGHTS_PACK[weights] for weights, _, _ in live} | {i for _, _, i in live if i}
     )
 
 
@@ -205,11 +239,16 @@ def html_report():
 PLOTS = [
     "alpha_sweep",
     "lambda_sweep",
+    "kd3_weights",
     "learning_curves",
-    "gaf_examples",
     "confusion_teacher",
     "confusion_student",
 ]
+
+
+def examples_png(dataset="{dataset}", name="{representation}"):
+    """One training window per class in a representation (gaf_examples.png: GASF)."""
+    return results("plots", dataset, f"{name}_examples.png")
 
 
 def all_outputs():
@@ -219,6 +258,12 @@ def all_outputs():
         *expand(
             results("plots", "{dataset}", "{plot}.png"), dataset=DATASETS, plot=PLOTS
         ),
+        *[
+            examples_png(d, name)
+            for d in DATASETS
+            for name in for_dataset(config, d)["teachers"]["modalities"]
+            if is_image(name)
+        ],
     ]
 
 

@@ -1,18 +1,19 @@
-# Stage 2: windows.h5 → gaf.h5 (GASF/GADF images, 3 axes as channels), computed once.
+# Stage 2: windows.h5 → {representation}.h5 (3 axes as channels), computed once per dataset for every
+# image representation a teacher uses (gafkd.gaf.registry; gaf.h5: the group's GASF).
 
 
 rule gaf:
     input:
         rules.window.output[0],
     output:
-        gaf_h5("{dataset}"),
+        images_h5("{dataset}"),
     log:
-        results("logs", "gaf", "{dataset}.log"),
+        results("logs", "gaf", "{dataset}", "{representation}.log"),
     benchmark:
-        results("benchmarks", "gaf", "{dataset}.tsv")
+        results("benchmarks", "gaf", "{dataset}", "{representation}.tsv")
     conda:
         "../../envs/gaf.yaml"
     params:
-        settings=config["gaf"],
+        settings=lambda wc: IMAGE_SETTINGS[wc.representation],
     script:
         "../scripts/gaf.py"

@@ -6,6 +6,7 @@ localrules:
     summarize_runs,
     tables,
     plots,
+    image_examples,
 
 
 rule collect_runs:
@@ -61,7 +62,6 @@ rule plots:
     input:
         runs=rules.collect_runs.output[0],
         windows=windows_h5("{dataset}"),
-        gaf=gaf_h5("{dataset}"),
     output:
         alpha_sweep=report(
             results("plots", "{dataset}", "alpha_sweep.png"),
@@ -75,16 +75,16 @@ rule plots:
             category="Sweeps",
             subcategory="{dataset}",
         ),
+        kd3_weights=report(
+            results("plots", "{dataset}", "kd3_weights.png"),
+            caption="../report/kd3_weights.rst",
+            category="Sweeps",
+            subcategory="{dataset}",
+        ),
         learning_curves=report(
             results("plots", "{dataset}", "learning_curves.png"),
             caption="../report/learning_curves.rst",
             category="Learning curves",
-            subcategory="{dataset}",
-        ),
-        gaf_examples=report(
-            results("plots", "{dataset}", "gaf_examples.png"),
-            caption="../report/gaf_examples.rst",
-            category="GAF images",
             subcategory="{dataset}",
         ),
         confusion_teacher=report(
@@ -107,6 +107,26 @@ rule plots:
         config=REPORT_CONFIG,
     script:
         "../scripts/plots.py"
+
+
+rule image_examples:
+    """One training window per class in each image representation the teachers use."""
+    input:
+        windows=windows_h5("{dataset}"),
+        images=images_h5("{dataset}"),
+    output:
+        report(
+            examples_png(),
+            caption="../report/image_examples.rst",
+            category="Images",
+            subcategory="{dataset}",
+        ),
+    log:
+        results("logs", "image_examples", "{dataset}", "{representation}.log"),
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/image_examples.py"
 
 
 onsuccess:

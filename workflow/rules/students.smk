@@ -1,4 +1,5 @@
-# Stage 4: the 1-D student: cross-entropy baseline (spec "baseline") and distillation from cached logits.
+# Stage 4: the 1-D student: cross-entropy baseline (spec "baseline") and distillation from cached logits;
+# annealed students also wait for the student alone they start from.
 # One rule; `{pack}` is a student pack (runs of one dataset trained as one fused model).
 
 
@@ -6,6 +7,8 @@ rule distill:
     input:
         windows=windows_h5("{dataset}"),
         logits=student_teacher_logits,
+        init=student_init,
+        live=student_live_teachers,
     output:
         manifest("distill"),
     log:

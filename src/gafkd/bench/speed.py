@@ -9,7 +9,7 @@ same run (machines are shared and noisy). Sections:
   GAF WRN16-3; every GAF arch in ``kd_cached_vs_live_by_teacher``; the configured grid's mix in
   ``kd_cached_vs_live_grid``), the cached step vs a cross-entropy-only step (``kd_cached_vs_ce``), and
   the old scripts' way — a DataLoader of per-sample HDF5 reads with a live teacher (``ours_vs_naive``);
-- gaf: windows/s of :mod:`gafkd.gaf.transform` vs pyts batched per axis (``gaf_vs_pyts``), equal numbers checked;
+- images: windows/s of every representation (:mod:`gafkd.gaf.registry`) vs its reference (``gaf_vs_pyts``, ``gadf_vs_pyts``, ``mtf_vs_pyts``, ``pi_vs_reference``: ripser + persim), equal numbers checked;
 - packs: aggregate training samples/s of fused packs (the student at widths 1, 4, 16, 64; every teacher at
   width 3) through the real epoch loop, against one run in the same run (``pack_speedup``), and the
   FLOP/s they achieve (``torch.utils.flop_counter``);
@@ -32,7 +32,10 @@ import torch.nn.functional as F
 
 from ..distillation import LossSpec
 from ..distillation.pack import PackLoss
-from ..gaf.transform import GramianAngularField
+from ..errors import ConfigError
+from ..gaf.persistence import scale
+from ..gaf.registry import REPRESENTATIONS, SIGNAL
+from ..schema import section_defaults
 from ..models import build_model, count_parameters
 from ..models.fused import build_fused
 from ..provenance import package_versions
@@ -41,7 +44,7 @@ from ..training.data import RunData
 from ..training.device import autocast, configure, device_name
 from ..training.loop import train_epoch
 from ..training.optim import SGD
-from ..training.targets import PackTeachers
+from ..training.targets import PackTeachers, StageTeachers
 from ..training.teachers import CachedLogits, LiveTeacher
 
 ARCHS = ("wrn16-1", "wrn16-3", "wrn28-1", "wrn28-3")
@@ -230,8 +233,16 @@ class Bench:
         for arch, teacher in gaf_teachers.items():
             epochs[f"live_one_gaf-{arch}"] = self._student_epoch(signals, one, [LiveTeacher(teacher, images)],
                                                                  live_steps)
+        # the later study's three teachers (GAF, PI, signal WRN16-1; PI costs as GAF): cached logits vs SPKD,
+        # whose teachers run live for their stage outputs
+        weights = (0.2, 0.3, 0.5)
+        three = [(self.model("gaf", "wrn16-1").eval(), images), (self.model("gaf", "wrn16-1").eval(), images),
+                 (self.model("sig", "wrn16-1").eval(), signals)]
+        epochs["cached_three"] = self._student_epoch(signals, LossSpec(weights, 0.7, 4.0), cached_one * 3, steps)
+        epochs["spkd_three"] = self._student_epoch(signals, LossSpec(weights, 0.7, 4.0, 700.0),
+                                                   StageTeachers(three, [[0, 1, 2]]), live_steps)
         seconds = _interleaved_medians(epochs, max(1, self.repeats // 2), self.sync)
-        step = {k: v / (live_steps if k.startswith("live") else steps) for k, v in seconds.items()}
+        step = {k: v / (live_steps if k.startswith(("live", "spkd")) else steps) for k, v in seconds.items()}
         naive = self._naive_epoch(h5_path, signals, images, self.model("gaf", KD_TEACHER, channels_last=False).eval(),
                                   steps) / steps
         by_teacher = {f"gaf-{a}": step[f"live_one_gaf-{a}"] / step["cached_one"] for a in ARCHS}
@@ -239,7 +250,8 @@ class Bench:
                 "step_s": step, "naive_step_s": naive,
                 "cached_vs_live_one": by_teacher[f"gaf-{KD_TEACHER}"], "cached_vs_live_by_teacher": by_teacher,
                 "cached_vs_live_two": step["live_two"] / step["cached_two"],
-                "cached_vs_ce": step["cached_one"] / step["ce"], "ours_vs_naive": naive / step["cached_one"]}
+                "cached_vs_ce": step["cached_one"] / step["ce"], "ours_vs_naive": naive / step["cached_one"],
+                "spkd_vs_cached_three": step["spkd_three"] / step["cached_three"]}
 
     def _student_epoch(self, data, loss, teachers, steps):
         """A warmed-up epoch of ``steps`` student steps through the real training loop."""
@@ -285,70 +297,127 @@ class Bench:
 
         return _median_time(epoch, 1, self.sync)
 
-    # -- GAF --------------------------------------------------------------------------------
-    def gaf(self, n_windows: int, length: int = 500) -> dict:
-        """Our GAF's windows/s (both window lengths) and, where pyts is installed, against pyts (same numbers)."""
+    # -- image representations ---------------------------------------------------------------
+    def images(self, n_windows: int) -> dict:
+        """Windows/s of every representation (:mod:`gafkd.gaf.registry`; both window lengths), and each
+        against its reference where installed: GASF, GADF, MTF vs pyts (same numbers, alternating rounds),
+        PI vs ripser + persim per window (the reference on a few windows: it takes ~50 ms each)."""
         rng = np.random.default_rng(0)
-        windows = rng.normal(size=(n_windows, 3, length)).cumsum(-1).astype(np.float32)
-        ours = GramianAngularField(self.image_size)
-        ours_s = _median_time(lambda: ours.transform(windows, out_dtype=np.float16), self.repeats, lambda: None)
+        windows = rng.normal(size=(n_windows, 3, 500)).cumsum(-1).astype(np.float32)
         long = np.repeat(windows, 2, axis=-1)  # L = 1000, the other window length of the study
-        long_s = _median_time(lambda: ours.transform(long, out_dtype=np.float16), self.repeats, lambda: None)
-        result = {"windows": n_windows, "ours_windows_per_s": n_windows / ours_s,
-                  "ours_windows_per_s_by_length": {length: n_windows / ours_s, 2 * length: n_windows / long_s},
-                  "gaf_vs_pyts": None, "pyts": "not installed (pip install pyts, or the test extra: the reference)"}
-        started = time.perf_counter()
+        images = {}
+        for name, entry in REPRESENTATIONS.items():
+            if name == "compound":  # its three parts are measured on their own
+                continue
+            settings = entry.settings(IMAGE_DEFAULTS | {"image_size": self.image_size})
+            ours = entry.transformer(settings)
+            n = n_windows if name != "pi" else max(64, n_windows // 8)
+            # into a reused buffer, as the gaf stage streams through one (fresh memory costs more than the work)
+            buffer = np.empty((n, 3 * entry.per_axis, self.image_size, self.image_size), dtype=np.float16)
+            rates = {length: n / _median_time(lambda x=x: ours.transform(x[:n], out=buffer), self.repeats,
+                                              lambda: None) for length, x in ((500, windows), (1000, long))}
+            images[name] = {"windows": n, "ours_windows_per_s": rates[500], "ours_windows_per_s_by_length": rates,
+                            **_against_reference(name, ours, windows[:n], self.repeats, self.quick)}
+        rips = REPRESENTATIONS["pi"].settings(IMAGE_DEFAULTS | {"pi": {**IMAGE_DEFAULTS["pi"], "recipe": "rips"}})
+        rips_transform = REPRESENTATIONS["pi"].transformer(rips)
+        n_rips = 2 if self.quick else 8
         try:
-            from pyts.image import GramianAngularField as PytsGAF
-        except ImportError:
-            return result
-        pyts_import = time.perf_counter() - started
-        oracle = PytsGAF(image_size=self.image_size, method="summation")
-        oracle.fit_transform(windows[:4, 0].astype(np.float64))  # warm-up
-        flat = windows.reshape(-1, length).astype(np.float64)
-        # timed in alternating rounds with ours, as every ratio
-        both = _interleaved_medians({"ours": lambda: ours.transform(windows, out_dtype=np.float16),
-                                     "pyts": lambda: oracle.fit_transform(flat)}, max(1, self.repeats // 2),
-                                    lambda: None)
-        diff = float(np.abs(ours.transform(windows[:64]) - oracle.fit_transform(flat[:192]).reshape(64, 3, *(
-            [self.image_size] * 2))).max())
-        return {**result, "pyts": "installed", "pyts_windows_per_s": n_windows / both["pyts"],
-                "gaf_vs_pyts": both["pyts"] / both["ours"], "max_abs_difference": diff, "pyts_import_s": pyts_import}
+            rips_s = _median_time(lambda: rips_transform.transform(windows[:n_rips]), 1, lambda: None)
+            images["pi_rips"] = {"windows": n_rips, "ours_windows_per_s": n_rips / rips_s, "settings": rips["rips"]}
+        except ConfigError as exc:  # ripser missing
+            images["pi_rips"] = {"windows": 0, "ours_windows_per_s": None, "reference": str(exc)}
+        return images
 
 
-def study_estimate(models: list[dict], config: dict, gaf: dict | None = None) -> dict:
+IMAGE_DEFAULTS = section_defaults("images")
+REFERENCES = {"gaf": "pyts", "gadf": "pyts", "mtf": "pyts", "pi": "ripser + persim"}
+
+
+def _pyts_transformer(name: str, image_size: int):
+    from pyts.image import GramianAngularField as PytsGAF, MarkovTransitionField as PytsMTF
+
+    if name == "mtf":
+        return PytsMTF(image_size=image_size, n_bins=5)
+    return PytsGAF(image_size=image_size, method="summation" if name == "gaf" else "difference")
+
+
+def _against_reference(name: str, ours, windows: np.ndarray, repeats: int, quick: bool) -> dict:
+    """``{name}_vs_reference``: the reference's seconds per window over ours, timed in alternating rounds,
+    and the largest difference of their images; ``None`` with the reason when the reference is missing."""
+    import warnings
+
+    length, size = windows.shape[-1], ours.image_size
+    try:
+        if name == "pi":
+            import persim  # noqa: F401 — the reference's libraries, present or not
+            import ripser  # noqa: F401
+
+            from ..gaf.persistence import reference_image
+            n_ref = 4 if quick else 16
+            reference = lambda: np.stack([reference_image(s, size) for s in  # noqa: E731
+                                          scale(windows[:n_ref].reshape(-1, length))])
+            per_window_ref = n_ref
+        else:
+            oracle = _pyts_transformer(name, size)
+            flat = windows.reshape(-1, length).astype(np.float64)
+            oracle.fit_transform(flat[:4])  # numba's compile, once
+            reference = lambda: oracle.fit_transform(flat)  # noqa: E731
+            per_window_ref = len(windows)
+    except ImportError as exc:
+        return {"vs_reference": None, "reference": f"not installed ({exc.name}; the test extra has it)"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        buffer = ours.transform(windows, out_dtype=np.float16)  # the first call pays torch's start-up and the
+        # buffer's first touch: not timed; then ours writes into it, as the gaf stage does (pyts allocates its own)
+        both = _interleaved_medians({"ours": lambda: ours.transform(windows, out=buffer),
+                                     "reference": reference}, repeats, lambda: None)
+        theirs = reference()[:3 * min(per_window_ref, 16)].reshape(-1, 3, size, size)
+    diff = float(np.abs(ours.transform(windows[:len(theirs)]) - theirs).max())
+    ratio = (both["reference"] / per_window_ref) / (both["ours"] / len(windows))
+    return {"vs_reference": ratio, "reference": REFERENCES[name], "reference_windows_per_s": per_window_ref /
+            both["reference"], "max_abs_difference": diff}
+
+
+def measured_as(modality: str) -> str:
+    """The bench measures 2-D models on GAF-shaped inputs: every image representation costs as that
+    (compound's 9 input channels change only the first convolution)."""
+    return SIGNAL if modality == SIGNAL else "gaf"
+
+
+def study_estimate(models: list[dict], config: dict, images: dict | None = None) -> dict:
     """Hours of the configured grid from measured per-sample costs (sizes: the real study's).
 
-    With ``gaf`` (the bench's GAF section) also the seconds to turn each whole dataset into images:
-    every window, including those the split leaves out (train + test fractions below 1).
+    With ``images`` (the bench's images section) also the seconds to turn each whole dataset into each
+    representation the teachers use: every window, including those the split leaves out.
     """
-    from ..grid import teacher_runs, trained_experiments
+    from ..grid import for_dataset, teacher_runs, trained_experiments
 
     speed = {(m["modality"], m["arch"]): m for m in models}
     epochs = config["training"]["epochs"]
-    seconds, gaf_seconds = {}, {}
+    seconds, image_seconds = {}, {}
     for dataset, (length, n_train, n_test) in STUDY_SIZES.items():
         if dataset not in config["datasets"]:
             continue
-        if gaf is not None:
+        view = for_dataset(config, dataset)
+        if images is not None:
             split = config["datasets"][dataset].get("split", {})
             by_fraction = split.get("method", "subject") != "subjects" and "train" in split and "test" in split
             used = split["train"] + split["test"] if by_fraction else 1.0
-            rate = gaf["ours_windows_per_s_by_length"][length]
-            gaf_seconds[dataset] = (n_train + n_test) / used / rate
+            image_seconds[dataset] = {name: (n_train + n_test) / used / images[name]["ours_windows_per_s_by_length"]
+                                      [length] for name in view["teachers"]["modalities"] if name in images}
         scale = length / 500  # the signal models' cost grows with the window; images do not
 
         def epoch_s(modality, arch):
-            m = speed[(modality, arch)]
-            factor = scale if modality == "sig" else 1.0
+            m = speed[(measured_as(modality), arch)]
+            factor = scale if modality == SIGNAL else 1.0
             return factor * (n_train / m["train_samples_per_s"] + n_test / m["eval_samples_per_s"])
 
-        teachers = sum(epoch_s(m, a) for m, a, _ in teacher_runs(config))
-        student = epoch_s("sig", config["students"]["arch"])
-        n_students = len(trained_experiments(config)) * len(config["students"]["seeds"])
+        teachers = sum(epoch_s(m, a) for m, a, _ in teacher_runs(view))
+        student = epoch_s(SIGNAL, view["students"]["arch"])
+        n_students = len(trained_experiments(view)) * len(view["students"]["seeds"])
         seconds[dataset] = epochs * (teachers + n_students * student)
     return {"hours_per_dataset": {k: v / 3600 for k, v in seconds.items()}, "study_hours": sum(seconds.values()) / 3600,
-            "epochs": epochs, "sizes": STUDY_SIZES, "gaf_seconds_per_dataset": gaf_seconds}
+            "epochs": epochs, "sizes": STUDY_SIZES, "image_seconds_per_dataset": image_seconds}
 
 
 def packed_estimate(models: list[dict], packs: dict, config: dict, widths: dict) -> dict:
@@ -358,7 +427,7 @@ def packed_estimate(models: list[dict], packs: dict, config: dict, widths: dict)
     width nearest to w), so each member's share of the pack's time is n_train / aggregate; evaluation
     at the single model's measured speed.
     """
-    from ..grid import teacher_runs, trained_experiments
+    from ..grid import for_dataset, teacher_runs, trained_experiments
     from ..execution.packing import balanced_chunks
 
     measured = {}
@@ -371,19 +440,21 @@ def packed_estimate(models: list[dict], packs: dict, config: dict, widths: dict)
         rates = measured[(modality, arch)]
         return rates[min(rates, key=lambda w: (abs(w - width), w))]
 
-    epochs, teachers_s, students_s = config["training"]["epochs"], 0.0, 0.0
-    student = config["students"]["arch"]
-    n_students = len(trained_experiments(config)) * len(config["students"]["seeds"])
-    student_width = max((len(c) for c in balanced_chunks(list(range(n_students)), widths["students"])), default=1)
+    epochs, teachers_s, students_s, student_width = config["training"]["epochs"], 0.0, 0.0, 1
     for dataset, (length, n_train, n_test) in STUDY_SIZES.items():
         if dataset not in config["datasets"]:
             continue
+        view = for_dataset(config, dataset)
+        student = view["students"]["arch"]
+        n_students = len(trained_experiments(view)) * len(view["students"]["seeds"])
+        student_width = max([len(c) for c in balanced_chunks(list(range(n_students)), widths["students"])]
+                            + [student_width])
         scale = length / 500
-        for modality, arch, _ in teacher_runs(config):
-            factor = scale if modality == "sig" else 1.0
-            width = min(widths["teachers"], len(config["teachers"]["seeds"]))
-            teachers_s += epochs * factor * (n_train / per_run_train(modality, arch, width)
-                                             + n_test / eval_speed[(modality, arch)])
+        for modality, arch, _ in teacher_runs(view):
+            factor = scale if modality == SIGNAL else 1.0
+            width = min(widths["teachers"], len(view["teachers"]["seeds"]))
+            teachers_s += epochs * factor * (n_train / per_run_train(measured_as(modality), arch, width)
+                                             + n_test / eval_speed[(measured_as(modality), arch)])
         students_s += epochs * n_students * scale * (n_train / per_run_train("sig", student, student_width)
                                                      + n_test / eval_speed[("sig", student)])
     return {"widths": widths, "student_pack_width": student_width, "teachers_hours": teachers_s / 3600,
@@ -398,13 +469,13 @@ def kd_grid_ratio(models: list[dict], kd: dict, config: dict) -> float:
     """
     from ..grid import experiments
 
-    speed = {f"{m['modality']}:{m['arch']}": m["eval_samples_per_s"] for m in models}
+    speed = {(m["modality"], m["arch"]): m["eval_samples_per_s"] for m in models}
     per_sample = {k: v / kd["batch"] for k, v in kd["step_s"].items()}
     cached = live = 0.0
     for experiment in experiments(config):
         student = per_sample["cached_one"] if experiment.teachers else per_sample["ce"]
         cached += student
-        live += student + sum(1 / speed[t] for t in experiment.teachers)
+        live += student + sum(1 / speed[measured_as(t.split(":")[0]), t.split(":")[1]] for t in experiment.teachers)
     return live / cached
 
 
@@ -439,20 +510,22 @@ def run(quick: bool = False, device: str = "auto", config: dict | None = None, s
     scratch = Path(scratch or tempfile.mkdtemp(prefix="gafkd-bench-"))
     kd = bench.kd(steps=4 if quick else 16, h5_path=scratch / "naive.h5")
     loop = bench.loop_overhead(n_train=1024 if quick else 8192)
-    gaf = bench.gaf(2048 if quick else 16384)
+    images = bench.images(2048 if quick else 16384)
     readers = reader_speed(hours=1 if quick else 4, scratch=scratch / "readers")
     report = {"device": device_name(dev), "quick": quick, "packages": package_versions(),
-              "kd_cached_vs_live": kd["cached_vs_live_one"], "gaf_vs_pyts": gaf["gaf_vs_pyts"],
+              "kd_cached_vs_live": kd["cached_vs_live_one"],
+              **{f"{name}_vs_{'pyts' if name != 'pi' else 'reference'}": images[name].get("vs_reference")
+                 for name in ("gaf", "gadf", "mtf", "pi")},
               "loop_overhead": loop["loop_overhead"], "ours_vs_naive": kd["ours_vs_naive"],
               "kd_cached_vs_live_by_teacher": kd["cached_vs_live_by_teacher"], "kd_cached_vs_ce": kd["cached_vs_ce"],
               "channels_last_speedup": speedups["channels_last"], "bf16_speedup": speedups["bf16"],
-              "bin_vs_csv": readers["bin_vs_csv"], "models": models, "kd": kd, "loop": loop, "gaf": gaf,
+              "bin_vs_csv": readers["bin_vs_csv"], "models": models, "kd": kd, "loop": loop, "images": images,
               "readers": readers}
     if "packs" in sections:
         report["packs"] = bench.packs(student_widths=(1, 4) if quick else (1, 4, 16, 64))
     if config is not None:
         report["kd_cached_vs_live_grid"] = kd_grid_ratio(models, kd, config)
-        report["estimate"] = study_estimate(models, config, gaf)
+        report["estimate"] = study_estimate(models, config, images)
         report["study_hours"] = report["estimate"]["study_hours"]
         if "packs" in report:
             from ..execution.packing import pack_widths
@@ -471,7 +544,7 @@ def format_report(report: dict) -> str:
     lines = [f"gafkd bench on {report['device']}{' (quick)' if report['quick'] else ''}", "",
              tabulate(rows, headers=["modality", "arch", "params", "train samples/s", "eval samples/s",
                                      "peak MB"], tablefmt="github"), ""]
-    kd, gaf, loop = report["kd"], report["gaf"], report["loop"]
+    kd, images, loop = report["kd"], report["images"], report["loop"]
     ratios = [[f"kd_cached_vs_live (live {kd['live_teacher']} teacher)", f"{kd['cached_vs_live_one']:.1f}×", "≥ 30×"]]
     ratios += [[f"kd cached vs live {name} teacher", f"{ratio:.1f}×", ""]
                for name, ratio in kd["cached_vs_live_by_teacher"].items() if name != kd["live_teacher"]]
@@ -481,13 +554,21 @@ def format_report(report: dict) -> str:
     ratios += [
         ["kd cached vs live (GAF + signal)", f"{kd['cached_vs_live_two']:.1f}×", ""],
         ["kd cached step vs cross-entropy-only step", f"{kd['cached_vs_ce']:.3f}×", ""],
+        ["SPKD step (3 live teachers) vs cached-logit step (3 teachers)",
+         f"{kd['spkd_vs_cached_three']:.1f}×" if "spkd_vs_cached_three" in kd else "not measured", ""],
         ["ours vs naive (per-sample HDF5 DataLoader, live teacher)", f"{kd['ours_vs_naive']:.1f}×", ""],
         ["loop_overhead (real loop vs preloaded batches)", f"{loop['loop_overhead'] * 100:+.1f}%", "≤ 10%"],
-        ["gaf_vs_pyts", f"{gaf['gaf_vs_pyts']:.1f}× ({gaf['ours_windows_per_s']:.0f} vs "
-                        f"{gaf['pyts_windows_per_s']:.0f} windows/s, max diff {gaf['max_abs_difference']:.1e})"
-         if gaf["gaf_vs_pyts"] is not None else f"pyts {gaf['pyts']}; ours {gaf['ours_windows_per_s']:.0f} windows/s",
-         "≥ 3×"],
     ]
+    for name, target in (("gaf", "≥ 3×"), ("gadf", "≥ 3×"), ("mtf", "≥ 3×"), ("pi", "≥ 20×")):
+        image = images[name]
+        measured = (f"{image['vs_reference']:.1f}× ({image['ours_windows_per_s']:.0f} vs "
+                    f"{image['reference_windows_per_s']:.1f} windows/s, max diff {image['max_abs_difference']:.1e})"
+                    if image.get("vs_reference") is not None else
+                    f"reference {image.get('reference')}; ours {image['ours_windows_per_s']:.0f} windows/s")
+        ratios.append([f"{name} vs {REFERENCES[name]}", measured, target])
+    rips = images.get("pi_rips", {})
+    if rips.get("ours_windows_per_s"):
+        ratios.append(["pi, rips recipe (ripser per axis)", f"{rips['ours_windows_per_s']:.1f} windows/s", ""])
     for name, ratio in report.get("channels_last_speedup", {}).items():
         ratios.append([f"channels_last vs contiguous, {name} training", f"{ratio:.2f}×", ""])
     for name, ratio in report.get("bf16_speedup", {}).items():
@@ -514,9 +595,8 @@ def format_report(report: dict) -> str:
             lines.append(f"  in packs (teachers ≤ {p['widths']['teachers']}, students {p['student_pack_width']} a pack): "
                          f"{p['study_hours']:.2f} h (teachers {p['teachers_hours']:.2f} h, "
                          f"students {p['students_hours']:.2f} h)")
-        if est.get("gaf_seconds_per_dataset"):
-            gaf_per = ", ".join(f"{k} {v:.2f} s" for k, v in est["gaf_seconds_per_dataset"].items())
-            lines.append(f"whole-dataset GAF images: {gaf_per}")
+        for dataset, seconds in est.get("image_seconds_per_dataset", {}).items():
+            lines.append(f"whole-dataset images, {dataset}: " + ", ".join(f"{k} {v:.1f} s" for k, v in seconds.items()))
     return "\n".join(lines)
 
 
@@ -526,5 +606,6 @@ def write_json(report: dict, path) -> None:
 
 def _one_run_epoch(model, data, loss, teachers, optimizer, batch, steps):
     """``steps`` steps of one run (a pack of one) through the project's own epoch loop."""
-    targets = PackTeachers(list(teachers), [list(range(len(teachers)))], data.labels.device)
+    targets = teachers if getattr(teachers, "spkd", False) else \
+        PackTeachers(list(teachers), [list(range(len(teachers)))], data.labels.device)
     return train_epoch(model, data, PackLoss([loss], data.labels.device), targets, optimizer, [0], 0, batch, steps)

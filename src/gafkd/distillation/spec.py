@@ -25,6 +25,7 @@ class LossSpec:
     weights: tuple[float, ...] = ()
     lam: float | None = None
     temperature: float | None = None
+    sp: float | None = None  # β of similarity-preserving KD on the stage outputs (:mod:`.sp`); None: none
 
     def __post_init__(self):
         if self.weights and (self.lam is None or self.temperature is None):

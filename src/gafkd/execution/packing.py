@@ -20,10 +20,11 @@ from __future__ import annotations
 import os
 
 from ..classes import class_names
-from ..grid import teacher_runs, teacher_seed, trained_experiments
+from ..gaf.registry import SIGNAL, input_channels, is_image
+from ..grid import annealing_source, for_dataset, teacher_runs, teacher_seed, trained_experiments
 from ..models.families import MODALITY_DIMS
 from ..models.memory import PackMemory, pack_memory, parameters, widest
-from ..names import Experiment, ModelId
+from ..names import ANNEALED, BASELINE, RANDOM, TEACHER, Experiment, ModelId
 from ..training.spec import Pack, RunSpec
 
 AUTO_WIDTHS = {"cpu": {"teachers": 1, "students": 4}, "cuda": {"teachers": 3, "students": 64}}
@@ -47,10 +48,11 @@ def planned_memory(config: dict, dataset: str, modality: str, arch: str, width: 
                    data_bytes: int = DATA_ALLOWANCE) -> PackMemory:
     """The memory estimate of a pack of ``width`` runs of ``modality:arch`` on ``dataset``, from the config."""
     settings = config["datasets"][dataset]
-    positions = (settings["window"],) if modality == "sig" else (config["gaf"]["image_size"],) * 2
+    positions = (settings["window"],) if modality == SIGNAL else (config["images"]["image_size"],) * 2
     classes = len(class_names(settings["classes"], f"datasets.{dataset}.classes"))
-    params = parameters(arch, 3, MODALITY_DIMS[modality], classes)
-    return pack_memory(arch, 3, positions, width, config["training"]["batch_size"], params, data_bytes)
+    channels = input_channels(modality)
+    params = parameters(arch, channels, MODALITY_DIMS[modality], classes)
+    return pack_memory(arch, channels, positions, width, config["training"]["batch_size"], params, data_bytes)
 
 
 def pack_width(config: dict, dataset: str, role: str, modality: str, arch: str) -> int:
@@ -84,6 +86,11 @@ def student_dir(results: str, dataset: str, arch: str, spec: str, seed: int) -> 
     return os.path.join(results, dataset, "students", arch, spec, f"seed{seed}")
 
 
+def images_path(results: str, dataset: str, representation: str) -> str:
+    """A representation's images of ``dataset`` (``gaf.h5``: the group's GASF)."""
+    return os.path.join(results, dataset, f"{representation}.h5")
+
+
 def logits_path(results: str, dataset: str, teacher: str, seed: int) -> str:
     """The cached logits of teacher ``modality:arch`` at ``seed``."""
     model = ModelId.parse(teacher)
@@ -98,7 +105,7 @@ def run_outputs(folder) -> dict:
 def teacher_packs(config: dict, results: str, dataset: str, width: int | None = None) -> list[Pack]:
     """The teacher packs of ``dataset`` (``width``: instead of the configured one, for tests)."""
     groups: dict[tuple[str, str], list[int]] = {}
-    for modality, arch, seed in teacher_runs(config):
+    for modality, arch, seed in teacher_runs(for_dataset(config, dataset)):
         groups.setdefault((modality, arch), []).append(seed)
     packs = []
     for (modality, arch), seeds in groups.items():
@@ -111,25 +118,54 @@ def teacher_packs(config: dict, results: str, dataset: str, width: int | None = 
     return packs
 
 
+# Student packs by how their members learn, so that no member waits on another's needs: cached logits
+# from a random start (the study's first protocol), annealed (they start from the student alone, so
+# they train after it), and SPKD (teachers run live for their stage outputs; cached members never pay).
+STUDENT_GROUPS = (("students", lambda e: e.init == RANDOM and e.sp is None),
+                  ("annealed", lambda e: e.init == ANNEALED and e.sp is None),
+                  ("spkd", lambda e: e.sp is not None))
+
+
 def student_packs(config: dict, results: str, dataset: str, width: int | None = None) -> list[Pack]:
     """The student packs of ``dataset`` (``width``: instead of the configured one, for tests)."""
+    config = for_dataset(config, dataset)
     students = config["students"]
     arch, temperature = students["arch"], float(students["temperature"])
     runs = [(experiment, seed) for seed in students["seeds"] for experiment in trained_experiments(config)]
-    chunks = balanced_chunks(runs, width or pack_width(config, dataset, "students", "sig", arch))
+    size = width or pack_width(config, dataset, "students", SIGNAL, arch)
     packs = []
-    for k, chunk in enumerate(chunks, 1):
-        name = f"{arch}_students{k}of{len(chunks)}"
-        members = tuple(_student(config, results, dataset, arch, experiment, seed, temperature)
-                        for experiment, seed in chunk)
-        packs.append(Pack(name, members, os.path.join(results, dataset, "packs", name)))
+    for group, belongs in STUDENT_GROUPS:
+        chunks = balanced_chunks([r for r in runs if belongs(r[0])], size)
+        for k, chunk in enumerate(chunks, 1):
+            name = f"{arch}_{group}{k}of{len(chunks)}"
+            members = tuple(_student(config, results, dataset, arch, experiment, seed, temperature)
+                            for experiment, seed in chunk)
+            packs.append(Pack(name, members, os.path.join(results, dataset, "packs", name)))
     return packs
+
+
+def annealing_weights(config: dict, results: str, dataset: str, seed: int) -> str:
+    """The weights.pt an annealed student of ``seed`` starts from: the student alone's run (the signal
+    teacher's when it is that run, :func:`gafkd.grid.baseline_is_teacher`)."""
+    arch = config["students"]["arch"]
+    folder = (teacher_dir(results, dataset, SIGNAL, arch, seed) if annealing_source(config) == TEACHER
+              else student_dir(results, dataset, arch, BASELINE, seed))
+    return run_outputs(folder)["weights"]
 
 
 def _student(config, results, dataset, arch, experiment: Experiment, seed: int, temperature: float) -> RunSpec:
     logits = tuple(logits_path(results, dataset, t, teacher_seed(config, seed)) for t in experiment.teachers)
-    return RunSpec(dataset, "sig", arch, seed, run_outputs(student_dir(results, dataset, arch, experiment.spec, seed)),
-                   experiment, logits, temperature)
+    # the checkpoint students learn from (and, annealed, start from): the one teacher_logits caches
+    which = lambda: config["training"]["teacher_weights"]  # noqa: E731 — asked only by annealed and SPKD runs
+    init = (annealing_weights(config, results, dataset, seed), which()) if experiment.init == ANNEALED else None
+    live = ()
+    if experiment.sp is not None:  # SPKD: the teachers run live, on their own inputs
+        models = [ModelId.parse(t) for t in experiment.teachers]
+        live = tuple((run_outputs(teacher_dir(results, dataset, m.modality, m.arch, teacher_seed(config, seed)))
+                      ["weights"], which(), images_path(results, dataset, m.modality) if is_image(m.modality) else "")
+                     for m in models)
+    return RunSpec(dataset, SIGNAL, arch, seed, run_outputs(student_dir(results, dataset, arch, experiment.spec, seed)),
+                   experiment, () if live else logits, temperature, init, live)
 
 
 STAGE_FILES = {"train_teacher": "teachers.json", "teacher_logits": "logits.json", "distill": "students.json"}

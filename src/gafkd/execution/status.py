@@ -5,7 +5,7 @@ the public command line) and reads its jobs and reasons. It adds only what Snake
 computed by the same functions the rules use:
 
 - for a job whose params changed, *which* settings changed: each result records the settings it was
-  made under (``settings`` in metrics.json, windows.h5, gaf.h5, logits.h5), compared key by key with
+  made under (``settings`` in metrics.json, windows.h5, the images' {representation}.h5, logits.h5), compared key by key with
   the settings the config implies now;
 - the results a training job counts: the members of its pack (:mod:`gafkd.execution.packing`);
 - member files that pack manifests list but that are gone: they are not Snakemake outputs (the
@@ -24,11 +24,12 @@ from pathlib import Path
 import h5py
 
 from ..config import dataset_settings
+from ..gaf.registry import representation
 from ..io import read_json
 from .packing import STAGE_FILES, student_packs, teacher_packs
 
 STAGES = ("synthesize", "window", "gaf", "train_teacher", "teacher_logits", "distill", "collect_runs",
-          "summarize_runs", "tables", "plots")
+          "summarize_runs", "tables", "plots", "image_examples")
 UPSTREAM_ONLY = "Input files updated by another job"  # Snakemake's reason when an input job runs
 
 
@@ -160,7 +161,8 @@ def _changed_settings(job: Job, config: dict, results: str, pack) -> list[str]:
     if job.stage == "window":
         pairs = [(Path(results, dataset, "windows.h5"), dataset_settings(config, dataset))]
     elif job.stage == "gaf":
-        pairs = [(Path(results, dataset, "gaf.h5"), config["gaf"])]
+        name = job.wildcards.get("representation", "gaf")
+        pairs = [(Path(results, dataset, f"{name}.h5"), representation(name).settings(config["images"]))]
     elif job.stage in ("train_teacher", "distill") and pack is not None:
         windows = settings_digest(dataset_settings(config, dataset))
         member = pack.members[0]

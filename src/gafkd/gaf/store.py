@@ -1,6 +1,8 @@
-"""gaf.h5: the GAF images row-aligned with windows.h5 (reading needs no torch: the report reads it too)."""
+"""``{representation}.h5``: images row-aligned with windows.h5 (reading needs no torch: the report reads it too)."""
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 
@@ -10,7 +12,7 @@ from ..io import open_h5
 STORAGE_DTYPES = {"float16": np.float16, "float32": np.float32}
 
 
-def load_gaf(path, windows_digest: str | None = None) -> np.ndarray:
+def load_images(path, windows_digest: str | None = None) -> np.ndarray:
     """All images at once; refuses images made from different windows."""
     with open_h5(path, ("images",)) as h5:
         made_from = h5.attrs.get("windows_digest", "")
@@ -18,3 +20,9 @@ def load_gaf(path, windows_digest: str | None = None) -> np.ndarray:
             raise DataError(f"{path}: images were made from other windows (digest {made_from}, "
                             f"windows.h5 has {windows_digest}); rerun the gaf rule")
         return h5["images"][...]
+
+
+def image_settings(path) -> dict:
+    """The settings the images of ``path`` were made with (its representation's, :mod:`gafkd.gaf.registry`)."""
+    with open_h5(path, ("images",)) as h5:
+        return json.loads(h5.attrs.get("settings", "{}"))

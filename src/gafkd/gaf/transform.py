@@ -13,6 +13,8 @@ pyts defines the transform; this module is its vectorised, chunked twin for whol
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 
@@ -39,6 +41,37 @@ def minmax_scale(series: np.ndarray) -> np.ndarray:
     span = series.max(axis=-1, keepdims=True) - lo
     span[span == 0] = 1.0
     return (series - lo) / span * 2.0 - 1.0
+
+
+def single_threaded(transform):
+    """Run ``transform`` with one torch thread, restoring the caller's setting after.
+
+    The transforms multiply thousands of small matrices (64×2 by 2×64): torch's thread pool costs more
+    than it gains there, and made our speed swing 12–21k windows/s on an idle 2-core machine against
+    41–80k on one thread (``gafkd bench``, images section; docs/performance.md).
+    """
+    @functools.wraps(transform)
+    def run(*args, **kwargs):
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return transform(*args, **kwargs)
+        finally:
+            torch.set_num_threads(threads)
+
+    return run
+
+
+def checked_rows(X, image_size: int, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """``X`` [N, L] or [N, C, L] as an array and its series as rows [N·C, L]; refuses what no image can be made of."""
+    X = np.asarray(X)
+    if X.ndim not in (2, 3):
+        raise DataError(f"{what} input must be [N, L] or [N, C, L], got shape {X.shape}")
+    if X.shape[-1] < image_size:
+        raise ConfigError(f"images.image_size: {image_size} is larger than the window length {X.shape[-1]}")
+    if not np.isfinite(X).all():
+        raise DataError(f"{what} input contains NaN or Inf values")
+    return X, X.reshape(-1, X.shape[-1])
 
 
 def _factors(cos: np.ndarray, method: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -68,7 +101,47 @@ def _products_into(out: torch.Tensor, left: torch.Tensor, right: torch.Tensor, b
         out[start:start + n].copy_(buffer[:n])
 
 
-class GramianAngularField:
+class SeriesImages:
+    """Base of the batched transforms: an S×S image of every series, chunk by chunk, into one output.
+
+    Subclasses set ``what`` (for messages) and write a chunk's images with :meth:`_images_into`.
+    """
+
+    what = "image"
+
+    def __init__(self, image_size: int, chunk_size: int = 1024):
+        if int(image_size) < 2:
+            raise ConfigError(f"images.image_size: must be at least 2, got {image_size}")
+        self.image_size, self.chunk_size = int(image_size), int(chunk_size)
+
+    @single_threaded
+    def transform(self, X, out_dtype=np.float32, out: np.ndarray | None = None) -> np.ndarray:
+        """Images of ``X`` [N, L] → [N, S, S], or of multichannel ``X`` [N, C, L] → [N, C, S, S].
+
+        ``out``: a C-contiguous array of that shape to write into (its dtype wins). Touching fresh
+        memory for a whole dataset's images costs more than computing them — 0.8 s instead of 0.19 s
+        for 16,384 windows right after another large array was freed (``gafkd bench``, images) — so the
+        gaf stage streams chunks through one buffer into the file, and the bench times a reused buffer.
+        """
+        X, rows = checked_rows(X, self.image_size, self.what)
+        S = self.image_size
+        if out is None:
+            out = np.empty((*X.shape[:-1], S, S), dtype=out_dtype)
+        elif out.shape != (*X.shape[:-1], S, S) or not out.flags.c_contiguous:
+            raise ValueError(f"out: a C-contiguous {(*X.shape[:-1], S, S)} array, got {out.shape}")
+        flat = out.reshape(-1, S, S)
+        for start in range(0, rows.shape[0], self.chunk_size):
+            chunk = rows[start:start + self.chunk_size]
+            self._images_into(flat[start:start + len(chunk)], chunk)
+        return out
+
+    __call__ = transform
+
+    def _images_into(self, out: np.ndarray, rows: np.ndarray) -> None:
+        raise NotImplementedError
+
+
+class GramianAngularField(SeriesImages):
     """Batched GAF transformer with pyts's parameters and semantics.
 
     Parameters
@@ -82,32 +155,19 @@ class GramianAngularField:
         through a 64-image float32 buffer into the output.
     """
 
+    what = "GAF"
+
     def __init__(self, image_size: int, method: str = "summation", chunk_size: int = 1024):
         if method not in METHODS:
             raise ConfigError(f"gaf.method: {method!r} is not one of {METHODS}")
-        if int(image_size) < 2:
-            raise ConfigError(f"gaf.image_size: must be at least 2, got {image_size}")
-        self.image_size = int(image_size)
+        super().__init__(image_size, chunk_size)
         self.method = method
-        self.chunk_size = int(chunk_size)
 
-    def transform(self, X, out_dtype=np.float32) -> np.ndarray:
-        """Images of ``X`` [N, L] → [N, S, S], or of multichannel ``X`` [N, C, L] → [N, C, S, S]."""
-        X = np.asarray(X)
-        if X.ndim not in (2, 3):
-            raise DataError(f"GAF input must be [N, L] or [N, C, L], got shape {X.shape}")
-        if X.shape[-1] < self.image_size:
-            raise ConfigError(f"gaf.image_size: {self.image_size} is larger than the window length {X.shape[-1]}")
-        if not np.isfinite(X).all():
-            raise DataError("GAF input contains NaN or Inf values")
-        rows = X.reshape(-1, X.shape[-1])
-        S = self.image_size
-        out = np.empty((rows.shape[0], S, S), dtype=out_dtype)
-        target = torch.from_numpy(out)  # shares memory with out
-        for start in range(0, rows.shape[0], self.chunk_size):
-            chunk = rows[start:start + self.chunk_size]
-            left, right = _factors(minmax_scale(paa(chunk, S)), self.method)
-            _products_into(target[start:start + len(chunk)], left, right)
-        return out.reshape(*X.shape[:-1], S, S)
+    @classmethod
+    def from_settings(cls, settings: dict) -> "GramianAngularField":
+        """From a representation's settings (:mod:`gafkd.gaf.registry`)."""
+        return cls(settings["image_size"], settings["method"], settings.get("chunk_size", 1024))
 
-    __call__ = transform
+    def _images_into(self, out: np.ndarray, rows: np.ndarray) -> None:
+        left, right = _factors(minmax_scale(paa(rows, self.image_size)), self.method)
+        _products_into(torch.from_numpy(out), left, right)

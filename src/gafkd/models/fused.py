@@ -29,6 +29,15 @@ def member_state(fused: dict, member: int, members: int) -> dict:
     return state
 
 
+def load_member(fused: torch.nn.Module, member: int, members: int, state: dict) -> None:
+    """Overwrite member ``member``'s block of a fused model (or a plain one, ``members`` 1) with a plain state dict."""
+    with torch.no_grad():
+        for key, target in fused.state_dict().items():
+            if target.dim() == 0:
+                continue  # shared scalars (num_batches_tracked)
+            target.view(members, -1, *target.shape[1:])[member].copy_(state[key])
+
+
 def build_fused(arch: str, modality: str, num_classes: int, seeds: list[int]) -> torch.nn.Module:
     """A fused model whose member m starts exactly as ``build_model`` does under ``torch.manual_seed(seeds[m])``."""
     states = []

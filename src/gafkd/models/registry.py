@@ -1,18 +1,22 @@
-"""Models by name and modality: ``gaf`` inputs are images (2-D), ``sig`` inputs are signals (1-D)."""
+"""Models by name and modality: image representations (``gaf``, ``pi``, …) are 2-D inputs, ``sig`` signals 1-D."""
 
 from __future__ import annotations
 
 from torch import nn
 
 from ..errors import ConfigError
+from ..gaf.registry import input_channels
 from .families import FAMILIES, MODALITY_DIMS, family_of  # noqa: F401 — the registry of families
 
 
-def build_model(arch: str, modality: str, num_classes: int, in_channels: int = 3, members: int = 1) -> nn.Module:
-    """A model of ``arch`` for ``modality`` inputs; ``members`` > 1 fuses that many (models.fused)."""
+def build_model(arch: str, modality: str, num_classes: int, in_channels: int | None = None,
+                members: int = 1) -> nn.Module:
+    """A model of ``arch`` for ``modality`` inputs (``in_channels``: the modality's, :mod:`gafkd.gaf.registry`);
+    ``members`` > 1 fuses that many (models.fused)."""
     if modality not in MODALITY_DIMS:
         raise ConfigError(f"modality: {modality!r} is not one of {sorted(MODALITY_DIMS)}")
-    return family_of(arch).build()(arch, num_classes, in_channels, MODALITY_DIMS[modality], members)
+    channels = input_channels(modality) if in_channels is None else in_channels
+    return family_of(arch).build()(arch, num_classes, channels, MODALITY_DIMS[modality], members)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -143,18 +143,24 @@ class WideResNet(nn.Module):
         self.channels_last = True
         return self
 
-    def forward(self, x):
-        """Logits; stage outputs are not kept (evaluation memory stays one block's tensors)."""
+    def forward(self, x, stage_outputs: bool = False):
+        """Logits; with ``stage_outputs`` also the three stages' outputs (similarity-preserving KD), each
+        [B, M·C, …] (member m's channels in block m). Without, none is kept past its stage (evaluation
+        memory stays one block's tensors)."""
         nwc = self.dims == 1 and self.channels_last
         if nwc:
             x = x.unsqueeze(2).contiguous(memory_format=torch.channels_last)
         out = self.stem(x)
+        stages = []
         for stage in self.stages:
             out = stage(out)
+            if stage_outputs:
+                stages.append(out)
         out = torch.relu(self.bn(out))
         # global average pooling as a mean: adaptive average pooling has no deterministic CUDA backward,
         # so strict determinism would refuse every model
-        return self.fc(out.mean(dim=tuple(range(2, out.dim()))))
+        logits = self.fc(out.mean(dim=tuple(range(2, out.dim()))))
+        return (logits, stages) if stage_outputs else logits
 
 
 def build_wrn(arch: str, num_classes: int, in_channels: int = 3, dims: int = 2, members: int = 1) -> WideResNet:

@@ -7,11 +7,12 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import DataError
-from ..grid import baseline_is_teacher
+from ..grid import baseline_is_teacher, for_dataset, student_model
 from ..io import read_json
-from ..names import BASELINE, OK, TEACHER
+from ..names import BASELINE, KD3, KDN, OK, TEACHER, Experiment
 
-RUN_COLUMNS = ["dataset", "kind", "teachers", "student", "alpha", "lam", "seed", "status", "best_test_acc",
+RUN_COLUMNS = ["dataset", "kind", "teachers", "student", "alpha", "lam", "weights", "variant", "seed", "status",
+               "best_test_acc",
                "final_test_acc", "test_acc_at_best_val", "best_epoch", "best_val_epoch", "epochs", "params", "seconds", "device", "settings_digest", "code_version",
                "run_dir", "trained_as", "diverged_at"]
 REQUIRED = ("dataset", "kind", "seed", "best_test_acc", "final_test_acc")
@@ -33,6 +34,22 @@ def listed_metrics(manifest_paths) -> list[str]:
     return paths
 
 
+def _experiment_columns(metrics: dict) -> dict:
+    """``weights`` (``0.2/0.3/0.5`` of a three- or K-teacher run) and ``variant`` (base, ann, ann+sp), read
+    from the experiment's name the run recorded (results made before these columns existed have it too)."""
+    spec = (metrics.get("settings") or {}).get("experiment")
+    if metrics.get("kind") == TEACHER or not spec:
+        return {"weights": "", "variant": ""}
+    experiment = Experiment.parse(spec)
+    multi = experiment.kind in (KD3, KDN)
+    return {"weights": weights_text(experiment.weights) if multi else "", "variant": experiment.variant}
+
+
+def weights_text(weights) -> str:
+    """A weight tuple as runs.csv and the tables write it: ``0.2/0.3/0.5``."""
+    return "/".join(format(float(w), "g") for w in weights)
+
+
 def collect_runs(metrics_paths, config: dict | None = None) -> pd.DataFrame:
     """One row per run; with ``config``, also the baseline rows that are teacher runs (see below)."""
     rows = []
@@ -42,14 +59,16 @@ def collect_runs(metrics_paths, config: dict | None = None) -> pd.DataFrame:
         if missing:
             raise DataError(f"{path}: metrics file lacks {missing}; delete it and rerun its job")
         diverged = metrics.get("diverged") or {}
-        rows.append({**{column: metrics.get(column) for column in RUN_COLUMNS}, "run_dir": str(Path(path).parent),
-                     "trained_as": "", "status": metrics.get("status", OK),
+        rows.append({**{column: metrics.get(column) for column in RUN_COLUMNS}, **_experiment_columns(metrics),
+                     "run_dir": str(Path(path).parent), "trained_as": "", "status": metrics.get("status", OK),
                      "diverged_at": f"epoch {diverged['epoch']}, batch {diverged['batch']}" if diverged else ""})
     runs = pd.DataFrame(rows, columns=RUN_COLUMNS)
     for column in ("teachers", "student"):
         runs[column] = runs[column].fillna("")
-    if config is not None and baseline_is_teacher(config):
-        runs = pd.concat([runs, baseline_rows(runs, config)], ignore_index=True)
+    if config is not None:
+        aliases = [baseline_rows(runs[runs["dataset"] == d], for_dataset(config, d)) for d in config["datasets"]
+                   if baseline_is_teacher(for_dataset(config, d))]
+        runs = pd.concat([runs, *aliases], ignore_index=True)
     return runs.sort_values(["dataset", "kind", "teachers", "student", "alpha", "lam", "seed"],
                             na_position="first", kind="stable").reset_index(drop=True)
 
@@ -60,10 +79,11 @@ def baseline_rows(runs: pd.DataFrame, config: dict) -> pd.DataFrame:
     Only called when :func:`gafkd.grid.baseline_is_teacher`: the student alone then never trains as
     a student, and its row in every table shows the teacher's runs under its own label.
     """
-    student = f"sig:{config['students']['arch']}"
+    student = student_model(config)
     seeds = set(config["students"]["seeds"])
     teacher = runs[(runs["kind"] == TEACHER) & (runs["teachers"] == student) & runs["seed"].isin(seeds)]
-    return teacher.assign(kind=BASELINE, teachers="", student=student, trained_as=f"{TEACHER} {student}")
+    return teacher.assign(kind=BASELINE, teachers="", student=student, weights="", variant=Experiment(BASELINE).variant,
+                          trained_as=f"{TEACHER} {student}")
 
 
 def read_runs(path) -> pd.DataFrame:
@@ -71,9 +91,9 @@ def read_runs(path) -> pd.DataFrame:
         "alpha", "lam", "best_test_acc", "final_test_acc", "test_acc_at_best_val", "best_val_epoch")})
     # columns a runs.csv written by an earlier version lacks
     for column, value in (("trained_as", ""), ("status", OK), ("diverged_at", ""), ("test_acc_at_best_val", float("nan")),
-                          ("best_val_epoch", float("nan"))):
+                          ("best_val_epoch", float("nan")), ("weights", ""), ("variant", "")):
         if column not in runs:
             runs[column] = value
-    for column in ("teachers", "student", "device", "trained_as", "status", "diverged_at"):
+    for column in ("teachers", "student", "device", "trained_as", "status", "diverged_at", "weights", "variant"):
         runs[column] = runs[column].astype(str)
     return runs

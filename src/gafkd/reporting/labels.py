@@ -1,16 +1,17 @@
-"""Row labels in the notes' wording, e.g. ``T1: WRN16-3(GAF), T2: WRN16-3(Sig), S: WRN16-1(Sig)``."""
+"""Row labels in the notes' wording, e.g. ``T1: WRN16-3(PI), T2: WRN16-3(Sig), S: WRN16-1(Sig)``.
+
+Every label names its representation (the registry's label: GAF, GADF, MTF, PI, …; Sig for signals)."""
 
 from __future__ import annotations
 
+from ..gaf.registry import label as modality_label
 from ..names import BASELINE, TEACHER, ModelId
-
-MODALITY = {"gaf": "GAF", "sig": "Sig"}
 
 
 def model_label(spec: str) -> str:
     """``gaf:wrn16-3`` → ``WRN16-3(GAF)``."""
     model = ModelId.parse(spec)
-    return f"{model.arch.upper()}({MODALITY[model.modality]})"
+    return f"{model.arch.upper()}({modality_label(model.modality)})"
 
 
 def teachers_label(teachers: str, weights=None) -> str:
@@ -28,7 +29,7 @@ def experiment_label(kind: str, teachers: str, student: str, suffix: str | None,
     tail = f" ({suffix})" if suffix else ""
     if kind == TEACHER:
         model = ModelId.parse(teachers)
-        return f"{model.arch.upper()} ({MODALITY[model.modality]} single network{f', {suffix}' if suffix else ''})"
+        return f"{model.arch.upper()} ({modality_label(model.modality)} single network{f', {suffix}' if suffix else ''})"
     if kind == BASELINE:
         return f"S: {model_label(student)} alone{tail}"
     return f"{teachers_label(teachers, weights)}, S: {model_label(student)}{tail}"

@@ -8,15 +8,18 @@ from pathlib import Path
 import pandas as pd
 
 from ..data.store import load_windows
+from ..gaf.registry import label
+from ..grid import for_dataset
 from ..io import write_text_atomic
-from ..names import DIVERGED, KD1, KD2, OK, TEACHER
+from ..names import DIVERGED, KD1, KD2, KD3, OK, TEACHER
 from ..provenance import package_versions, settings_digest
 from .collect import collect_runs, listed_metrics, read_runs
-from .plots import Curve, confusion_plot, gaf_examples, learning_curves, sweep_plot
+from .plots import Curve, confusion_plot, image_examples, learning_curves, sweep_plot, weights_plot
 from .summary import CONFIG_COLUMNS, summarize
 from .tables import METRIC_COLUMN, DatasetTables, render_tables, tables_html
 
-REFERENCE = "reference_results.csv"
+# the notes' published numbers: one- and two-teacher (alpha), and three-teacher (weights) tables
+REFERENCES = ("reference_results.csv", "reference_results_three_teachers.csv")
 
 
 def write_runs(manifest_paths, output, config: dict | None = None) -> dict:
@@ -33,10 +36,17 @@ def write_summary(runs_path, output) -> dict:
 
 
 def load_reference(path=None) -> pd.DataFrame:
-    """The notes' published numbers (shipped with the package; a path overrides)."""
-    if path is None:
-        path = resources.files("gafkd") / "reference" / REFERENCE
-    return pd.read_csv(path)
+    """The notes' published numbers (shipped with the package; a path overrides); ``weights`` is the
+    three-teacher rows' triple (``0.2/0.3/0.5``), empty elsewhere."""
+    paths = [path] if path is not None else [resources.files("gafkd") / "reference" / name for name in REFERENCES]
+    frame = pd.concat([pd.read_csv(p, dtype={"weights": str}) for p in paths], ignore_index=True)
+    if "weights" not in frame:
+        frame["weights"] = ""
+    frame["weights"] = frame["weights"].fillna("")
+    for column in ("alpha", "lambda"):
+        if column not in frame:
+            frame[column] = float("nan")
+    return frame
 
 
 def footer(config: dict, runs: pd.DataFrame) -> str:
@@ -76,25 +86,39 @@ def write_tables(config: dict, runs_path, output, html_output=None, reference_pa
     return {"lines": text.count("\n")}
 
 
-def write_plots(config: dict, dataset: str, runs_path, windows_path, gaf_path, outputs: dict) -> dict:
+def write_plots(config: dict, dataset: str, runs_path, windows_path, outputs: dict) -> dict:
+    config = for_dataset(config, dataset)
     runs = read_runs(runs_path)
     runs = runs[(runs["dataset"] == dataset) & (runs["status"] == OK)]  # diverged runs have no curve to draw
     metric = config["report"]["metric"]
     students = config["students"]
-    sweep_plot(runs, KD2, "alpha", metric, f"{dataset}: two-teacher KD, α sweep (λ = {students['kd2']['lam']:g})",
-               outputs["alpha_sweep"])
-    sweep_plot(runs, KD1, "lam", metric, f"{dataset}: one-teacher KD, λ sweep", outputs["lambda_sweep"])
+    tables = DatasetTables(config, dataset, runs)
+    swept = lambda kind: runs[runs["variant"].isin(["", tables._sweep_variant(kind)])]  # noqa: E731
+    sweep_plot(swept(KD2), KD2, "alpha", metric,
+               f"{dataset}: two-teacher KD, α sweep (λ = {students['kd2']['lam']:g})", outputs["alpha_sweep"])
+    sweep_plot(swept(KD1), KD1, "lam", metric, f"{dataset}: one-teacher KD, λ sweep", outputs["lambda_sweep"])
+    kd3 = students["kd3"]
+    weights_plot(runs, kd3["archs"], kd3["weights"],
+                 students["variants"] if KD3 in students["variant_kinds"] else ["base"], metric,
+                 f"{dataset}: three-teacher KD ({'/'.join(kd3['teachers'])}), λ = {kd3['lam']:g}",
+                 outputs["kd3_weights"])
     report = config["report"]
-    learning_curves(_curves(DatasetTables(config, dataset, runs)), outputs["learning_curves"],
+    learning_curves(_curves(tables), outputs["learning_curves"],
                     f"{dataset}: learning curves (test accuracy, mean over seeds)",
                     f"students (one teacher: λ = {report['lam']:g}; two teachers: α = {report['alpha']:g}, "
                     f"λ = {students['kd2']['lam']:g})")
     windows = load_windows(windows_path)
-    gaf_examples(windows, gaf_path, outputs["gaf_examples"], f"{dataset}: GAF image per class (x, y, z)")
     for kind, key in (("teacher", "confusion_teacher"), ("student", "confusion_student")):
         best = _best_run(runs, kind, metric)
         confusion_plot(_metrics_path(best), windows.class_names, outputs[key], f"{dataset}: best {kind}")
     return {"plots": len(outputs)}
+
+
+def write_image_examples(dataset: str, representation: str, windows_path, images_path, output) -> dict:
+    """One training window per class in ``representation`` (its channels stacked)."""
+    image_examples(load_windows(windows_path), images_path, representation, output,
+                   f"{dataset}: {label(representation)} image per class")
+    return {"plots": 1}
 
 
 def _best_run(runs: pd.DataFrame, kind: str, metric: str) -> pd.Series:

@@ -1,4 +1,4 @@
-"""The study's figures, one PNG each, from runs.csv, the runs' histories and metrics, and gaf.h5.
+"""The study's figures, one PNG each, from runs.csv, the runs' histories and metrics, and the images.
 
 Sized for the HTML report, which shows each figure about 900 px wide: text at 8 pt or more, legends
 outside the data, every colour scale with a colour bar, error bars said to be population std.
@@ -17,9 +17,10 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from ..gaf.store import load_gaf  # noqa: E402
+from ..gaf.registry import SIGNAL, representation  # noqa: E402
+from ..gaf.store import load_images  # noqa: E402
 from ..io import read_json  # noqa: E402
-from ..names import BASELINE, KD1, KD2, KDN, TEACHER, ModelId  # noqa: E402
+from ..names import BASELINE, KD1, KD2, KD3, KDN, TEACHER, ModelId  # noqa: E402
 from .labels import run_label, teachers_label  # noqa: E402
 from .tables import METRIC_COLUMN, METRIC_TEXT  # noqa: E402
 
@@ -29,7 +30,8 @@ plt.rcParams.update({"font.size": FONT, "axes.titlesize": FONT + 2, "legend.font
 # one colour per architecture (the teacher's, for students), the same in every figure
 ARCH_COLOURS = {"wrn16-1": "tab:blue", "wrn16-3": "tab:orange", "wrn28-1": "tab:green", "wrn28-3": "tab:red"}
 OTHER_COLOURS = ["tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan", "tab:gray"]
-STYLES = {"gaf": "-", "sig": "--", KD1: "-", KD2: "--", KDN: ":", BASELINE: "-"}
+STYLES = {SIGNAL: "--", KD1: "-", KD2: "--", KD3: "-.", KDN: ":", BASELINE: "-"}  # an image teacher: "-"
+VARIANT_COLOURS = {"base": "tab:gray", "ann": "tab:blue", "ann+sp": "tab:green", "sp": "tab:olive"}
 STD_NOTE = "error bars: population std (ddof = 0) over seeds"
 
 
@@ -82,6 +84,35 @@ def sweep_plot(runs: pd.DataFrame, kind: str, x: str, metric: str, title: str, p
     _save(fig, path)
 
 
+def weights_plot(runs: pd.DataFrame, archs, triples, variants, metric: str, title: str, path) -> None:
+    """Three-teacher KD: accuracy (mean ± population std over seeds) per weight triple, a bar per variant
+    (base / ann / ann+sp), one panel per teacher architecture."""
+    panels = max(len(archs), 1)
+    fig, axes = plt.subplots(1, panels, figsize=(max(7.2, 3.6 * panels), 4.6), sharey=True, squeeze=False)
+    chosen = runs[runs["kind"] == KD3]
+    labels = ["/".join(format(float(w), "g") for w in triple) for triple in triples]
+    width = 0.8 / max(len(variants), 1)
+    for ax, arch in zip(axes[0], archs or [None]):
+        frame = chosen[chosen["teachers"].str.endswith(f":{arch}")] if arch else chosen.iloc[:0]
+        for v, variant in enumerate(variants):
+            stats = (frame[frame["variant"] == variant].groupby("weights")[METRIC_COLUMN[metric]]
+                     .agg(["mean", lambda x: np.std(x, ddof=0)]).reindex(labels))
+            ax.bar(np.arange(len(labels)) + (v - (len(variants) - 1) / 2) * width, stats["mean"], width,
+                   yerr=stats.iloc[:, 1], capsize=2, color=VARIANT_COLOURS.get(variant, "tab:purple"), label=variant)
+        _baseline(ax, runs, metric)
+        ax.set_xticks(np.arange(len(labels)), labels, rotation=45, ha="right", rotation_mode="anchor")
+        ax.set(xlabel="weights (teachers in order)", title=f"T: {arch.upper()} ×3" if arch else "")
+        ax.grid(alpha=0.3, axis="y")
+        if chosen.empty:
+            ax.text(0.5, 0.5, "no runs of this kind", ha="center", transform=ax.transAxes)
+    axes[0][0].set_ylabel(f"test accuracy, {METRIC_TEXT[metric]} (%)")
+    if not chosen.empty:
+        axes[0][-1].legend(loc="upper left", bbox_to_anchor=(1.01, 1), title=STD_NOTE.replace(": ", ":\n"),
+                           title_fontsize=FONT)
+    fig.suptitle(title, fontsize=FONT + 3)
+    _save(fig, path)
+
+
 @dataclass(frozen=True)
 class Curve:
     """One learning curve: its label, the histories it averages, and which panel/colour/line it takes."""
@@ -121,36 +152,42 @@ def _curve_style(curve: Curve, index: int) -> dict:
     if curve.kind == BASELINE:
         return {"color": "black", "ls": STYLES[BASELINE]}
     first = ModelId.parse(curve.teachers.split("+")[0])
-    style = STYLES[first.modality] if curve.kind == TEACHER else STYLES[curve.kind]
+    style = STYLES.get(first.modality, "-") if curve.kind == TEACHER else STYLES[curve.kind]
     return {"color": arch_colour(first.arch, index), "ls": style}
 
 
-def gaf_examples(windows, gaf_path, path, title: str, per_row: int = 7) -> None:
-    """The first training window's GAF image of each class (x, y, z stacked), ``per_row`` classes a row."""
-    images = load_gaf(gaf_path)
+def image_examples(windows, images_path, name: str, path, title: str, per_row: int = 7) -> None:
+    """The first training window's image of each class in representation ``name``, its channels
+    (x, y, z; per axis each part of a compound image) stacked, ``per_row`` classes a row."""
+    entry = representation(name)
+    images = load_images(images_path)
+    channels = [f"{axis} {part}" if part else axis for axis in "xyz" for part in (entry.parts or ("",))]
+    depth = len(channels)
     classes = windows.class_names
     rows = -(-len(classes) // per_row)
-    fig, axes = plt.subplots(3 * rows, per_row, figsize=(1.55 * per_row + 1.2, 1.5 * 3 * rows + 1.2), squeeze=False,
-                             layout="constrained")  # room for each wrapped class name
+    fig, axes = plt.subplots(depth * rows, per_row, figsize=(1.55 * per_row + 1.2, 1.5 * depth * rows + 1.2),
+                             squeeze=False, layout="constrained")  # room for each wrapped class name
     shown = None
+    low, high = entry.value_range
     for c in range(rows * per_row):
-        column, block = c % per_row, 3 * (c // per_row)
+        column, block = c % per_row, depth * (c // per_row)
         members = np.flatnonzero((windows.labels == c) & (windows.split == "train")) if c < len(classes) else []
-        for axis in range(3):
-            ax = axes[block + axis, column]
+        for channel in range(depth):
+            ax = axes[block + channel, column]
             ax.set_xticks([]), ax.set_yticks([])
             if c >= len(classes):
                 ax.axis("off")
                 continue
             if len(members):
-                shown = ax.imshow(images[members[0], axis].astype(np.float32), cmap="RdBu_r", vmin=-1, vmax=1)
-            if axis == 0:
+                shown = ax.imshow(images[members[0], channel].astype(np.float32), cmap="RdBu_r" if low < 0 else "viridis",
+                                  vmin=low, vmax=high)
+            if channel == 0:
                 ax.set_title("\n".join(textwrap.wrap(classes[c], 16)), fontsize=FONT)
             if column == 0:
-                ax.set_ylabel("xyz"[axis], rotation=0, labelpad=10, fontsize=FONT + 1)
+                ax.set_ylabel(channels[channel], rotation=0, labelpad=10 + 8 * bool(entry.parts), fontsize=FONT + 1)
     fig.suptitle(title, fontsize=FONT + 3)
     if shown is not None:
-        fig.colorbar(shown, ax=axes, shrink=0.4, label="GASF value cos(φᵢ + φⱼ)")
+        fig.colorbar(shown, ax=axes, shrink=0.4, label=entry.title)
     _save(fig, path)
 
 

@@ -7,7 +7,7 @@ import pandas as pd
 
 from ..names import OK
 
-CONFIG_COLUMNS = ["dataset", "kind", "teachers", "student", "alpha", "lam"]
+CONFIG_COLUMNS = ["dataset", "kind", "teachers", "student", "alpha", "lam", "weights", "variant"]
 SUMMARY_COLUMNS = [*CONFIG_COLUMNS, "metric", "n", "mean", "std"]
 METRICS = ("best_test_acc", "final_test_acc", "test_acc_at_best_val")
 

@@ -16,9 +16,12 @@ import pandas as pd
 from tabulate import tabulate
 
 from ..classes import class_names
-from ..grid import baseline_is_teacher, experiments
-from ..names import BASELINE, DIVERGED, KD1, KD2, KDN, OK, TEACHER
-from .labels import experiment_label, teachers_label
+from ..gaf.registry import SIGNAL
+from ..grid import baseline_is_teacher, experiments, for_dataset, student_model
+from ..names import BASE, BASELINE, DIVERGED, KD1, KD2, KD3, KDN, OK, TEACHER
+from .collect import weights_text
+from ..gaf.registry import label as modality_label
+from .labels import experiment_label, model_label, teachers_label
 from .summary import mean_std
 
 METRIC_COLUMN = {"best": "best_test_acc", "final": "final_test_acc", "val": "test_acc_at_best_val"}
@@ -38,11 +41,14 @@ class Config:
     alpha: float | None
     lam: float | None
     seeds: tuple[int, ...]
-    weights: tuple[float, ...] | None = None
+    weights: tuple[float, ...] | None = None  # of a three- or K-teacher experiment
+    variant: str = ""  # a student's: base, ann, ann+sp (names.VARIANTS); teachers: ""
 
     def select(self, runs: pd.DataFrame) -> pd.DataFrame:
         mask = (runs["kind"] == self.kind) & (runs["teachers"] == self.teachers) & (runs["student"] == self.student)
         mask &= _matches(runs["alpha"], self.alpha) & _matches(runs["lam"], self.lam)
+        mask &= runs["weights"] == ("" if self.weights is None else weights_text(self.weights))
+        mask &= runs["variant"] == self.variant
         return runs[mask]
 
     def trials(self, runs: pd.DataFrame, metric: str) -> list[float | str | None]:
@@ -87,14 +93,17 @@ def mean_pm_std(values: list[float | None]) -> str:
 class DatasetTables:
     """The tables of one dataset variant, from the config's grid and the runs."""
 
-    def __init__(self, config: dict, dataset: str, runs: pd.DataFrame):
+    def __init__(self, config: dict, dataset: str, runs: pd.DataFrame, reference: pd.DataFrame | None = None):
+        """``reference``: the notes' numbers, for the Δ of the three-teacher cells (real data only)."""
         settings = config["datasets"][dataset]
-        self.config, self.dataset = config, dataset
+        config = for_dataset(config, dataset)
+        self.config, self.dataset, self.reference = config, dataset, reference
         self.runs = runs[runs["dataset"] == dataset]
-        self.suffix = f"{settings['window']}w, {len(class_names(settings['classes']))}cls"
+        self.n_classes = len(class_names(settings["classes"]))
+        self.suffix = f"{settings['window']}w, {self.n_classes}cls"
         self.metric = config["report"]["metric"]
         students = config["students"]
-        self.student = f"sig:{students['arch']}"
+        self.student = student_model(config)
         self.teacher_seeds = tuple(config["teachers"]["seeds"])
         self.student_seeds = tuple(students["seeds"])
         self.n_trials = max(len(self.teacher_seeds), len(self.student_seeds))
@@ -103,7 +112,7 @@ class DatasetTables:
     def main_configs(self) -> list[Config]:
         report, teachers = self.config["report"], self.config["teachers"]
         rows = [Config(TEACHER, f"{m}:{a}", "", None, None, self.teacher_seeds)
-                for m in ("gaf", "sig") if m in teachers["modalities"] for a in teachers["archs"]]
+                for m in teachers["modalities"] for a in teachers["archs"]]
         for e in experiments(self.config):
             if e.kind == BASELINE:
                 rows.append(self._config(e))
@@ -111,16 +120,68 @@ class DatasetTables:
                 rows.append(self._config(e))
             elif e.kind == KD2 and np.isclose(e.alpha, report["alpha"]):
                 rows.append(self._config(e))
+            elif e.kind == KD3 and np.allclose(e.weights, self.kd3_weights):
+                rows.append(self._config(e))
             elif e.kind == KDN:
                 rows.append(self._config(e))
         return rows
 
+    @property
+    def kd3_weights(self) -> tuple[float, ...]:
+        """The triple of the three-teacher rows in the main table: ``report.kd3_weights``, or (auto) the
+        notes' choice — 14 classes 0.2/0.3/0.5, 7 classes 0.2/0.2/0.6 — when swept, else the first swept."""
+        chosen = self.config["report"]["kd3_weights"]
+        if chosen != "auto":
+            return tuple(chosen)
+        swept = [tuple(w) for w in self.config["students"]["kd3"]["weights"]]
+        notes = (0.2, 0.3, 0.5) if self.n_classes == 14 else (0.2, 0.2, 0.6)
+        return notes if any(np.allclose(w, notes) for w in swept if len(w) == 3) else swept[0]
+
+    def kd3_tables(self) -> list[tuple[str, str]]:
+        """The group's three-teacher tables: one per variant, a row per weight triple, a column per
+        architecture (mean ± std); with ``reference`` rows (real data), each cell also gives Δ to the notes."""
+        kd3, students = self.config["students"]["kd3"], self.config["students"]
+        if not kd3["archs"]:
+            return []
+        variants = students["variants"] if KD3 in students["variant_kinds"] else [BASE]
+        names = "/".join(modality_label(m) for m in kd3["teachers"])
+        tables = []
+        for variant in variants:
+            headers = [f"Weights ({names}; lam = {kd3['lam']:g}, {variant}, {self.suffix})",
+                       *[f"T: {a.upper()} ×{len(kd3['teachers'])}" for a in kd3["archs"]]]
+            body = []
+            for w in kd3["weights"]:
+                row = [weights_text(w)]
+                for arch in kd3["archs"]:
+                    config = Config(KD3, "+".join(f"{m}:{arch}" for m in kd3["teachers"]), self.student, None,
+                                    kd3["lam"], self.student_seeds, tuple(w), variant)
+                    cell = mean_pm_std(config.trials(self.runs, self.metric))
+                    row.append(cell + self._delta(config))
+                body.append(row)
+            tables.append((f"Three teachers, {variant} (mean ± std)", _markdown(headers, body, CELL_WIDTH["pm"] + 10)))
+        return tables
+
+    def _delta(self, config: Config) -> str:
+        """`` (Δ +0.12)`` against the notes' number for this cell (real data only), else nothing."""
+        if self.reference is None or config.variant not in ("", BASE):
+            return ""
+        ref = self.reference
+        match = ref[(ref["dataset"] == self.dataset) & (ref["experiment"] == config.kind)
+                    & (ref["teachers"] == config.teachers) & (ref["weights"] == weights_text(config.weights))]
+        values = [v for v in config.trials(self.runs, self.metric) if isinstance(v, float)]
+        if match.empty or not values:
+            return ""
+        return f" (Δ {mean_std(values)[0] - match.iloc[0]['mean']:+.2f})"
+
     def _config(self, e) -> Config:
         return Config(e.kind, "+".join(e.teachers), self.student, e.alpha, e.lam if e.kind != BASELINE else None,
-                      self.student_seeds, e.weights if e.kind == KDN else None)
+                      self.student_seeds, e.weights if e.kind in (KD3, KDN) else None, e.variant)
 
     def label(self, c: Config, with_dataset: bool = True) -> str:
-        return experiment_label(c.kind, c.teachers, c.student, self.suffix if with_dataset else None, c.weights)
+        label = experiment_label(c.kind, c.teachers, c.student, self.suffix if with_dataset else None, c.weights)
+        students = self.config["students"]
+        several = c.kind in students["variant_kinds"] and len(students["variants"]) > 1
+        return label + (f" [{c.variant}]" if c.variant and (c.variant != BASE or several) else "")
 
     # -- tables --------------------------------------------------------------------------------
     def main_table(self) -> str:
@@ -141,19 +202,28 @@ class DatasetTables:
         kd2 = self.config["students"]["kd2"]
         if not kd2.get("pairs"):
             return None
-        rows = [(teachers_label(t), lambda a, t=t: Config(KD2, t, self.student, a, kd2["lam"], self.student_seeds))
-                for t in (f"gaf:{g}+sig:{v}" for g, v in kd2["pairs"])]
+        variant = self._sweep_variant(KD2)
+        rows = [(teachers_label(t), lambda a, t=t: Config(KD2, t, self.student, a, kd2["lam"], self.student_seeds,
+                                                          None, variant))
+                for t in (f"{image}:{g}+{SIGNAL}:{v}" for image in kd2["representations"] for g, v in kd2["pairs"])]
         return self._sweep(f"Teachers (lam = {format(kd2['lam'], 'g')}, {self.suffix})", "alpha", kd2["alphas"], rows)
 
     def lambda_table(self) -> str | None:
         kd1 = self.config["students"]["kd1"]
         if not kd1.get("teacher_archs"):
             return None
-        student = f"S: {self.student.split(':')[1].upper()}(Sig)"
+        student = f"S: {model_label(self.student)}"
         rows = [(f"{teachers_label(t)}, {student}",
-                 lambda lam, t=t: Config(KD1, t, self.student, None, lam, self.student_seeds))
-                for t in (f"gaf:{a}" for a in kd1["teacher_archs"])]
+                 lambda lam, t=t: Config(KD1, t, self.student, None, lam, self.student_seeds, None,
+                                         self._sweep_variant(KD1)))
+                for t in (f"{image}:{a}" for image in kd1["representations"] for a in kd1["teacher_archs"])]
         return self._sweep(f"One-teacher KD ({self.suffix})", "lam", kd1["lams"], rows)
+
+    def _sweep_variant(self, kind: str) -> str:
+        """The variant a sweep table shows: base, unless ``kind`` runs in variants without base."""
+        students = self.config["students"]
+        return students["variants"][0] if kind in students["variant_kinds"] and BASE not in students["variants"] \
+            else BASE
 
     def _sweep(self, title: str, parameter: str, values, rows) -> str:
         """One row per label, one ``mean ± std`` column per value of ``parameter``."""
@@ -168,11 +238,14 @@ class DatasetTables:
         configs = self.main_configs() + self._sweep_configs()
         seen = set()
         for c in configs:
-            match = ref[(ref["experiment"] == c.kind) & (ref["teachers"] == c.teachers)
-                        & _matches(ref["alpha"], c.alpha) & _matches(ref["lambda"], c.lam)]
-            if match.empty or (c.kind, c.teachers, c.alpha, c.lam) in seen:
+            if c.variant not in ("", BASE):  # the notes' numbers are the base variant's
                 continue
-            seen.add((c.kind, c.teachers, c.alpha, c.lam))
+            weights = "" if c.weights is None or c.kind != KD3 else weights_text(c.weights)
+            match = ref[(ref["experiment"] == c.kind) & (ref["teachers"] == c.teachers) & (ref["weights"] == weights)
+                        & _matches(ref["alpha"], c.alpha) & _matches(ref["lambda"], c.lam)]
+            if match.empty or (c.kind, c.teachers, c.alpha, c.lam, weights) in seen:
+                continue
+            seen.add((c.kind, c.teachers, c.alpha, c.lam, weights))
             notes = match.iloc[0]
             values = [v for v in c.trials(self.runs, self.metric) if isinstance(v, float)]
             if values:
@@ -223,7 +296,7 @@ def data_source(config: dict, dataset: str) -> str:
 
 
 def _same_runs_note(config: dict, suffix: str) -> str:
-    student = f"sig:{config['students']['arch']}"
+    student = student_model(config)
     alone = experiment_label(BASELINE, "", student, suffix)
     teacher = experiment_label(TEACHER, student, "", suffix)
     return (f"\"{alone}\" and \"{teacher}\" are the same experiment (model, data, cross-entropy loss, "
@@ -238,15 +311,16 @@ def render_tables(config: dict, runs: pd.DataFrame, reference: pd.DataFrame, foo
              f"mean and std are over those ({DIVERGED}: the run's loss turned non-finite; listed at the end). "
              "Generated from `runs.csv`; do not edit by hand.", ""]
     for dataset in config["datasets"]:
-        tables = DatasetTables(config, dataset, runs)
         synthetic = config["datasets"][dataset]["source"]["format"] == "synthetic"
+        tables = DatasetTables(config, dataset, runs, None if synthetic else reference)
         parts += [f"## {dataset} ({tables.suffix})", "", f"Data: {data_source(config, dataset)}.", "",
                   tables.main_table(), ""]
-        if baseline_is_teacher(config):
-            parts += [_same_runs_note(config, tables.suffix), ""]
+        if baseline_is_teacher(tables.config):
+            parts += [_same_runs_note(tables.config, tables.suffix), ""]
         comparison = None if synthetic else tables.reference_table(reference)
         for title, table in (("Alpha sweep (two-teacher KD, mean ± std)", tables.alpha_table()),
                              ("Lambda sweep (one-teacher KD, mean ± std)", tables.lambda_table()),
+                             *tables.kd3_tables(),
                              ("Comparison with the notes", comparison)):
             if table is not None:
                 parts += [f"### {title}", "", table, ""]

@@ -8,7 +8,8 @@ import numpy as np
 import torch
 
 from ..data.store import load_windows
-from ..gaf.store import load_gaf
+from ..gaf.registry import is_image
+from ..gaf.store import image_settings, load_images
 
 
 @dataclass
@@ -25,12 +26,13 @@ class RunData:
     windows_digest: str
     channels_last: bool = False  # 2-D batches in NHWC, for models converted to channels_last
     val_idx: torch.Tensor = field(default_factory=lambda: torch.zeros(0, dtype=torch.long))  # empty: no val split
+    images: dict | None = None  # the settings the image inputs were made with (None: raw signals)
 
     def to(self, device) -> "RunData":
         move = lambda t: t.to(device)  # noqa: E731
         return RunData(move(self.inputs), move(self.labels), move(self.train_idx), move(self.test_idx),
                        move(self.mean), move(self.std), self.num_classes, self.windows_digest, self.channels_last,
-                       move(self.val_idx))
+                       move(self.val_idx), self.images)
 
     def batch(self, idx: torch.Tensor) -> torch.Tensor:
         """Standardised float32 inputs of the rows ``idx``."""
@@ -76,10 +78,12 @@ def channel_stats(inputs: np.ndarray, rows: np.ndarray, chunk: int = 1024) -> tu
     return mean, np.where(std > 1e-8, std, 1.0)
 
 
-def load_run_data(modality: str, windows_path, gaf_path=None) -> RunData:
+def load_run_data(modality: str, windows_path, images_path=None) -> RunData:
+    """The windows' signals, or for an image modality the images of ``images_path`` (``{representation}.h5``)."""
     windows = load_windows(windows_path)
     digest = str(windows.attrs.get("settings_digest", ""))
-    inputs = load_gaf(gaf_path, digest) if modality == "gaf" else windows.signals
+    image = is_image(modality)
+    inputs = load_images(images_path, digest) if image else windows.signals
     train = windows.indices("train")
     mean, std = channel_stats(inputs, train)
     return RunData(
@@ -92,4 +96,5 @@ def load_run_data(modality: str, windows_path, gaf_path=None) -> RunData:
         std=torch.from_numpy(std).float(),
         num_classes=len(windows.class_names),
         windows_digest=digest,
+        images=image_settings(images_path) if image else None,
     )

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ..distillation.sp import member_stage_grams
 from ..faults import maybe_die
 from ..models.memory import EVAL_ROWS_MAX
 from .data import RunData
@@ -102,9 +103,17 @@ def train_epoch(model, data: RunData, loss_fn, teachers, optimizer, seeds, epoch
     for b in range(n_batches):
         idx = orders[:, b * batch_size:(b + 1) * batch_size]
         labels = data.labels[idx]
-        with precision():
-            logits = pack_logits(model, data.pack_batch(idx)).float()
-        member_losses = loss_fn(logits, labels, teachers(idx) if teachers is not None else None)
+        if getattr(teachers, "spkd", False):  # live teachers: logits and Gram matrices of their stage outputs
+            with precision():
+                logits, stages = model(data.pack_batch(idx), stage_outputs=True)
+            logits = (logits.unsqueeze(0) if members == 1 else logits).float()
+            teacher_logits, teacher_grams = teachers(idx)
+            member_losses = loss_fn(logits, labels, teacher_logits,
+                                    (member_stage_grams(stages, members), teacher_grams))
+        else:
+            with precision():
+                logits = pack_logits(model, data.pack_batch(idx)).float()
+            member_losses = loss_fn(logits, labels, teachers(idx) if teachers is not None else None)
         if poison is not None:  # NaN loss and NaN gradients for those members alone (no 0·NaN elsewhere)
             member_losses = member_losses * (1 + torch.where(poison, float("nan"), 0.0))
         total = member_losses.sum() if active is None else torch.where(active, member_losses, 0.0).sum()

@@ -22,10 +22,11 @@ import torch
 
 from ..distillation import LossSpec
 from ..distillation.pack import PackLoss
-from ..errors import GafkdError
+from ..errors import DataError, GafkdError
+from ..gaf.registry import SIGNAL
 from ..io import remove_stale_temporaries, write_json_atomic, write_text_atomic
 from ..models import count_parameters
-from ..models.fused import build_fused, member_state
+from ..models.fused import build_fused, load_member, member_state
 from ..models.memory import PackMemory, pack_memory, widest
 from ..names import Experiment
 from ..provenance import provenance
@@ -36,8 +37,8 @@ from .device import (autocast, configure, determinism_error, device_memory, devi
                      select_device, uses_channels_last)
 from .fit import PackResult, fit
 from .spec import Pack, RunSpec
-from .targets import PackTeachers
-from .teachers import CachedLogits, read_teacher_logits
+from .targets import PackTeachers, StageTeachers
+from .teachers import CachedLogits, load_teacher, read_teacher_logits
 
 HISTORY_COLUMNS = ("epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc", "val_loss", "val_acc", "seconds")
 FITS = 0.9  # share of a device's memory a pack may be planned to use when an error suggests a width
@@ -87,16 +88,31 @@ class PackJob:
         numerics = configure(threads, training, device)
         first = pack.members[0]
         data = load_run_data(first.modality, windows, gaf)
-        sources, slots, digests = _teacher_sources(pack, data.windows_digest, live_teachers)
+        if any(m.live_teachers for m in pack.members):  # SPKD: teachers run live (their digests: identity)
+            stage, teacher_records = _stage_teachers(pack, windows, data.windows_digest, training, device)
+            sources, slots = (), []
+            digests = [tuple(t["settings_digest"] for t in member) for member in teacher_records]
+        else:
+            stage = None
+            sources, slots, digests = _teacher_sources(pack, data.windows_digest, live_teachers)
         records = [provenance(m.settings(data.windows_digest, training, d)) for m, d in zip(pack.members, digests)]
-        model = prepare_model(build_fused(first.arch, first.modality, data.num_classes, [m.seed for m in pack.members])
-                              .to(device), training)
+        if data.images is not None:  # which representation settings (a PI recipe, say) made the inputs
+            records = [{**r, "images": data.images} for r in records]
+        fused = build_fused(first.arch, first.modality, data.num_classes, [m.seed for m in pack.members])
+        for m, member in enumerate(pack.members):
+            if member.init_from:  # annealed: this member starts from the student alone's weights
+                records[m]["init"] = _anneal(fused, m, pack.width, member, data.windows_digest)
+        model = prepare_model(fused.to(device), training)
         params = count_parameters(model) // pack.width
         memory = estimate_memory(first.arch, data, pack.width, training["batch_size"], params, sources)
         data = data.to(device)
         data.channels_last = uses_channels_last(training)  # the 2-D batches; 1-D models lay theirs out themselves
-        teachers = PackTeachers([s if live_teachers is not None else CachedLogits(s.to(device)) for s in sources],
-                                slots, device)
+        if stage is not None:
+            teachers = stage
+            records = [{**r, "live_teachers": t} for r, t in zip(records, teacher_records)]
+        else:
+            teachers = PackTeachers([s if live_teachers is not None else CachedLogits(s.to(device)) for s in sources],
+                                    slots, device)
         loss = PackLoss([_member_loss(m) for m in pack.members], device)
         return cls(pack, training, device, numerics, data, model, teachers, loss, records, params, memory, sources)
 
@@ -179,7 +195,7 @@ def _member_loss(member: RunSpec) -> LossSpec:
     if member.is_teacher:
         return LossSpec()
     e = member.experiment
-    return LossSpec(e.weights, e.lam or 0.0, member.temperature)
+    return LossSpec(e.weights, e.lam or 0.0, member.temperature, e.sp)
 
 
 def _teacher_sources(pack: Pack, windows_digest: str, live_teachers=None):
@@ -201,6 +217,47 @@ def _teacher_sources(pack: Pack, windows_digest: str, live_teachers=None):
         slots.append(member_slots)
         digests.append(tuple(source_digests[i] for i in member_slots))
     return sources, slots, digests
+
+
+def _stage_teachers(pack: Pack, windows, windows_digest: str, training: dict, device):
+    """The pack's SPKD teachers, run live (:class:`~gafkd.training.targets.StageTeachers`): each distinct
+    teacher loaded once, on its own inputs with its own training statistics, set up as training sets
+    models up; and what each member's metrics.json records about its teachers."""
+    index, teachers, slots, records = {}, [], [], []
+    for member in pack.members:
+        member_slots, member_records = [], []
+        for weights, which, images in member.live_teachers:
+            if (weights, which) not in index:
+                model, record = load_teacher(weights, which, device)
+                if record["windows_digest"] != windows_digest:
+                    raise DataError(f"{weights}: teacher was trained on other windows than {windows}; rerun train_teacher")
+                data = load_run_data(record["modality"], windows, images or None).to(device)
+                data.mean, data.std = record["mean"].to(device), record["std"].to(device)
+                data.channels_last = uses_channels_last(training)
+                index[weights, which] = len(teachers)
+                teachers.append((prepare_model(model, training), data, record["settings_digest"]))
+            member_slots.append(index[weights, which])
+            member_records.append({"weights": weights, "checkpoint": which,
+                                   "settings_digest": teachers[index[weights, which]][2]})
+        slots.append(member_slots)
+        records.append(member_records)
+    stage = StageTeachers([(model, data) for model, data, _ in teachers], slots, device,
+                          lambda: autocast(training, device))
+    return stage, records
+
+
+def _anneal(fused, m: int, width: int, member: RunSpec, windows_digest: str) -> dict:
+    """Load the member's starting weights (the student alone's chosen checkpoint) into the fused model;
+    what metrics.json records about them."""
+    path, which = member.init_from
+    start, record = load_teacher(path, which)
+    if record["windows_digest"] != windows_digest or (record["arch"], record["modality"]) != (member.arch,
+                                                                                             member.modality):
+        raise DataError(f"{path}: not a {member.modality}:{member.arch} run on these windows; rerun the student "
+                        "alone it should be (students.baseline)")
+    load_member(fused, m, width, start.state_dict())
+    return {"from": str(path), "weights": which, "epoch": record.get(f"{which}_epoch") if which != "final"
+            else None, "settings_digest": record["settings_digest"]}
 
 
 def _write_member(job: PackJob, member: RunSpec, m: int, result: PackResult) -> None:
@@ -237,10 +294,12 @@ def train_teacher(windows, gaf, outputs: dict, *, dataset: str, modality: str, a
 
 
 def distill(windows, logits_paths, outputs: dict, *, dataset: str, spec: str, student_arch: str, seed: int,
-            temperature: float, training: dict, threads: int = 1, gpus: int = 0, live_teachers=None) -> dict:
-    """Train the 1-D student of experiment ``spec`` from cached teacher logits (or ``live_teachers``)."""
-    member = RunSpec(dataset, "sig", student_arch, seed, dict(outputs), Experiment.parse(spec),
-                     tuple(str(p) for p in logits_paths), float(temperature))
+            temperature: float, training: dict, threads: int = 1, gpus: int = 0, live_teachers=None,
+            init_from: tuple[str, str] | None = None) -> dict:
+    """Train the 1-D student of experiment ``spec`` from cached teacher logits (or ``live_teachers``);
+    ``init_from`` (weights.pt, which checkpoint): an annealed student's start."""
+    member = RunSpec(dataset, SIGNAL, student_arch, seed, dict(outputs), Experiment.parse(spec),
+                     tuple(str(p) for p in logits_paths), float(temperature), init_from)
     return _single(member, windows, None, training, threads, gpus, live_teachers)
 
 

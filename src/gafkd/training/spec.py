@@ -38,6 +38,11 @@ class RunSpec:
     experiment: Experiment | None = None
     teacher_logits: tuple[str, ...] = ()  # students: cached logits, one per teacher of the experiment
     temperature: float = 4.0
+    # annealed students: (the student-alone run's weights.pt, which of its checkpoints) they start from
+    init_from: tuple[str, str] | None = None
+    # SPKD students: per teacher (its weights.pt, which checkpoint, its images file or "" for signals),
+    # run live for the stage outputs a cache cannot hold
+    live_teachers: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def is_teacher(self) -> bool:
@@ -66,19 +71,26 @@ class RunSpec:
         e = self.experiment
         return {"role": "student", **common, "experiment": e.spec, "teachers": list(e.teachers),
                 "weights": list(e.weights), "lam": e.lam, "temperature": float(self.temperature),
-                "teacher_logits": list(logits_digests)}
+                "teacher_logits": list(logits_digests),
+                **({"init_weights": self.init_from[1]} if self.init_from else {})}
 
     def to_dict(self) -> dict:
         """Plain data (Snakemake params, logs); :meth:`from_dict` reverses it."""
         return {"dataset": self.dataset, "modality": self.modality, "arch": self.arch, "seed": self.seed,
                 "outputs": dict(self.outputs), "experiment": None if self.is_teacher else self.experiment.spec,
-                "teacher_logits": list(self.teacher_logits), "temperature": self.temperature}
+                "teacher_logits": list(self.teacher_logits), "temperature": self.temperature,
+                # only when set: a random-start run's params stay what they were before annealing existed
+                **({"init_from": list(self.init_from)} if self.init_from else {}),
+                **({"live_teachers": [list(t) for t in self.live_teachers]} if self.live_teachers else {})}
 
     @classmethod
     def from_dict(cls, d: dict) -> "RunSpec":
         experiment = None if d.get("experiment") is None else Experiment.parse(d["experiment"])
+        init = d.get("init_from")
         return cls(d["dataset"], d["modality"], d["arch"], int(d["seed"]), dict(d["outputs"]), experiment,
-                   tuple(str(p) for p in d.get("teacher_logits", ())), float(d.get("temperature", 4.0)))
+                   tuple(str(p) for p in d.get("teacher_logits", ())), float(d.get("temperature", 4.0)),
+                   (str(init[0]), str(init[1])) if init else None,
+                   tuple(tuple(str(v) for v in t) for t in d.get("live_teachers", ())))
 
 
 @dataclass(frozen=True)

@@ -35,3 +35,46 @@ class PackTeachers:
             return self.table[self.slots.unsqueeze(2), idx.unsqueeze(1)].float()
         return torch.stack([torch.stack([self.sources[u](idx[m]) for u in member_slots])
                             for m, member_slots in enumerate(self.slots.tolist())]).float()
+
+
+class StageTeachers:
+    """Teachers run live for similarity-preserving KD: their logits [M, T, B, K] and the Gram matrices of
+    their three stage outputs [M, T, S, B, B] on each member's rows.
+
+    Stage outputs are a map per window and stage: too large to cache, so each step runs every distinct
+    teacher once, in eval mode and without gradients, over the union of the rows the members it teaches
+    drew, then hands each member its rows. ``teachers``: (model, its RunData: own inputs and training
+    statistics) per distinct teacher; ``slots[m]``: member m's teachers, in order.
+    """
+
+    spkd = True
+
+    def __init__(self, teachers: list, slots: list[list[int]], device="cpu", precision=None):
+        from contextlib import nullcontext
+
+        self.teachers, self.precision = teachers, precision or nullcontext
+        self.width = max(len(s) for s in slots)
+        self.slots = [list(s) for s in slots]
+
+    @torch.no_grad()
+    def __call__(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        from ..distillation.sp import gram
+
+        members, batch = idx.shape
+        logits = grams = None
+        for j, (model, data) in enumerate(self.teachers):
+            users = [(m, t) for m, member in enumerate(self.slots) for t, u in enumerate(member) if u == j]
+            if not users:
+                continue
+            rows = torch.unique(torch.cat([idx[m] for m, _ in users]))  # sorted
+            with self.precision():
+                out, stages = model(data.batch(rows), stage_outputs=True)
+            flat = [s.reshape(len(rows), -1).float() for s in stages]
+            if logits is None:
+                logits = torch.zeros(members, self.width, batch, out.shape[1], device=idx.device)
+                grams = torch.zeros(members, self.width, len(flat), batch, batch, device=idx.device)
+            for m, t in users:
+                where = torch.searchsorted(rows, idx[m])
+                logits[m, t] = out[where].float()
+                grams[m, t] = torch.stack([gram(f[where]) for f in flat])
+        return logits, grams

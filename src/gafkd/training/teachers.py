@@ -14,6 +14,7 @@ import logging
 import os
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from ..schema import training_settings
@@ -61,7 +62,8 @@ class CachedLogits:
 
 def write_teacher_logits(weights_paths, windows_path, gaf_path, outputs, training: dict | None = None, gpus: int = 0,
                          threads: int = 1, manifest=None) -> dict:
-    """Logits [N, C] of each teacher (a pack's members) on every window (train, test and unused), float32.
+    """Logits [N, C] of each teacher (a pack's members) on the train and test windows, float32 (NaN on the
+    validation windows and those no split uses: students never read them).
 
     The device is set up exactly as training set it up (device, numerics, channels-last, autocast), so
     the logits are the teacher's own: each file records the test accuracy they give next to the one the
@@ -90,8 +92,11 @@ def write_teacher_logits(weights_paths, windows_path, gaf_path, outputs, trainin
                             "rerun train_teacher")
         # the teacher's own training statistics
         data.mean, data.std = record["mean"].to(device), record["std"].to(device)
-        logits = predict(model, data, torch.arange(len(data.labels), device=device),
-                         lambda: autocast(training, device)).cpu().numpy()
+        # the rows students learn from (train) and the check's (test): validation rows and windows no split
+        # uses are never asked for a teacher's logits, and stay NaN
+        rows = torch.cat([data.train_idx, data.test_idx]).sort().values
+        logits = np.full((len(data.labels), data.num_classes), np.nan, dtype=np.float32)
+        logits[rows.cpu().numpy()] = predict(model, data, rows, lambda: autocast(training, device)).cpu().numpy()
         test = data.test_idx.cpu().numpy()
         reproduced = float((logits[test].argmax(1) == data.labels.cpu().numpy()[test]).sum()) / len(test) * 100
         reported = _reported_accuracy(weights_path, which)

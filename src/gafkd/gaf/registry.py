@@ -1,0 +1,109 @@
+"""The image representations by name — one entry each, without importing torch.
+
+An entry says what a representation is: its transform (a class with ``from_settings``, imported only
+when images are made), its channels per signal axis, the settings it reads from the config's
+``images`` section (their types and defaults: the schema), its name in tables and plots, and the
+reference implementation its tests hold it to. The ``gaf`` stage writes
+``results/{dataset}/{name}.h5`` for every representation a teacher uses; model families, names, the
+grid, packs, status, bench and report ask this registry, so a new representation is one entry here
+(and its settings in the schema, which a test keeps in step).
+
+``gaf`` is the group's name for the Gramian angular *summation* field (GASF) and stays so.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..errors import ConfigError
+
+AXES = 3  # a window's signal axes (x, y, z): an image representation makes per_axis channels of each
+SIGNAL = "sig"  # the raw-signal modality (1-D models); every other modality is an image representation
+SHARED = ("image_size", "dtype", "chunk_size")  # images.* settings every representation reads
+
+
+@dataclass(frozen=True)
+class Representation:
+    name: str
+    label: str  # in tables and plots: "WRN16-1(PI)"
+    title: str  # what it is, in a line
+    transform: str  # "module:Class", built by Class.from_settings(settings)
+    reference: str  # what the tests compare it with
+    per_axis: int = 1  # image channels per signal axis
+    parts: tuple[str, ...] = ()  # the names of a multi-channel representation's channels of one axis
+    value_range: tuple[float, float] = (0.0, 1.0)  # of its pixels (plots share one colour scale)
+    fixed: dict = field(default_factory=dict)  # settings the representation implies
+    own: Callable[[dict], dict] | None = None  # its own settings from the images section
+
+    @property
+    def channels(self) -> int:
+        return AXES * self.per_axis
+
+    def settings(self, images: dict) -> dict:
+        """What makes its images: the ``gaf`` rule's params and the digest in ``{name}.h5``, keys sorted
+        (Snakemake compares params as text)."""
+        merged = {**{key: images[key] for key in SHARED}, **self.fixed, **(self.own(images) if self.own else {})}
+        return {key: dict(sorted(v.items())) if isinstance(v, dict) else v for key, v in sorted(merged.items())}
+
+    def transformer(self, settings: dict):
+        module, name = self.transform.split(":")
+        return getattr(importlib.import_module(module), name).from_settings(settings)
+
+
+def _pi_settings(images: dict) -> dict:
+    """images.pi, the Rips options only when the Rips recipe is chosen (they change no sublevel image)."""
+    pi = dict(images["pi"])
+    rips = pi.pop("rips")
+    return {**pi, "rips": rips} if pi["recipe"] == "rips" else pi
+
+
+REPRESENTATIONS = {r.name: r for r in (
+    # gaf's settings are {image_size, method, dtype, chunk_size}, as before the registry: gaf.h5 files
+    # made then stay valid (same params, same digest); every other entry names itself in its settings.
+    Representation("gaf", "GAF", "Gramian angular summation field (GASF)", "gafkd.gaf.transform:GramianAngularField",
+                   "pyts.image.GramianAngularField(method='summation')", fixed={"method": "summation"}, value_range=(-1.0, 1.0)),
+    Representation("gadf", "GADF", "Gramian angular difference field", "gafkd.gaf.transform:GramianAngularField",
+                   "pyts.image.GramianAngularField(method='difference')",
+                   fixed={"representation": "gadf", "method": "difference"}, value_range=(-1.0, 1.0)),
+    Representation("mtf", "MTF", "Markov transition field (quantile bins)", "gafkd.gaf.mtf:MarkovTransitionField",
+                   "pyts.image.MarkovTransitionField(strategy='quantile')", fixed={"representation": "mtf"},
+                   own=lambda images: dict(images["mtf"])),
+    Representation("compound", "GASF+GADF+MTF", "GASF, GADF and MTF of each axis (Wang & Oates)",
+                   "gafkd.gaf.compound:CompoundImage", "the three references", per_axis=3,
+                   parts=("GASF", "GADF", "MTF"), value_range=(-1.0, 1.0),
+                   fixed={"representation": "compound"}, own=lambda images: dict(images["mtf"])),
+    Representation("pi", "PI", "persistence image", "gafkd.gaf.persistence:PersistenceImage",
+                   "ripser + persim.PersImage (legacy)", own=_pi_settings,
+                   fixed={"representation": "pi", "scaling": "(x - mean) / (max - min)"}),
+)}
+MODALITIES = (*REPRESENTATIONS, SIGNAL)
+
+
+def representation(name: str, key: str = "representation") -> Representation:
+    """The entry ``name``; a ConfigError names ``key`` and the known names otherwise."""
+    try:
+        return REPRESENTATIONS[name]
+    except (KeyError, TypeError):
+        raise ConfigError(f"{key}: {name!r} is not an image representation "
+                          f"(known: {', '.join(REPRESENTATIONS)}; {SIGNAL} is the raw signal)") from None
+
+
+def of_settings(settings: dict) -> Representation:
+    """The representation that ``settings`` (a ``{name}.h5`` file's) describe: gaf's do not name it."""
+    return representation(settings.get("representation", "gaf"), "settings.representation")
+
+
+def is_image(modality: str) -> bool:
+    return modality in REPRESENTATIONS
+
+
+def input_channels(modality: str) -> int:
+    """Channels of a model's input: the representation's images, or the signal's axes."""
+    return AXES if modality == SIGNAL else representation(modality, "modality").channels
+
+
+def label(modality: str) -> str:
+    """The modality's name in tables: GAF, PI, …, Sig."""
+    return "Sig" if modality == SIGNAL else representation(modality, "modality").label
