@@ -1,5 +1,6 @@
 """Similarity-preserving KD in packs equals a plain one-run implementation of Tung & Mori's loss."""
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -14,11 +15,15 @@ from gafkd.training.targets import StageTeachers
 N, CLASSES = 40, 5
 
 
-def _data(inputs):
+CUDA = pytest.param("cuda", marks=[pytest.mark.cuda, pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs CUDA (the device check runs these)")])
+
+
+def _data(inputs, device="cpu"):
     labels = torch.arange(N) % CLASSES
     return RunData(inputs=inputs, labels=labels, train_idx=torch.arange(N), test_idx=torch.arange(0),
                    mean=torch.zeros(inputs.shape[1]), std=torch.ones(inputs.shape[1]), num_classes=CLASSES,
-                   windows_digest="x")
+                   windows_digest="x").to(device)
 
 
 def _plain_loss(student, teachers, x_student, teacher_inputs, labels, spec: LossSpec):
@@ -42,25 +47,28 @@ def _plain_loss(student, teachers, x_student, teacher_inputs, labels, spec: Loss
     return loss
 
 
-def test_pack_spkd_loss_equals_one_run_implementations():
+@pytest.mark.parametrize("device", ["cpu", CUDA])
+def test_pack_spkd_loss_equals_one_run_implementations(device, monkeypatch):
     torch.manual_seed(0)
-    signals = _data(torch.randn(N, 3, 64))
-    images = _data(torch.randn(N, 3, 16, 16))
-    image_teacher = build_model("wrn16-1", "gaf", CLASSES).eval()
-    signal_teacher = build_model("wrn16-1", "sig", CLASSES).eval()
+    # fp32 convolutions on both sides on CUDA (cuBLAS matmuls are fp32 by default)
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
+    signals = _data(torch.randn(N, 3, 64), device)
+    images = _data(torch.randn(N, 3, 16, 16), device)
+    image_teacher = build_model("wrn16-1", "gaf", CLASSES).to(device).eval()
+    signal_teacher = build_model("wrn16-1", "sig", CLASSES).to(device).eval()
     seeds = [3, 4]
-    student = build_fused("wrn16-1", "sig", CLASSES, seeds)
+    student = build_fused("wrn16-1", "sig", CLASSES, seeds).to(device)
     specs = [LossSpec((0.3, 0.7), 0.7, 4.0, 700.0), LossSpec((1.0,), 0.5, 4.0, 200.0)]
     slots = [[0, 1], [0]]  # member 0: image + signal teachers; member 1: the image teacher alone
     teachers = StageTeachers([(image_teacher, images), (signal_teacher, signals)], slots)
-    idx = torch.stack([torch.randperm(N)[:8], torch.randperm(N)[:8]])  # each member's own rows
+    idx = torch.stack([torch.randperm(N)[:8], torch.randperm(N)[:8]]).to(device)  # each member's own rows
     labels = signals.labels[idx]
     logits, stages = student(signals.pack_batch(idx), stage_outputs=True)
     teacher_logits, teacher_grams = teachers(idx)
-    ours = PackLoss(specs)(logits, labels, teacher_logits, (member_stage_grams(stages, 2), teacher_grams))
+    ours = PackLoss(specs, device)(logits, labels, teacher_logits, (member_stage_grams(stages, 2), teacher_grams))
 
     for m, spec in enumerate(specs):
-        plain = build_model("wrn16-1", "sig", CLASSES)
+        plain = build_model("wrn16-1", "sig", CLASSES).to(device)
         plain.load_state_dict(member_state(student.state_dict(), m, 2))
         plain.train()
         rows = idx[m]
