@@ -236,3 +236,24 @@ def test_baseline_rows_alias_the_teacher_runs(tmp_path):
     rows = {row.split("|")[1].strip(): row.split("|")[2:-1] for row in main_table_rows(text)}
     assert rows["S: WRN16-1(Sig) alone (500w, 14cls)"] == rows["WRN16-1 (Sig single network, 500w, 14cls)"]
     assert "trained once, as the teacher, and shown in both rows" in text
+
+
+def test_three_teacher_tables_per_variant_with_the_notes_delta():
+    """Real data: a table per variant (a row per triple, a column per arch); base cells carry Δ to the notes."""
+    config = copy.deepcopy(CONFIG)
+    config["teachers"]["modalities"] = ["gaf", "pi", "sig"]
+    config["students"].update({"kd3": {**config["students"]["kd3"], "archs": ["wrn16-1", "wrn16-3"]},
+                               "variants": ["base", "ann"], "variant_kinds": ["kd3"]})
+    runs = fake_runs(config, seed=3)
+    tables = DatasetTables(config, "gene14_w500", runs, load_reference())
+    titles = [title for title, _ in tables.kd3_tables()]
+    assert titles == ["Three teachers, base (mean ± std)", "Three teachers, ann (mean ± std)"]
+    base, ann = (table for _, table in tables.kd3_tables())
+    row = next(line for line in base.splitlines() if line.startswith("| 0.2/0.3/0.5"))
+    ours = runs[(runs["kind"] == "kd3") & (runs["weights"] == "0.2/0.3/0.5") & (runs["variant"] == "base")
+                & runs["teachers"].str.endswith("wrn16-1")]["best_test_acc"].mean()
+    assert f"(Δ {ours - 70.4115:+.2f})" in row.split("|")[2]  # the notes: 70.4115 for WRN16-1 at 0.2/0.3/0.5
+    assert "Δ" not in ann  # the notes' numbers are the base variant's
+    assert len(base.splitlines()) == 2 + 10  # header, rule, the notes' ten triples
+    main = [tables.label(c) for c in tables.main_configs() if c.kind == "kd3"]
+    assert [m.split("w = ")[1][:11] for m in main] == ["0.2/0.3/0.5"] * 4  # 2 archs × 2 variants, 14 classes
