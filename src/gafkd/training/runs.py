@@ -38,7 +38,7 @@ from .device import (autocast, configure, determinism_error, device_memory, devi
 from .fit import PackResult, fit
 from .spec import Pack, RunSpec
 from .targets import PackTeachers, StageTeachers
-from .teachers import CachedLogits, load_teacher, read_teacher_logits
+from .teachers import CachedLogits, load_teacher, read_teacher_logits, teacher_inputs
 
 HISTORY_COLUMNS = ("epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc", "val_loss", "val_acc", "seconds")
 FITS = 0.9  # share of a device's memory a pack may be planned to use when an error suggests a width
@@ -89,7 +89,7 @@ class PackJob:
         first = pack.members[0]
         data = load_run_data(first.modality, windows, gaf)
         if any(m.live_teachers for m in pack.members):  # SPKD: teachers run live (their digests: identity)
-            stage, teacher_records = _stage_teachers(pack, windows, data.windows_digest, training, device)
+            stage, teacher_records = _stage_teachers(pack, windows, training, device)
             sources, slots = (), []
             digests = [tuple(t["settings_digest"] for t in member) for member in teacher_records]
         else:
@@ -219,21 +219,17 @@ def _teacher_sources(pack: Pack, windows_digest: str, live_teachers=None):
     return sources, slots, digests
 
 
-def _stage_teachers(pack: Pack, windows, windows_digest: str, training: dict, device):
+def _stage_teachers(pack: Pack, windows, training: dict, device):
     """The pack's SPKD teachers, run live (:class:`~gafkd.training.targets.StageTeachers`): each distinct
-    teacher loaded once, on its own inputs with its own training statistics, set up as training sets
-    models up; and what each member's metrics.json records about its teachers."""
-    index, teachers, slots, records = {}, [], [], []
+    teacher loaded once, on its own inputs (each modality's read once) with its own training statistics,
+    set up as training sets models up; and what each member's metrics.json records about its teachers."""
+    index, teachers, slots, records, loaded = {}, [], [], [], {}
     for member in pack.members:
         member_slots, member_records = [], []
         for weights, which, images in member.live_teachers:
             if (weights, which) not in index:
                 model, record = load_teacher(weights, which, device)
-                if record["windows_digest"] != windows_digest:
-                    raise DataError(f"{weights}: teacher was trained on other windows than {windows}; rerun train_teacher")
-                data = load_run_data(record["modality"], windows, images or None).to(device)
-                data.mean, data.std = record["mean"].to(device), record["std"].to(device)
-                data.channels_last = uses_channels_last(training)
+                data = teacher_inputs(loaded, record, weights, windows, images or None, training, device)
                 index[weights, which] = len(teachers)
                 teachers.append((prepare_model(model, training), data, record["settings_digest"]))
             member_slots.append(index[weights, which])
@@ -241,8 +237,7 @@ def _stage_teachers(pack: Pack, windows, windows_digest: str, training: dict, de
                                    "settings_digest": teachers[index[weights, which]][2]})
         slots.append(member_slots)
         records.append(member_records)
-    stage = StageTeachers([(model, data) for model, data, _ in teachers], slots, device,
-                          lambda: autocast(training, device))
+    stage = StageTeachers([(model, data) for model, data, _ in teachers], slots, lambda: autocast(training, device))
     return stage, records
 
 

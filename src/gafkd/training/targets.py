@@ -9,8 +9,11 @@ which have no spare slots.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import torch
 
+from ..distillation.sp import gram
 from .teachers import CachedLogits
 
 
@@ -49,17 +52,13 @@ class StageTeachers:
 
     spkd = True
 
-    def __init__(self, teachers: list, slots: list[list[int]], device="cpu", precision=None):
-        from contextlib import nullcontext
-
+    def __init__(self, teachers: list, slots: list[list[int]], precision=None):
         self.teachers, self.precision = teachers, precision or nullcontext
         self.width = max(len(s) for s in slots)
         self.slots = [list(s) for s in slots]
 
     @torch.no_grad()
     def __call__(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        from ..distillation.sp import gram
-
         members, batch = idx.shape
         logits = grams = None
         for j, (model, data) in enumerate(self.teachers):

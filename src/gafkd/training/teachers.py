@@ -60,6 +60,22 @@ class CachedLogits:
         return self.logits[idx]
 
 
+def teacher_inputs(loaded: dict, record: dict, weights_path, windows_path, images_path, training: dict,
+                   device) -> RunData:
+    """A teacher's inputs as it trained on them: its modality's data, read and moved to the device once per
+    ``loaded`` (a cache the caller keeps), with the teacher's own training statistics."""
+    modality = record["modality"]
+    if modality not in loaded:
+        data = load_run_data(modality, windows_path, images_path).to(device)
+        data.channels_last = uses_channels_last(training)
+        loaded[modality] = data
+    data = copy.copy(loaded[modality])
+    if data.windows_digest != record["windows_digest"]:
+        raise DataError(f"{weights_path}: teacher was trained on other windows than {windows_path}; rerun train_teacher")
+    data.mean, data.std = record["mean"].to(device), record["std"].to(device)
+    return data
+
+
 def write_teacher_logits(weights_paths, windows_path, gaf_path, outputs, training: dict | None = None, gpus: int = 0,
                          threads: int = 1, manifest=None) -> dict:
     """Logits [N, C] of each teacher (a pack's members) on the train and test windows, float32 (NaN on the
@@ -82,16 +98,7 @@ def write_teacher_logits(weights_paths, windows_path, gaf_path, outputs, trainin
     for weights_path, output in zip(weights_paths, outputs):
         model, record = load_teacher(weights_path, which, device)
         model = prepare_model(model, training)
-        if record["modality"] not in loaded:  # read and moved to the device once per modality
-            data = load_run_data(record["modality"], windows_path, gaf_path).to(device)
-            data.channels_last = uses_channels_last(training)
-            loaded[record["modality"]] = data
-        data = copy.copy(loaded[record["modality"]])
-        if data.windows_digest != record["windows_digest"]:
-            raise DataError(f"{weights_path}: teacher was trained on other windows than {windows_path}; "
-                            "rerun train_teacher")
-        # the teacher's own training statistics
-        data.mean, data.std = record["mean"].to(device), record["std"].to(device)
+        data = teacher_inputs(loaded, record, weights_path, windows_path, gaf_path, training, device)
         # the rows students learn from (train) and the check's (test): validation rows and windows no split
         # uses are never asked for a teacher's logits, and stay NaN
         rows = torch.cat([data.train_idx, data.test_idx]).sort().values
