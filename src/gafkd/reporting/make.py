@@ -93,7 +93,7 @@ def write_plots(config: dict, dataset: str, runs_path, windows_path, outputs: di
     metric = config["report"]["metric"]
     students = config["students"]
     tables = DatasetTables(config, dataset, runs)
-    swept = lambda kind: runs[runs["variant"].isin(["", tables._sweep_variant(kind)])]  # noqa: E731
+    swept = lambda kind: runs[runs["variant"].isin(["", tables.sweep_variant(kind)])]  # noqa: E731
     sweep_plot(swept(KD2), KD2, "alpha", metric,
                f"{dataset}: two-teacher KD, α sweep (λ = {students['kd2']['lam']:g})", outputs["alpha_sweep"])
     sweep_plot(swept(KD1), KD1, "lam", metric, f"{dataset}: one-teacher KD, λ sweep", outputs["lambda_sweep"])

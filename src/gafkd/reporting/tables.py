@@ -202,7 +202,7 @@ class DatasetTables:
         kd2 = self.config["students"]["kd2"]
         if not kd2.get("pairs"):
             return None
-        variant = self._sweep_variant(KD2)
+        variant = self.sweep_variant(KD2)
         rows = [(teachers_label(t), lambda a, t=t: Config(KD2, t, self.student, a, kd2["lam"], self.student_seeds,
                                                           None, variant))
                 for t in (f"{image}:{g}+{SIGNAL}:{v}" for image in kd2["representations"] for g, v in kd2["pairs"])]
@@ -215,11 +215,11 @@ class DatasetTables:
         student = f"S: {model_label(self.student)}"
         rows = [(f"{teachers_label(t)}, {student}",
                  lambda lam, t=t: Config(KD1, t, self.student, None, lam, self.student_seeds, None,
-                                         self._sweep_variant(KD1)))
+                                         self.sweep_variant(KD1)))
                 for t in (f"{image}:{a}" for image in kd1["representations"] for a in kd1["teacher_archs"])]
         return self._sweep(f"One-teacher KD ({self.suffix})", "lam", kd1["lams"], rows)
 
-    def _sweep_variant(self, kind: str) -> str:
+    def sweep_variant(self, kind: str) -> str:
         """The variant a sweep table shows: base, unless ``kind`` runs in variants without base."""
         students = self.config["students"]
         return students["variants"][0] if kind in students["variant_kinds"] and BASE not in students["variants"] \
