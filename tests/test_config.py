@@ -189,5 +189,13 @@ def test_the_report_sees_each_variants_own_grid():
     assert "WRN16-1 (PI single network, 500w, 7cls)" in rows
     assert any(r.startswith("T1: WRN16-1(GAF), T2: WRN16-1(PI), T3: WRN16-1(Sig), w = 0.2/0.2/0.6") and
                r.endswith("[ann+sp]") for r in rows)
-    assert [title for title, _ in DatasetTables(report, "gene7_w500", empty).kd3_tables()] == [
-        "Three teachers, base (mean ± std)", "Three teachers, ann (mean ± std)", "Three teachers, ann+sp (mean ± std)"]
+    # the baselines are labelled with their method; CAMKD and EBKD weigh the teachers themselves: no triple
+    assert any(r.startswith("T1: WRN16-1(GAF), T2: WRN16-1(PI), T3: WRN16-1(Sig), S:") and r.endswith("[CAMKD]")
+               for r in rows)
+    assert sum(r.endswith("[EBKD]") for r in rows) == 1 and sum(r.endswith("[projector]") for r in rows) == 1
+    tables = DatasetTables(report, "gene7_w500", empty).kd3_tables()
+    assert [title for title, _ in tables] == [
+        "Three teachers, base (mean ± std)", "Three teachers, ann (mean ± std)", "Three teachers, ann+sp (mean ± std)",
+        "Three teachers, CAMKD (mean ± std)", "Three teachers, EBKD (mean ± std)",
+        "Three teachers, projector (mean ± std)"]
+    assert "CAMKD (per sample)" in tables[3][1] and "0.2/0.2/0.6" not in tables[3][1]

@@ -254,3 +254,63 @@ def test_cuda_memory_of_a_training_step_is_within_a_quarter_of_the_estimate():
         params = count_parameters(model) // members
         estimate = pack_memory(arch, 3, positions, members, 64, params)
         assert 0.75 <= measured / (estimate.training + estimate.parameters * 2 / 3) <= 1.25, (arch, measured, estimate)
+
+
+def test_memory_estimate_of_a_pack_with_live_teachers_counts_what_they_keep():
+    """An SPKD pack (three live teachers: two 2-D, one 1-D): what the step keeps — the student's saved
+    tensors (its feature-loss graph included), each teacher's weights and inputs, and the stage outputs and
+    embeddings the teachers hand the losses — is within 25 % of the estimate's same parts."""
+    from gafkd.distillation import LossSpec
+    from gafkd.distillation.pack import PackLoss
+    from gafkd.distillation.signals import StudentOutputs
+    from gafkd.models.memory import BACKWARD_BUFFERS, FLOAT, live_teacher_memory
+    from gafkd.training.data import RunData
+    from gafkd.training.targets import LiveTeachers
+
+    members, batch, n, classes = 4, 8, 64, 7
+    data = lambda x: RunData(x, torch.arange(n) % classes, torch.arange(n), torch.arange(0),  # noqa: E731
+                             torch.zeros(3), torch.ones(3), classes, "x")
+    signals, images = data(torch.randn(n, 3, 250)), data(torch.randn(n, 3, 16, 16))
+    teachers = [(build_fused("wrn16-1", "gaf", classes, [0]).eval(), images),
+                (build_fused("wrn16-3", "pi", classes, [1]).eval(), images),
+                (build_fused("wrn16-1", "sig", classes, [2]).eval(), signals)]
+    live = LiveTeachers(teachers, [[0, 1, 2]] * members, frozenset({"stages"}))
+    student = build_fused("wrn16-1", "sig", classes, list(range(members))).train()
+    loss = PackLoss([LossSpec((0.2, 0.3, 0.5), 0.7, 4.0, extras=(("sp", 700.0),))] * members)
+    idx = torch.arange(members * batch).view(members, batch)  # every member its own rows: the widest case
+
+    kept = {}
+    hooks = [model.register_forward_hook(lambda module, args, out: kept.update(
+        {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in (*out[1], out[2])}))
+        for model, _ in teachers]
+    step = live(idx)
+    for hook in hooks:
+        hook.remove()
+    handed = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes()
+              for t in [*(s for entry in step.stages for s in entry), *step.embeddings]}
+    parameters = {p.untyped_storage().data_ptr() for p in student.parameters()}
+    saved = {}
+
+    def pack(tensor):
+        if tensor.untyped_storage().data_ptr() not in parameters:
+            saved[tensor.untyped_storage().data_ptr()] = tensor.untyped_storage().nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        loss(StudentOutputs.of(student(signals.pack_batch(idx), features=True), members), signals.labels[idx], step)
+    teacher_bytes = sum(p.nbytes for model, _ in teachers for p in model.parameters())
+    measured = sum(saved.values()) + teacher_bytes + images.inputs.nbytes + signals.inputs.nbytes + \
+        sum(kept.values()) + sum(handed.values())
+
+    memory = [live_teacher_memory(arch, 3, tuple(d.inputs.shape[2:]), classes, d.inputs.dim() - 2,
+                                  d.inputs.nbytes if first else 0, True)
+              for arch, d, first in (("wrn16-1", images, True), ("wrn16-3", images, False),
+                                     ("wrn16-1", signals, True))]
+    params = count_parameters(student) // members
+    estimate = pack_memory("wrn16-1", 3, (250,), members, batch, params, 0, memory)
+    without = pack_memory("wrn16-1", 3, (250,), members, batch, params)
+    largest = activations("wrn16-1", 3, (250,)).largest
+    counted = (estimate.data + estimate.training - batch * members * sum(t.forward for t in memory)
+               - batch * members * BACKWARD_BUFFERS * largest * FLOAT)
+    assert 0.75 <= measured / counted <= 1.25, (measured, counted)
+    assert estimate.peak > without.peak + teacher_bytes  # the teachers are counted at all

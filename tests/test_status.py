@@ -91,9 +91,10 @@ def test_status_plans_like_the_profile_and_the_demo(tmp_path):
     status = check_results(load_config(configs), configs, tmp_path, snakefile=ROOT / "Snakefile",
                            profile=ROOT / "profiles" / "default")
     counts = status.counts()
-    # 3 variants × 4 archs × 2 modalities (× 3 seeds a pack), and gene7_w500's PI teachers
+    # 3 variants × 4 archs × 2 modalities (× 3 seeds a pack), and gene7_w500's PI teachers; students: 16 a pack,
+    # and gene7_w500's annealed and live-teacher (SPKD, projector) packs apart
     assert counts["train_teacher"] == (28, 84) and counts["teacher_logits"] == (28, 84)
-    assert counts["distill"][0] == 30 and counts["window"] == (3, 3) and counts["gaf"] == (4, 4)
+    assert counts["distill"][0] == 31 and counts["window"] == (3, 3) and counts["gaf"] == (4, 4)
 
 
 def test_parse_jobs_reads_rules_wildcards_and_reasons():

@@ -26,7 +26,7 @@ from gafkd.training.schedule import learning_rate
 from gafkd.training import checkpoint as checkpoint_module
 from gafkd.training.data import load_run_data
 from gafkd.training.schedule import milestones
-from gafkd.training.teachers import LiveTeacher, load_teacher, write_teacher_logits
+from gafkd.training.teachers import load_teacher, write_teacher_logits
 
 # the protocol's training defaults, as the schema states them (their one source)
 SCHEMA = yaml.safe_load((Path(__file__).resolve().parents[1] / "src/gafkd/schemas/config.schema.yaml").read_text())
@@ -293,8 +293,7 @@ def test_cached_and_live_teacher_give_the_same_student(tiny, tmp_path):
     gaf_data = load_run_data("gaf", tiny / "windows.h5", tiny / "gaf.h5")
     gaf_data.mean, gaf_data.std, gaf_data.channels_last = record["mean"], record["std"], True
     live = _outputs(tmp_path / "live")
-    distill(tiny / "windows.h5", [tmp_path / "logits.h5"], live, live_teachers=[LiveTeacher(model, gaf_data)],
-            **common)
+    distill(tiny / "windows.h5", [tmp_path / "logits.h5"], live, live_teachers=[(model, gaf_data)], **common)
     wc, wl = _weights(cached["weights"]), _weights(live["weights"])
     assert all(torch.equal(wc["final"][k], wl["final"][k]) for k in wc["final"])
     baseline = _outputs(tmp_path / "ce")

@@ -249,22 +249,29 @@ LATER_STUDY = {**TINY, "report": {"html": False},
                "teachers": {"modalities": ["gaf", "pi", "sig"], "archs": ["wrn16-1"], "seeds": [0]},
                "students": {"seeds": [0], "kd1": {"teacher_archs": []}, "kd2": {"pairs": []}, "kdn": [],
                             "kd3": {"archs": ["wrn16-1"], "weights": [[0.2, 0.2, 0.6], [0.2, 0.3, 0.5]]},
-                            "variants": ["base", "ann", "ann+sp"], "variant_kinds": ["kd3"]}}
+                            "variants": ["base", "ann", "ann+sp", "camkd", "ebkd", "proj"],
+                            "variant_kinds": ["kd3"]}}
 
 
 @pytest.mark.slow
-def test_the_later_study_three_teachers_annealed_and_spkd(tmp_path):
-    """GAF, PI and signal teachers; two weight triples in base, ann and ann+sp: the packs keep cached,
-    annealed and live-teacher members apart, and the tables show a table per variant."""
+def test_the_later_study_three_teachers_annealed_spkd_and_the_baselines(tmp_path):
+    """GAF, PI and signal teachers; two weight triples in base, ann, ann+sp and the projector loss, and
+    CAMKD and EBKD (their own weights: one run each): the packs keep cached, annealed and live-teacher
+    members apart, and the tables show a table per variant, labelled with its method."""
     run = snakemake(tmp_path, "--cores", "2", config=LATER_STUDY)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     results = tmp_path / "results"
     packs = {p.name for p in (results / "tiny" / "packs").iterdir() if p.name.startswith("wrn16-1_")}
-    assert packs == {"wrn16-1_students1of1", "wrn16-1_annealed1of1", "wrn16-1_spkd1of1"}
+    assert packs == {"wrn16-1_students1of1", "wrn16-1_annealed1of1", "wrn16-1_annealed_live1of1",
+                     "wrn16-1_live1of1"}
     runs = pd.read_csv(results / "runs.csv", keep_default_na=False)
     kd3 = runs[runs["kind"] == "kd3"]
-    assert sorted(kd3["variant"]) == ["ann"] * 2 + ["ann+sp"] * 2 + ["base"] * 2
-    assert set(kd3["weights"]) == {"0.2/0.2/0.6", "0.2/0.3/0.5"}
+    assert sorted(kd3["variant"]) == ["ann"] * 2 + ["ann+sp"] * 2 + ["base"] * 2 + ["camkd", "ebkd"] + ["proj"] * 2
+    assert set(kd3[kd3["variant"].isin(["camkd", "ebkd"])]["weights"]) == {""}
+    assert set(kd3[~kd3["variant"].isin(["camkd", "ebkd"])]["weights"]) == {"0.2/0.2/0.6", "0.2/0.3/0.5"}
+    assert (kd3["status"] == "ok").all()
+    cached = json.loads((results / "tiny" / "packs" / "wrn16-1_students1of1" / "students.json").read_text())
+    assert {Path(m["run"]).parent.name.rsplit("_", 1)[-1] for m in cached["members"]} >= {"camkd", "ebkd"}
     students = results / "tiny" / "students" / "wrn16-1"
     annealed = json.loads((students / "kd3_gaf-wrn16-1@0.2+pi-wrn16-1@0.3+sig-wrn16-1@0.5_lam0.7_ann" / "seed0"
                            / "metrics.json").read_text())
@@ -274,9 +281,13 @@ def test_the_later_study_three_teachers_annealed_and_spkd(tmp_path):
     assert [t["weights"].split("teachers/")[1] for t in spkd["live_teachers"]] == [
         "gaf-wrn16-1/seed0/weights.pt", "pi-wrn16-1/seed0/weights.pt", "sig-wrn16-1/seed0/weights.pt"]
     assert spkd["init"]["from"] == annealed["init"]["from"] and spkd["status"] == "ok"
+    projector = json.loads((students / "kd3_gaf-wrn16-1@0.2+pi-wrn16-1@0.3+sig-wrn16-1@0.5_lam0.7_proj2" / "seed0"
+                            / "metrics.json").read_text())
+    assert len(projector["live_teachers"]) == 3 and "init" not in projector  # a random start, teachers run live
     tables = (results / "tables.md").read_text()
-    for variant in ("base", "ann", "ann+sp"):
-        assert f"### Three teachers, {variant} (mean ± std)" in tables
+    for label in ("base", "ann", "ann+sp", "CAMKD", "EBKD", "projector"):
+        assert f"### Three teachers, {label} (mean ± std)" in tables
+    assert "| CAMKD (per sample)" in tables and "S: WRN16-1(Sig) (500w, 14cls) [EBKD]" in tables
     # the main table's rows at report's triple (auto: the notes' choice for 14 classes, 0.2/0.3/0.5)
     assert "T1: WRN16-1(GAF), T2: WRN16-1(PI), T3: WRN16-1(Sig), w = 0.2/0.3/0.5, S: WRN16-1(Sig) (500w, 14cls) [ann+sp]" \
         in tables

@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 
 from .classes import LABEL_MAPS, class_names
+from .distillation.registry import VARIANTS
 from .errors import ConfigError
 from .schema import SCHEMA, load_schema
 from .gaf.registry import SIGNAL, representation
@@ -282,9 +283,10 @@ def _check_students(students: dict, teachers: dict, key: str = "students") -> No
         for modality in kd3["teachers"]:
             _require(f"{modality}:{arch}", trained, f"{key}.kd3.archs")
     varied = [k for k in students["variant_kinds"] if k != "kdn" or students["kdn"]]
-    if set(students["variants"]) - {"base"} and varied and not students["baseline"]:
-        raise ConfigError(f"{key}.variants: ann starts each student from the student alone, which "
-                          f"{key}.baseline: false does not train")
+    annealed = [v for v in students["variants"] if VARIANTS[v].annealed]
+    if annealed and varied and not students["baseline"]:
+        raise ConfigError(f"{key}.variants: {', '.join(annealed)} start(s) each student from the student alone, "
+                          f"which {key}.baseline: false does not train")
     for i, spec in enumerate(students["kdn"]):
         where = f"{key}.kdn[{i}]"
         _check_weights(spec["weights"], len(spec["teachers"]), f"{where}.weights")

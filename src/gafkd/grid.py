@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 
 from .gaf.registry import SIGNAL
+from .distillation.registry import BASE, coefficients as loss_coefficients
 from .names import BASELINE, KD1, KD2, KD3, KDN, TEACHER, Experiment
 
 
@@ -54,7 +55,7 @@ def teacher_runs(config: dict) -> list[tuple[str, str, int]]:
 
 def experiments(config: dict) -> list[Experiment]:
     """Every student experiment of the grid, in the notes' order; the KD kinds of
-    ``students.variant_kinds`` in each of ``students.variants`` (base, ann, ann+sp)."""
+    ``students.variant_kinds`` in each of ``students.variants`` (:data:`gafkd.distillation.registry.VARIANTS`)."""
     s = config["students"]
     grid = [Experiment(BASELINE)] if s["baseline"] else []
     kd1 = s["kd1"]
@@ -67,9 +68,16 @@ def experiments(config: dict) -> list[Experiment]:
     grid += [Experiment(KD3, tuple(f"{m}:{a}" for m in kd3["teachers"]), tuple(w), kd3["lam"])
              for a in kd3["archs"] for w in kd3["weights"]]
     grid += [Experiment(KDN, tuple(k["teachers"]), tuple(k["weights"]), k["lam"]) for k in s["kdn"]]
-    varied = set(s["variant_kinds"])
-    return [v for e in grid
-            for v in ([e.with_variant(name, s["sp_beta"]) for name in s["variants"]] if e.kind in varied else [e])]
+    coefficients = loss_coefficients(s)
+    # dict: a rule that computes its own weights makes the configured alternatives (α, triples) one experiment
+    return list(dict.fromkeys(e.with_variant(name, coefficients) for e in grid for name in variants_of(config, e.kind)))
+
+
+def variants_of(config: dict, kind: str) -> list[str]:
+    """The variants an experiment of ``kind`` runs in: ``students.variants`` for ``students.variant_kinds``,
+    base for the others (and the student alone, which has no teacher to vary)."""
+    s = config["students"]
+    return list(s["variants"]) if kind in s["variant_kinds"] else [BASE]
 
 
 def annealing_source(config: dict) -> str:

@@ -179,7 +179,7 @@ def student_init(wildcards):
 
 
 def student_live_teachers(wildcards):
-    """SPKD members' teachers, run live: their training jobs (manifests) and their images."""
+    """Teachers run live (for losses a cache cannot serve): their training jobs (manifests) and their images."""
     live = [t for m in student_pack(wildcards).members for t in m.live_teachers]
     return sorted(
         {WEIGHTS_PACK[weights] for weights, _, _ in live} | {i for _, _, i in live if i}

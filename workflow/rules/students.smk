@@ -1,4 +1,5 @@
-# Stage 4: the 1-D student: cross-entropy baseline (spec "baseline") and distillation from cached logits;
+# Stage 4: the 1-D student: cross-entropy baseline (spec "baseline") and distillation from cached logits
+# (or from teachers run live, for feature losses);
 # annealed students also wait for the student alone they start from.
 # One rule; `{pack}` is a student pack (runs of one dataset trained as one fused model).
 

@@ -30,8 +30,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..distillation import LossSpec
 from ..distillation.pack import PackLoss
+from ..distillation.registry import STAGES
+from ..distillation.spec import LossSpec
 from ..errors import ConfigError
 from ..gaf.persistence import scale
 from ..gaf.registry import REPRESENTATIONS, SIGNAL
@@ -44,14 +45,14 @@ from ..training.data import RunData
 from ..training.device import autocast, configure, device_name
 from ..training.loop import train_epoch
 from ..training.optim import SGD
-from ..training.targets import PackTeachers, StageTeachers
-from ..training.teachers import CachedLogits, LiveTeacher
+from ..training.targets import CachedTeachers, LiveTeachers
 
 ARCHS = ("wrn16-1", "wrn16-3", "wrn28-1", "wrn28-3")
 # Window counts of the real study (protocol.md); 14-class 500w assumed 2 × the source study's 16,292
 # 10-s windows, split 0.7/0.25. Used only for the full-study estimate.
 STUDY_SIZES = {"gene14_w500": (500, 22_809, 8_146), "gene7_w500": (500, 2_809, 2_882),
                "gene7_w1000": (1000, 1_349, 1_385)}
+SPKD_PACK = 10  # members of one seed in the SPKD step's pack: the notes' ten weight triples
 KD_TEACHER = "wrn16-3"  # the live GAF teacher of the headline ``kd_cached_vs_live`` (the protocol's example pair)
 FAST_PATH_MODELS = (("gaf", "wrn16-1"), ("gaf", "wrn16-3"), ("sig", "wrn16-1"))  # channels_last / bf16 ratios
 
@@ -184,13 +185,13 @@ class Bench:
         data = self._run_data("sig", n_train)
         model = self.model("sig", "wrn16-1")
         optimizer = SGD(model.parameters(), lr=0.01, momentum=0.9)
-        loss = LossSpec()
+        loss = PackLoss([LossSpec()], self.device)
         n_batches = -(-n_train // self.batch)
         batches = [(data.batch(data.train_idx[b * self.batch:(b + 1) * self.batch]),
                     data.labels[data.train_idx[b * self.batch:(b + 1) * self.batch]]) for b in range(n_batches)]
 
         def loop_epoch():
-            _one_run_epoch(model, data, loss, [], optimizer, self.batch, n_batches)
+            train_epoch(model, data, loss, None, optimizer, [0], 0, self.batch, n_batches)
 
         def preloaded_epoch():
             model.train()
@@ -224,23 +225,29 @@ class Bench:
         gaf_teachers = {a: self.model("gaf", a).eval() for a in ARCHS}
         sig_teacher = self.model("sig", KD_TEACHER).eval()
         one, two = LossSpec((1.0,), 0.7, 4.0), LossSpec((0.3, 0.7), 0.7, 4.0)
-        cached_one = [CachedLogits(torch.zeros(n, self.num_classes, device=self.device))]
-        epochs = {"ce": self._student_epoch(signals, LossSpec(), [], steps),
-                  "cached_one": self._student_epoch(signals, one, cached_one, steps),
-                  "cached_two": self._student_epoch(signals, two, cached_one * 2, steps),
-                  "live_two": self._student_epoch(signals, two, [LiveTeacher(gaf_teachers[KD_TEACHER], images),
-                                                                 LiveTeacher(sig_teacher, signals)], live_steps)}
+        zeros = torch.zeros(n, self.num_classes, device=self.device)
+        epochs = {"ce": self._student_epoch(signals, LossSpec(), None, steps),
+                  "cached_one": self._student_epoch(signals, one, CachedTeachers([zeros], [[0]], self.device), steps),
+                  "cached_two": self._student_epoch(signals, two, CachedTeachers([zeros], [[0, 0]], self.device), steps),
+                  "live_two": self._student_epoch(signals, two, LiveTeachers([(gaf_teachers[KD_TEACHER], images),
+                                                                              (sig_teacher, signals)], [[0, 1]]),
+                                                  live_steps)}
         for arch, teacher in gaf_teachers.items():
-            epochs[f"live_one_gaf-{arch}"] = self._student_epoch(signals, one, [LiveTeacher(teacher, images)],
+            epochs[f"live_one_gaf-{arch}"] = self._student_epoch(signals, one, LiveTeachers([(teacher, images)], [[0]]),
                                                                  live_steps)
         # the later study's three teachers (GAF, PI, signal WRN16-1; PI costs as GAF): cached logits vs SPKD,
-        # whose teachers run live for their stage outputs
-        weights = (0.2, 0.3, 0.5)
+        # whose teachers run live for their stage outputs — in a pack as the study packs them (the triples of
+        # one seed draw the same rows, so each teacher runs once and its Gram matrices are computed once)
+        weights, width = (0.2, 0.3, 0.5), SPKD_PACK
         three = [(self.model("gaf", "wrn16-1").eval(), images), (self.model("gaf", "wrn16-1").eval(), images),
                  (self.model("sig", "wrn16-1").eval(), signals)]
-        epochs["cached_three"] = self._student_epoch(signals, LossSpec(weights, 0.7, 4.0), cached_one * 3, steps)
-        epochs["spkd_three"] = self._student_epoch(signals, LossSpec(weights, 0.7, 4.0, 700.0),
-                                                   StageTeachers(three, [[0, 1, 2]]), live_steps)
+        spkd = LossSpec(weights, 0.7, 4.0, extras=(("sp", 700.0),))
+        epochs["cached_three"] = self._student_epoch(signals, LossSpec(weights, 0.7, 4.0),
+                                                     CachedTeachers([zeros] * 3, [[0, 1, 2]] * width, self.device),
+                                                     steps, width)
+        epochs["spkd_three"] = self._student_epoch(signals, spkd,
+                                                   LiveTeachers(three, [[0, 1, 2]] * width, frozenset({STAGES})),
+                                                   live_steps, width)
         seconds = _interleaved_medians(epochs, max(1, self.repeats // 2), self.sync)
         step = {k: v / (live_steps if k.startswith(("live", "spkd")) else steps) for k, v in seconds.items()}
         naive = self._naive_epoch(h5_path, signals, images, self.model("gaf", KD_TEACHER, channels_last=False).eval(),
@@ -253,11 +260,14 @@ class Bench:
                 "cached_vs_ce": step["cached_one"] / step["ce"], "ours_vs_naive": naive / step["cached_one"],
                 "spkd_vs_cached_three": step["spkd_three"] / step["cached_three"]}
 
-    def _student_epoch(self, data, loss, teachers, steps):
-        """A warmed-up epoch of ``steps`` student steps through the real training loop."""
-        model = self.model("sig", "wrn16-1")
+    def _student_epoch(self, data, loss, teachers, steps, width: int = 1):
+        """A warmed-up epoch of ``steps`` student steps through the real training loop (``width`` members of
+        one seed, as a pack's members of one seed are)."""
+        model = build_fused("wrn16-1", "sig", self.num_classes, list(range(width))).to(self.device).to_channels_last()
+        pack_loss = PackLoss([loss] * width, self.device)
         optimizer = SGD(model.parameters(), lr=0.01, momentum=0.9)
-        run = lambda: _one_run_epoch(model, data, loss, teachers, optimizer, self.batch, steps)  # noqa: E731
+        run = lambda: train_epoch(model, data, pack_loss, teachers, optimizer, [0] * width, 0, self.batch,  # noqa: E731
+                                  steps)
         run()
         return run
 
@@ -602,10 +612,3 @@ def format_report(report: dict) -> str:
 
 def write_json(report: dict, path) -> None:
     Path(path).write_text(json.dumps(report, indent=2, default=str) + "\n")
-
-
-def _one_run_epoch(model, data, loss, teachers, optimizer, batch, steps):
-    """``steps`` steps of one run (a pack of one) through the project's own epoch loop."""
-    targets = teachers if getattr(teachers, "spkd", False) else \
-        PackTeachers(list(teachers), [list(range(len(teachers)))], data.labels.device)
-    return train_epoch(model, data, PackLoss([loss], data.labels.device), targets, optimizer, [0], 0, batch, steps)

@@ -1,50 +1,97 @@
-"""The study's loss for every member of a pack at once (members: see gafkd.training.pack).
+"""The study's loss for every member of a pack at once (members: see gafkd.training.spec).
 
-Member m's loss is the one its :class:`~gafkd.distillation.spec.LossSpec` defines, with its own teacher
-weights, ``lam`` and temperature, held here as tensors over the pack's members:
+Member m's loss is the one its :class:`~gafkd.distillation.spec.LossSpec` defines:
 
-    L_m = (1 − lam_m) · CE(z_m, y_m) + lam_m · Σ_t w_mt · τ_m² · KL(softmax(z_Tmt/τ_m) ‖ softmax(z_m/τ_m)).
+    L_m = (1 − lam_m) · CE(z_m, y_m) + Σ_e c_me · term_e(m),
 
-A member with fewer teachers than the pack's widest has weight 0 in its spare slots; a member with no
-teacher (a teacher run, or the cross-entropy baseline) has lam 0, so its loss is its cross-entropy.
-A member with SPKD (β_m > 0) adds β_m · Σ_t w_mt · SP(G_Tmt, G_m) (:mod:`.sp`), from the Gram matrices
-the step passes (``grams``: the student's [M, S, B, B] and the teachers' [M, T, S, B, B]).
+summed over the loss entries of :mod:`.registry` that some member uses, each computed for all members
+at once by its module; c_me is member m's coefficient of entry e (``kd``: lam_m; an extra: its γ; 0 where
+the member lacks it). Teacher weights w_mt come from each member's weighting rule (``fixed``: the
+configured ones; a member with fewer teachers than the pack's widest has weight 0 in its spare slots; a
+member with no teacher — a teacher run, or the cross-entropy baseline — has lam 0, so its loss is its
+cross-entropy). Nothing here branches on an entry's name: entries say what they need, rules what they use.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
+from torch import nn
 
-from .kd import kd_loss
-from .sp import sp_loss
+from .registry import LOSSES, WEIGHTINGS
+from .signals import StudentOutputs, TeacherSignals
 from .spec import LossSpec
 
 
-class PackLoss:
-    """Callable ``loss(logits [M, B, K], labels [M, B], teacher_logits [M, T, B, K] | None) → [M]``."""
+@dataclass
+class TeacherWeights:
+    """Each member's teacher weights: per run [M, T] (a per-sample rule's batch mean), and [M, T, B] when
+    some member's rule is per sample (``adaptive`` [M] marks those members)."""
 
-    def __init__(self, losses: list[LossSpec], device="cpu"):
+    per_run: torch.Tensor
+    per_sample: torch.Tensor | None = None
+    adaptive: torch.Tensor | None = None
+
+
+class PackLoss(nn.Module):
+    """``loss(student, labels, teachers) → [M]``: ``student`` a :class:`StudentOutputs` or logits [M, B, K],
+    ``teachers`` a :class:`TeacherSignals`, teacher logits [M, T, B, K], or None.
+
+    ``seeds``, ``student_dim`` and ``teacher_dims`` (per member, per teacher slot) size and initialise the
+    parameters an entry owns (the projector's); they are trained with the student (:meth:`parameters`).
+    """
+
+    def __init__(self, losses: list[LossSpec], device="cpu", *, seeds=None, student_dim: int = 0,
+                 teacher_dims=None):
+        super().__init__()
+        self.specs = list(losses)
         slots = max(len(loss.weights) for loss in losses)
         self.slots = slots
         weights = torch.zeros(len(losses), slots, dtype=torch.float64)
         for m, loss in enumerate(losses):
             weights[m, :len(loss.weights)] = torch.tensor(loss.weights, dtype=torch.float64)
-        self.weights = weights.float().to(device)
-        self.lam = torch.tensor([loss.lam for loss in losses], device=device)
-        self.temperature = torch.tensor([loss.temperature for loss in losses], device=device)
-        self.beta = torch.tensor([loss.sp or 0.0 for loss in losses], device=device)
-        self.spkd = any(loss.sp for loss in losses)  # the step must pass the Gram matrices
+        self.register_buffer("weights", weights.float().to(device))
+        self.register_buffer("present", torch.tensor([[t < len(s.weights) for t in range(slots)] for s in losses],
+                                                     dtype=torch.bool, device=device).view(len(losses), slots))
+        self.register_buffer("lam", torch.tensor([loss.lam for loss in losses], device=device))
+        self.rules = {name: torch.tensor([s.weighting == name for s in losses], device=device)
+                      for name in dict.fromkeys(s.weighting for s in losses if s.weights)}
+        self.register_buffer("adaptive", torch.tensor([bool(s.weights) and not WEIGHTINGS[s.weighting].uses_fixed
+                                                       for s in losses], device=device))
+        self.any_adaptive = any(bool(s.weights) and not WEIGHTINGS[s.weighting].uses_fixed for s in losses)
+        used = [name for name in LOSSES if any(name in s.losses for s in losses)]
+        context = {"seeds": seeds or [0] * len(losses), "student_dim": student_dim,
+                   "teacher_dims": teacher_dims or [[] for _ in losses]}
+        self.terms = nn.ModuleDict({name: LOSSES[name].load()(losses, device, **context) for name in used})
+        self.coefficients = {name: torch.tensor([s.coefficient(name) for s in losses], device=device) for name in used}
+        self.needs = frozenset().union(*(s.needs for s in losses))
 
-    def __call__(self, logits: torch.Tensor, labels: torch.Tensor, teacher_logits=None, grams=None) -> torch.Tensor:
+    def teacher_weights(self, teacher_logits: torch.Tensor, labels: torch.Tensor) -> TeacherWeights:
+        """Each member's teacher weights from its rule; fixed-only packs stay per run (the arithmetic of
+        the protocol's loss, unchanged)."""
+        if not self.any_adaptive:
+            return TeacherWeights(self.weights)
+        per_sample = torch.zeros(*self.weights.shape, labels.shape[-1], device=labels.device)
+        for name, members in self.rules.items():
+            rule = WEIGHTINGS[name].load()(teacher_logits, labels, self.weights, self.present)
+            per_sample = torch.where(members.view(-1, 1, 1), rule, per_sample)
+        per_run = torch.where(self.adaptive.view(-1, 1), per_sample.mean(-1), self.weights)
+        return TeacherWeights(per_run, per_sample, self.adaptive)
+
+    def forward(self, student, labels: torch.Tensor, teachers=None) -> torch.Tensor:
+        if isinstance(student, torch.Tensor):
+            student = StudentOutputs(student)
+        logits = student.logits
         members, batch, classes = logits.shape
         ce = F.cross_entropy(logits.reshape(-1, classes), labels.reshape(-1), reduction="none").view(members, batch)
         ce = ce.mean(1)
-        if self.slots == 0 or teacher_logits is None:
+        teachers = TeacherSignals.wrap(teachers)
+        if self.slots == 0 or teachers is None:
             return ce
-        kd = kd_loss(logits.unsqueeze(1), teacher_logits, self.temperature.view(members, 1))  # [M, T]
-        loss = (1 - self.lam) * ce + self.lam * (self.weights * kd).sum(1)
-        if grams is not None:
-            student, teachers = grams
-            loss = loss + self.beta * sp_loss(student, teachers, self.weights)
+        weights = self.teacher_weights(teachers.logits, labels)
+        loss = (1 - self.lam) * ce
+        for name, term in self.terms.items():
+            loss = loss + self.coefficients[name] * term(student, teachers, weights)
         return loss

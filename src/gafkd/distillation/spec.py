@@ -1,11 +1,13 @@
 """What one run's loss is, for K frozen teachers:
 
-    L = (1 − lam) · CE(z_S, y) + lam · Σₖ wₖ · KD(z_Tₖ, z_S; τ),   Σ wₖ = 1.
+    L = (1 − lam) · CE(z_S, y) + lam · Σₖ wₖ · KD(z_Tₖ, z_S; τ) + Σ_e γ_e · L_e,   Σ wₖ = 1.
 
 One GAF teacher: w = (1,). GAF + signal teachers: w = (alpha, 1 − alpha), alpha being the image
 teacher's share. ``lam`` weighs distillation against cross-entropy (named so that "alpha" is never
-the CE weight, as it is in some KD code). :class:`~gafkd.distillation.pack.PackLoss` computes it, for
-every member of a pack at once (a run alone is a pack of one).
+the CE weight, as it is in some KD code). ``weighting`` names the rule that sets wₖ (:mod:`.registry`:
+``fixed`` uses ``weights``; ``camkd``/``ebkd`` compute them per sample); ``extras`` are the variant's
+extra loss entries with their coefficients γ_e (``(("sp", 700.0),)``). :class:`~gafkd.distillation.pack.PackLoss`
+computes it, for every member of a pack at once (a run alone is a pack of one).
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import ConfigError
+from .registry import FIXED, KD, LOSSES, WEIGHTINGS
 
 
 @dataclass(frozen=True)
 class LossSpec:
-    """Teacher weights, ``lam`` and τ of one run; no teachers ⇒ plain cross-entropy.
+    """Teacher weights, ``lam``, τ, the weighting rule and extra losses of one run; no teachers ⇒ plain
+    cross-entropy.
 
     ``lam`` and ``temperature`` have no defaults here: the protocol's values are the config schema's.
     """
@@ -25,7 +29,8 @@ class LossSpec:
     weights: tuple[float, ...] = ()
     lam: float | None = None
     temperature: float | None = None
-    sp: float | None = None  # β of similarity-preserving KD on the stage outputs (:mod:`.sp`); None: none
+    weighting: str = FIXED
+    extras: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self):
         if self.weights and (self.lam is None or self.temperature is None):
@@ -35,6 +40,29 @@ class LossSpec:
             raise ConfigError(f"lam: {lam} is outside [0, 1]")
         if self.weights and abs(sum(self.weights) - 1) > 1e-6:
             raise ConfigError(f"teacher weights {list(self.weights)} must sum to 1")
+        if self.weighting not in WEIGHTINGS:
+            raise ConfigError(f"weighting: {self.weighting!r} is not a rule ({', '.join(WEIGHTINGS)})")
+        for name, _ in self.extras:
+            if name not in LOSSES or name == KD:
+                raise ConfigError(f"loss {name!r} is not an extra loss ({', '.join(n for n in LOSSES if n != KD)})")
+        if self.extras and not self.weights:
+            raise ConfigError(f"losses {[n for n, _ in self.extras]} need teachers")
         object.__setattr__(self, "weights", tuple(float(w) for w in self.weights))
         object.__setattr__(self, "lam", float(lam) if self.weights else 0.0)
         object.__setattr__(self, "temperature", float(self.temperature or 1.0))
+        object.__setattr__(self, "extras", tuple((str(n), float(c)) for n, c in self.extras))
+
+    def coefficient(self, loss: str) -> float:
+        """The weight of loss entry ``loss`` in this run's loss (``kd``: lam; an extra it lacks: 0)."""
+        if loss == KD:
+            return self.lam if self.weights else 0.0
+        return dict(self.extras).get(loss, 0.0)
+
+    @property
+    def losses(self) -> tuple[str, ...]:
+        """The loss entries this run uses beside cross-entropy."""
+        return ((KD,) if self.weights else ()) + tuple(n for n, _ in self.extras)
+
+    @property
+    def needs(self) -> frozenset[str]:
+        return frozenset().union(*(LOSSES[n].needs for n in self.losses))

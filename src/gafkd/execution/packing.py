@@ -24,7 +24,8 @@ from ..gaf.registry import SIGNAL, input_channels, is_image
 from ..grid import annealing_source, for_dataset, teacher_runs, teacher_seed, trained_experiments
 from ..models.families import MODALITY_DIMS
 from ..models.memory import PackMemory, pack_memory, parameters, widest
-from ..names import ANNEALED, BASELINE, RANDOM, TEACHER, Experiment, ModelId
+from ..distillation.registry import LOSSES
+from ..names import BASELINE, TEACHER, Experiment, ModelId
 from ..training.spec import Pack, RunSpec
 
 AUTO_WIDTHS = {"cpu": {"teachers": 1, "students": 4}, "cuda": {"teachers": 3, "students": 64}}
@@ -118,12 +119,21 @@ def teacher_packs(config: dict, results: str, dataset: str, width: int | None = 
     return packs
 
 
-# Student packs by how their members learn, so that no member waits on another's needs: cached logits
-# from a random start (the study's first protocol), annealed (they start from the student alone, so
-# they train after it), and SPKD (teachers run live for their stage outputs; cached members never pay).
-STUDENT_GROUPS = (("students", lambda e: e.init == RANDOM and e.sp is None),
-                  ("annealed", lambda e: e.init == ANNEALED and e.sp is None),
-                  ("spkd", lambda e: e.sp is not None))
+# Student packs by what their members need, so that no member waits on another's needs: cached logits
+# from a random start (the study's first protocol), annealed starts (they train after the student alone),
+# and live teachers, for losses that need what no cache holds (stage outputs, embeddings: SPKD, the
+# projector); cached members never pay for those.
+STUDENT_GROUPS = {(False, False): "students", (True, False): "annealed", (False, True): "live",
+                  (True, True): "annealed_live"}
+
+
+def _student_group(experiment: Experiment) -> str:
+    return STUDENT_GROUPS[experiment.method.annealed, _live(experiment)]
+
+
+def _live(experiment: Experiment) -> bool:
+    """Whether the experiment's losses need its teachers run live (:attr:`Loss.live`)."""
+    return any(LOSSES[name].live for name, _ in experiment.extras)
 
 
 def student_packs(config: dict, results: str, dataset: str, width: int | None = None) -> list[Pack]:
@@ -134,8 +144,8 @@ def student_packs(config: dict, results: str, dataset: str, width: int | None = 
     runs = [(experiment, seed) for seed in students["seeds"] for experiment in trained_experiments(config)]
     size = width or pack_width(config, dataset, "students", SIGNAL, arch)
     packs = []
-    for group, belongs in STUDENT_GROUPS:
-        chunks = balanced_chunks([r for r in runs if belongs(r[0])], size)
+    for group in STUDENT_GROUPS.values():
+        chunks = balanced_chunks([r for r in runs if _student_group(r[0]) == group], size)
         for k, chunk in enumerate(chunks, 1):
             name = f"{arch}_{group}{k}of{len(chunks)}"
             members = tuple(_student(config, results, dataset, arch, experiment, seed, temperature)
@@ -156,10 +166,10 @@ def annealing_weights(config: dict, results: str, dataset: str, seed: int) -> st
 def _student(config, results, dataset, arch, experiment: Experiment, seed: int, temperature: float) -> RunSpec:
     logits = tuple(logits_path(results, dataset, t, teacher_seed(config, seed)) for t in experiment.teachers)
     # the checkpoint students learn from (and, annealed, start from): the one teacher_logits caches
-    which = lambda: config["training"]["teacher_weights"]  # noqa: E731 — asked only by annealed and SPKD runs
-    init = (annealing_weights(config, results, dataset, seed), which()) if experiment.init == ANNEALED else None
+    which = lambda: config["training"]["teacher_weights"]  # noqa: E731 — asked only by annealed and live runs
+    init = (annealing_weights(config, results, dataset, seed), which()) if experiment.method.annealed else None
     live = ()
-    if experiment.sp is not None:  # SPKD: the teachers run live, on their own inputs
+    if _live(experiment):  # the teachers run live, on their own inputs
         models = [ModelId.parse(t) for t in experiment.teachers]
         live = tuple((run_outputs(teacher_dir(results, dataset, m.modality, m.arch, teacher_seed(config, seed)))
                       ["weights"], which(), images_path(results, dataset, m.modality) if is_image(m.modality) else "")

@@ -33,6 +33,7 @@ class Activations:
     saved: int
     largest: int
     eval_peak: int
+    features: int = 0  # the three stages' outputs and the pooled embedding (feature-level distillation)
 
 
 def _downsample(positions: tuple[int, ...], stride: int) -> tuple[int, ...]:
@@ -47,7 +48,7 @@ def wrn_activations(arch: str, in_channels: int, positions: tuple[int, ...]) -> 
     size = math.prod(positions)
     saved = in_channels * size  # the stem convolution's input (the channels-last copy)
     largest, eval_peak = 16 * size, (in_channels + 16) * size
-    channels = 16
+    channels, features = 16, 0
     for out_channels, stride in zip((16 * k, 32 * k, 64 * k), (1, 2, 2)):
         for block in range(n):
             out_positions = _downsample(positions, stride if block == 0 else 1)
@@ -56,9 +57,29 @@ def wrn_activations(arch: str, in_channels: int, positions: tuple[int, ...]) -> 
             largest = max(largest, before, after)
             eval_peak = max(eval_peak, 2 * before + 2 * after)
             channels, positions = out_channels, out_positions
+        features += channels * math.prod(positions)  # the stage's output
     last = channels * math.prod(positions)
     saved += 2 * last + channels  # final batch norm's input, its ReLU output (the pool's input), pooled
-    return Activations(saved, largest, eval_peak)
+    return Activations(saved, largest, eval_peak, features + channels)
+
+
+@dataclass(frozen=True)
+class LiveTeacherMemory:
+    """What one teacher run live in a pack keeps on the device, in bytes (:func:`live_teacher_memory`)."""
+
+    parameters: int  # its weights (eval: no gradients, no momentum)
+    inputs: int  # its inputs resident on the device (a modality's are counted with its first teacher)
+    forward: int  # per row of a step: its no-grad forward
+    features: int  # per row: the stage outputs and embedding it hands the losses, and their per-entry copies
+
+
+def live_teacher_memory(arch: str, in_channels: int, positions: tuple[int, ...], num_classes: int, dims: int,
+                        inputs_bytes: int, features: bool) -> LiveTeacherMemory:
+    """A live teacher of ``arch``; a step runs it on at most the pack's width × batch rows (every member
+    drawing its own rows)."""
+    acts = activations(arch, in_channels, positions)
+    return LiveTeacherMemory(parameters=parameters(arch, in_channels, dims, num_classes) * FLOAT, inputs=inputs_bytes,
+                             forward=acts.eval_peak * FLOAT, features=2 * acts.features * FLOAT if features else 0)
 
 
 @dataclass(frozen=True)
@@ -66,8 +87,8 @@ class PackMemory:
     """Estimated peak device memory of a pack job, in bytes, by part."""
 
     parameters: int  # weights, gradients, momentum
-    data: int  # inputs, labels and teacher logits resident on the device
-    training: int  # one training step's activations and gradient buffers
+    data: int  # inputs, labels and teacher logits resident on the device (and live teachers' weights and inputs)
+    training: int  # one training step's activations and gradient buffers (and live teachers' forward and features)
     evaluation: int  # one evaluation pass
     eval_rows: int
 
@@ -99,13 +120,18 @@ def eval_rows(acts: Activations, members: int, budget: int = EVAL_BUDGET) -> int
 
 
 def pack_memory(arch: str, in_channels: int, positions: tuple[int, ...], members: int, batch_size: int,
-                parameters: int, data_bytes: int = 0) -> PackMemory:
-    """The estimate for ``members`` fused runs of ``arch`` (``parameters``: one member's count)."""
+                parameters: int, data_bytes: int = 0, live=()) -> PackMemory:
+    """The estimate for ``members`` fused runs of ``arch`` (``parameters``: one member's count); ``live``:
+    the :class:`LiveTeacherMemory` of each teacher run live (then the student's features are copied too)."""
     acts = activations(arch, in_channels, positions)
     rows = eval_rows(acts, members)
     step = batch_size * members * (acts.saved + BACKWARD_BUFFERS * acts.largest) * FLOAT
+    if any(t.features for t in live):  # the losses' per-member copies of the student's stage outputs
+        step += batch_size * members * acts.features * FLOAT
+    step += batch_size * members * sum(t.forward + t.features for t in live)
     evaluation = rows * members * acts.eval_peak * FLOAT
-    return PackMemory(parameters=3 * parameters * members * FLOAT, data=data_bytes, training=step,
+    return PackMemory(parameters=3 * parameters * members * FLOAT,
+                      data=data_bytes + sum(t.parameters + t.inputs for t in live), training=step,
                       evaluation=evaluation, eval_rows=rows)
 
 

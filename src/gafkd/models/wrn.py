@@ -143,10 +143,10 @@ class WideResNet(nn.Module):
         self.channels_last = True
         return self
 
-    def forward(self, x, stage_outputs: bool = False):
-        """Logits; with ``stage_outputs`` also the three stages' outputs (similarity-preserving KD), each
-        [B, M·C, …] (member m's channels in block m). Without, none is kept past its stage (evaluation
-        memory stays one block's tensors)."""
+    def forward(self, x, features: bool = False):
+        """Logits; with ``features`` also the three stages' outputs, each [B, M·C, …] (member m's channels in
+        block m), and the pooled embedding [B, M·C] the classifier reads (feature-level distillation). Without,
+        none is kept past its stage (evaluation memory stays one block's tensors)."""
         nwc = self.dims == 1 and self.channels_last
         if nwc:
             x = x.unsqueeze(2).contiguous(memory_format=torch.channels_last)
@@ -154,13 +154,14 @@ class WideResNet(nn.Module):
         stages = []
         for stage in self.stages:
             out = stage(out)
-            if stage_outputs:
+            if features:
                 stages.append(out)
         out = torch.relu(self.bn(out))
         # global average pooling as a mean: adaptive average pooling has no deterministic CUDA backward,
         # so strict determinism would refuse every model
-        logits = self.fc(out.mean(dim=tuple(range(2, out.dim()))))
-        return (logits, stages) if stage_outputs else logits
+        embedding = out.mean(dim=tuple(range(2, out.dim())))
+        logits = self.fc(embedding)
+        return (logits, stages, embedding) if features else logits
 
 
 def build_wrn(arch: str, num_classes: int, in_channels: int = 3, dims: int = 2, members: int = 1) -> WideResNet:

@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..data.store import load_windows
 from ..gaf.registry import label
-from ..grid import for_dataset
+from ..grid import for_dataset, variants_of
 from ..io import write_text_atomic
 from ..names import DIVERGED, KD1, KD2, KD3, OK, TEACHER
 from ..provenance import package_versions, settings_digest
@@ -99,7 +99,7 @@ def write_plots(config: dict, dataset: str, runs_path, windows_path, outputs: di
     sweep_plot(swept(KD1), KD1, "lam", metric, f"{dataset}: one-teacher KD, λ sweep", outputs["lambda_sweep"])
     kd3 = students["kd3"]
     weights_plot(runs, kd3["archs"], kd3["weights"],
-                 students["variants"] if KD3 in students["variant_kinds"] else ["base"], metric,
+                 variants_of(config, KD3), metric,
                  f"{dataset}: three-teacher KD ({'/'.join(kd3['teachers'])}), λ = {kd3['lam']:g}",
                  outputs["kd3_weights"])
     report = config["report"]

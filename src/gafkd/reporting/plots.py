@@ -17,6 +17,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from ..distillation.registry import VARIANTS, WEIGHTINGS  # noqa: E402
 from ..gaf.registry import SIGNAL, representation  # noqa: E402
 from ..gaf.store import load_images  # noqa: E402
 from ..io import read_json  # noqa: E402
@@ -31,7 +32,6 @@ plt.rcParams.update({"font.size": FONT, "axes.titlesize": FONT + 2, "legend.font
 ARCH_COLOURS = {"wrn16-1": "tab:blue", "wrn16-3": "tab:orange", "wrn28-1": "tab:green", "wrn28-3": "tab:red"}
 OTHER_COLOURS = ["tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan", "tab:gray"]
 STYLES = {SIGNAL: "--", KD1: "-", KD2: "--", KD3: "-.", KDN: ":", BASELINE: "-"}  # an image teacher: "-"
-VARIANT_COLOURS = {"base": "tab:gray", "ann": "tab:blue", "ann+sp": "tab:green", "sp": "tab:olive"}
 STD_NOTE = "error bars: population std (ddof = 0) over seeds"
 
 
@@ -95,10 +95,16 @@ def weights_plot(runs: pd.DataFrame, archs, triples, variants, metric: str, titl
     for ax, arch in zip(axes[0], archs or [None]):
         frame = chosen[chosen["teachers"].str.endswith(f":{arch}")] if arch else chosen.iloc[:0]
         for v, variant in enumerate(variants):
-            stats = (frame[frame["variant"] == variant].groupby("weights")[METRIC_COLUMN[metric]]
+            colour, label = VARIANTS[variant].colour or f"C{4 + v}", VARIANTS[variant].label
+            runs_of = frame[frame["variant"] == variant]
+            if not WEIGHTINGS[VARIANTS[variant].weighting].uses_fixed:  # its rule sets the weights: one line
+                ax.axhline(runs_of[METRIC_COLUMN[metric]].mean(), color=colour, linestyle="-.",
+                           label=f"{label} (its own weights)")
+                continue
+            stats = (runs_of.groupby("weights")[METRIC_COLUMN[metric]]
                      .agg(["mean", lambda x: np.std(x, ddof=0)]).reindex(labels))
             ax.bar(np.arange(len(labels)) + (v - (len(variants) - 1) / 2) * width, stats["mean"], width,
-                   yerr=stats.iloc[:, 1], capsize=2, color=VARIANT_COLOURS.get(variant, "tab:purple"), label=variant)
+                   yerr=stats.iloc[:, 1], capsize=2, color=colour, label=label)
         _baseline(ax, runs, metric)
         ax.set_xticks(np.arange(len(labels)), labels, rotation=45, ha="right", rotation_mode="anchor")
         ax.set(xlabel="weights (teachers in order)", title=f"T: {arch.upper()} ×3" if arch else "")

@@ -17,8 +17,9 @@ from tabulate import tabulate
 
 from ..classes import class_names
 from ..gaf.registry import SIGNAL
-from ..grid import baseline_is_teacher, experiments, for_dataset, student_model
-from ..names import BASE, BASELINE, DIVERGED, KD1, KD2, KD3, KDN, OK, TEACHER
+from ..distillation.registry import BASE, VARIANTS, WEIGHTINGS
+from ..grid import baseline_is_teacher, experiments, for_dataset, student_model, variants_of
+from ..names import BASELINE, DIVERGED, KD1, KD2, KD3, KDN, OK, TEACHER
 from .collect import weights_text
 from ..gaf.registry import label as modality_label
 from .labels import experiment_label, model_label, teachers_label
@@ -42,7 +43,7 @@ class Config:
     lam: float | None
     seeds: tuple[int, ...]
     weights: tuple[float, ...] | None = None  # of a three- or K-teacher experiment
-    variant: str = ""  # a student's: base, ann, ann+sp (names.VARIANTS); teachers: ""
+    variant: str = ""  # a student's (gafkd.distillation.registry.VARIANTS); teachers: ""
 
     def select(self, runs: pd.DataFrame) -> pd.DataFrame:
         mask = (runs["kind"] == self.kind) & (runs["teachers"] == self.teachers) & (runs["student"] == self.student)
@@ -118,9 +119,9 @@ class DatasetTables:
                 rows.append(self._config(e))
             elif e.kind == KD1 and np.isclose(e.lam, report["lam"]):
                 rows.append(self._config(e))
-            elif e.kind == KD2 and np.isclose(e.alpha, report["alpha"]):
+            elif e.kind == KD2 and (e.alpha is None or np.isclose(e.alpha, report["alpha"])):
                 rows.append(self._config(e))
-            elif e.kind == KD3 and np.allclose(e.weights, self.kd3_weights):
+            elif e.kind == KD3 and (not e.weights or np.allclose(e.weights, self.kd3_weights)):
                 rows.append(self._config(e))
             elif e.kind == KDN:
                 rows.append(self._config(e))
@@ -143,22 +144,25 @@ class DatasetTables:
         kd3, students = self.config["students"]["kd3"], self.config["students"]
         if not kd3["archs"]:
             return []
-        variants = students["variants"] if KD3 in students["variant_kinds"] else [BASE]
         names = "/".join(modality_label(m) for m in kd3["teachers"])
         tables = []
-        for variant in variants:
-            headers = [f"Weights ({names}; lam = {kd3['lam']:g}, {variant}, {self.suffix})",
+        for variant in variants_of(self.config, KD3):
+            method = VARIANTS[variant]
+            headers = [f"Weights ({names}; lam = {kd3['lam']:g}, {method.label}, {self.suffix})",
                        *[f"T: {a.upper()} ×{len(kd3['teachers'])}" for a in kd3["archs"]]]
             body = []
-            for w in kd3["weights"]:
-                row = [weights_text(w)]
+            # a rule that sets its own weights has one row: the configured triples are not its
+            triples = kd3["weights"] if WEIGHTINGS[method.weighting].uses_fixed else [()]
+            for w in triples:
+                row = [weights_text(w) if w else f"{WEIGHTINGS[method.weighting].label} (per sample)"]
                 for arch in kd3["archs"]:
                     config = Config(KD3, "+".join(f"{m}:{arch}" for m in kd3["teachers"]), self.student, None,
                                     kd3["lam"], self.student_seeds, tuple(w), variant)
                     cell = mean_pm_std(config.trials(self.runs, self.metric))
                     row.append(cell + self._delta(config))
                 body.append(row)
-            tables.append((f"Three teachers, {variant} (mean ± std)", _markdown(headers, body, CELL_WIDTH["pm"] + 10)))
+            tables.append((f"Three teachers, {method.label} (mean ± std)",
+                           _markdown(headers, body, CELL_WIDTH["pm"] + 10)))
         return tables
 
     def _delta(self, config: Config) -> str:
@@ -175,13 +179,12 @@ class DatasetTables:
 
     def _config(self, e) -> Config:
         return Config(e.kind, "+".join(e.teachers), self.student, e.alpha, e.lam if e.kind != BASELINE else None,
-                      self.student_seeds, e.weights if e.kind in (KD3, KDN) else None, e.variant)
+                      self.student_seeds, e.weights if e.kind in (KD3, KDN) and e.weights else None, e.variant)
 
     def label(self, c: Config, with_dataset: bool = True) -> str:
         label = experiment_label(c.kind, c.teachers, c.student, self.suffix if with_dataset else None, c.weights)
-        students = self.config["students"]
-        several = c.kind in students["variant_kinds"] and len(students["variants"]) > 1
-        return label + (f" [{c.variant}]" if c.variant and (c.variant != BASE or several) else "")
+        several = len(variants_of(self.config, c.kind)) > 1
+        return label + (f" [{VARIANTS[c.variant].label}]" if c.variant and (c.variant != BASE or several) else "")
 
     # -- tables --------------------------------------------------------------------------------
     def main_table(self) -> str:
@@ -220,10 +223,11 @@ class DatasetTables:
         return self._sweep(f"One-teacher KD ({self.suffix})", "lam", kd1["lams"], rows)
 
     def sweep_variant(self, kind: str) -> str:
-        """The variant a sweep table shows: base, unless ``kind`` runs in variants without base."""
-        students = self.config["students"]
-        return students["variants"][0] if kind in students["variant_kinds"] and BASE not in students["variants"] \
-            else BASE
+        """The variant a sweep table shows: base, else the first of ``kind``'s variants whose weights are the
+        configured ones (a sweep over α varies those)."""
+        variants = variants_of(self.config, kind)
+        return BASE if BASE in variants else next(
+            (v for v in variants if WEIGHTINGS[VARIANTS[v].weighting].uses_fixed), variants[0])
 
     def _sweep(self, title: str, parameter: str, values, rows) -> str:
         """One row per label, one ``mean ± std`` column per value of ``parameter``."""

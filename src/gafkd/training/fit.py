@@ -70,16 +70,19 @@ def fit(model, data: RunData, loss_fn, teachers, settings: dict, pack: Pack, che
     """Train ``pack``'s fused ``model`` for ``settings['epochs']`` epochs, resuming from ``checkpoint_path``.
 
     Each member's seed orders its batches; its run folder names it in messages. ``teachers`` maps the
-    members' rows to their teacher logits (:class:`~gafkd.training.targets.PackTeachers`).
+    members' rows to their teacher signals (a provider of :mod:`gafkd.training.targets`); ``loss_fn`` is the
+    pack's :class:`~gafkd.distillation.pack.PackLoss`, whose own parameters (if an entry has some) train too.
     """
     seeds, names = [m.seed for m in pack.members], [str(m.run_dir) for m in pack.members]
     width = pack.width
     epochs, batch_size = settings["epochs"], settings["batch_size"]
-    optimizer = SGD(model.parameters(), lr=settings["lr"], momentum=settings["momentum"],
+    # a loss entry's own parameters (the projector's) train with the student
+    optimizer = SGD([*model.parameters(), *loss_fn.parameters()], lr=settings["lr"], momentum=settings["momentum"],
                     weight_decay=settings["weight_decay"])
     saved = checkpoint.load(checkpoint_path, digest)
     if saved is not None and len(saved.get("members", ())) == width:
         model.load_state_dict(saved["model"])
+        loss_fn.load_state_dict(saved.get("loss", {}), strict=False)
         optimizer.load_state_dict(saved["optimizer"])
         members = [MemberState(**m) for m in saved["members"]]
         resumed_from = saved["epoch"]
@@ -120,7 +123,7 @@ def fit(model, data: RunData, loss_fn, teachers, settings: dict, pack: Pack, che
                 member.best_val_state = member_state(current, m, width)
         _log_epoch(epoch, epochs, lr, train, test_loss, test_acc, seconds, members)
         checkpoint.save(checkpoint_path, {"digest": digest, "epoch": epoch + 1, "model": model.state_dict(),
-                                          "optimizer": optimizer.state_dict(),
+                                          "loss": loss_fn.state_dict(), "optimizer": optimizer.state_dict(),
                                           "members": [m.to_dict() for m in members]}, epoch + 1)
         maybe_die("after_epoch", epoch + 1)
     seconds = sum(r["seconds"] for r in max((m.history for m in members), key=len))

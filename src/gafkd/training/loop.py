@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ..distillation.sp import member_stage_grams
+from ..distillation.registry import EMBEDDING, STAGES
+from ..distillation.signals import StudentOutputs
 from ..faults import maybe_die
 from ..models.memory import EVAL_ROWS_MAX
 from .data import RunData
@@ -87,6 +88,10 @@ def train_epoch(model, data: RunData, loss_fn, teachers, optimizer, seeds, epoch
                 poison: torch.Tensor | None = None) -> EpochResult:
     """One epoch of every member; ``active`` [M] (bool) leaves diverged members out of the summed loss.
 
+    ``loss_fn`` is a :class:`~gafkd.distillation.pack.PackLoss`; ``teachers`` a teacher provider
+    (:mod:`gafkd.training.targets`: rows → teacher signals) or None. The student's stage outputs and
+    embedding are computed only when one of the pack's losses needs them.
+
     ``poison`` [M] (bool; fault injection, :func:`gafkd.faults.diverging`) makes those members' loss NaN.
 
     Members' parameters are disjoint, so the gradient of the summed loss with respect to member m's
@@ -100,20 +105,15 @@ def train_epoch(model, data: RunData, loss_fn, teachers, optimizer, seeds, epoch
     losses = torch.zeros(n_batches, members, device=device)
     correct = torch.zeros(members, device=device, dtype=torch.long)
     seen = 0
+    features = bool(loss_fn.needs & {STAGES, EMBEDDING})  # the student's side of a feature loss
     for b in range(n_batches):
         idx = orders[:, b * batch_size:(b + 1) * batch_size]
         labels = data.labels[idx]
-        if getattr(teachers, "spkd", False):  # live teachers: logits and Gram matrices of their stage outputs
-            with precision():
-                logits, stages = model(data.pack_batch(idx), stage_outputs=True)
-            logits = (logits.unsqueeze(0) if members == 1 else logits).float()
-            teacher_logits, teacher_grams = teachers(idx)
-            member_losses = loss_fn(logits, labels, teacher_logits,
-                                    (member_stage_grams(stages, members), teacher_grams))
-        else:
-            with precision():
-                logits = pack_logits(model, data.pack_batch(idx)).float()
-            member_losses = loss_fn(logits, labels, teachers(idx) if teachers is not None else None)
+        with precision():
+            output = model(data.pack_batch(idx), features=features) if features else model(data.pack_batch(idx))
+        student = StudentOutputs.of(output, members)
+        logits = student.logits
+        member_losses = loss_fn(student, labels, teachers(idx) if teachers is not None else None)
         if poison is not None:  # NaN loss and NaN gradients for those members alone (no 0·NaN elsewhere)
             member_losses = member_losses * (1 + torch.where(poison, float("nan"), 0.0))
         total = member_losses.sum() if active is None else torch.where(active, member_losses, 0.0).sum()

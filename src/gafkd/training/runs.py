@@ -20,14 +20,16 @@ from pathlib import Path
 
 import torch
 
-from ..distillation import LossSpec
 from ..distillation.pack import PackLoss
+from ..distillation.registry import EMBEDDING, STAGES
+from ..distillation.spec import LossSpec
 from ..errors import DataError, GafkdError
 from ..gaf.registry import SIGNAL
 from ..io import remove_stale_temporaries, write_json_atomic, write_text_atomic
 from ..models import count_parameters
 from ..models.fused import build_fused, load_member, member_state
-from ..models.memory import PackMemory, pack_memory, widest
+from ..models.families import MODALITY_DIMS
+from ..models.memory import PackMemory, live_teacher_memory, pack_memory, widest
 from ..names import Experiment
 from ..provenance import provenance
 from ..schema import training_settings
@@ -37,8 +39,8 @@ from .device import (autocast, configure, determinism_error, device_memory, devi
                      select_device, uses_channels_last)
 from .fit import PackResult, fit
 from .spec import Pack, RunSpec
-from .targets import PackTeachers, StageTeachers
-from .teachers import CachedLogits, load_teacher, read_teacher_logits, teacher_inputs
+from .targets import CachedTeachers, LiveTeachers
+from .teachers import load_teacher, read_teacher_logits, teacher_inputs
 
 HISTORY_COLUMNS = ("epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc", "val_loss", "val_acc", "seconds")
 FITS = 0.9  # share of a device's memory a pack may be planned to use when an error suggests a width
@@ -75,12 +77,13 @@ class PackJob:
     numerics: dict
     data: RunData
     model: torch.nn.Module
-    teachers: PackTeachers
+    teachers: object  # a teacher provider (gafkd.training.targets), or None for teacher packs
     loss: PackLoss
     records: list[dict]  # each member's provenance: resolved settings and their digest
     params: int  # each member's parameter count (a plain model's)
     memory: PackMemory
-    sources: list  # the distinct teacher logits (memory estimates)
+    sources: list  # the distinct teachers' cached logits (memory estimates)
+    live: list  # the live teachers' memory (memory estimates)
 
     @classmethod
     def prepare(cls, pack: Pack, windows, gaf, training: dict, threads: int, gpus: int, live_teachers=None):
@@ -88,33 +91,29 @@ class PackJob:
         numerics = configure(threads, training, device)
         first = pack.members[0]
         data = load_run_data(first.modality, windows, gaf)
-        if any(m.live_teachers for m in pack.members):  # SPKD: teachers run live (their digests: identity)
-            stage, teacher_records = _stage_teachers(pack, windows, training, device)
-            sources, slots = (), []
-            digests = [tuple(t["settings_digest"] for t in member) for member in teacher_records]
-        else:
-            stage = None
-            sources, slots, digests = _teacher_sources(pack, data.windows_digest, live_teachers)
-        records = [provenance(m.settings(data.windows_digest, training, d)) for m, d in zip(pack.members, digests)]
+        losses = [_member_loss(m) for m in pack.members]
+        teachers = _teacher_provider(pack, losses, data.windows_digest, windows, training, device, live_teachers)
+        records = [provenance(m.settings(data.windows_digest, training, d)) for m, d in zip(pack.members,
+                                                                                           teachers.digests)]
         if data.images is not None:  # which representation settings (a PI recipe, say) made the inputs
             records = [{**r, "images": data.images} for r in records]
+        if teachers.records is not None:  # live teachers: which checkpoints ran
+            records = [{**r, "live_teachers": t} for r, t in zip(records, teachers.records)]
         fused = build_fused(first.arch, first.modality, data.num_classes, [m.seed for m in pack.members])
         for m, member in enumerate(pack.members):
             if member.init_from:  # annealed: this member starts from the student alone's weights
                 records[m]["init"] = _anneal(fused, m, pack.width, member, data.windows_digest)
         model = prepare_model(fused.to(device), training)
         params = count_parameters(model) // pack.width
-        memory = estimate_memory(first.arch, data, pack.width, training["batch_size"], params, sources)
+        memory = estimate_memory(first.arch, data, pack.width, training["batch_size"], params, teachers.resident,
+                                 teachers.live)
         data = data.to(device)
         data.channels_last = uses_channels_last(training)  # the 2-D batches; 1-D models lay theirs out themselves
-        if stage is not None:
-            teachers = stage
-            records = [{**r, "live_teachers": t} for r, t in zip(records, teacher_records)]
-        else:
-            teachers = PackTeachers([s if live_teachers is not None else CachedLogits(s.to(device)) for s in sources],
-                                    slots, device)
-        loss = PackLoss([_member_loss(m) for m in pack.members], device)
-        return cls(pack, training, device, numerics, data, model, teachers, loss, records, params, memory, sources)
+        provider = teachers.provider(device)
+        loss = PackLoss(losses, device, seeds=[m.seed for m in pack.members], student_dim=_embedding_size(model),
+                        teacher_dims=getattr(provider, "embedding_dims", None))
+        return cls(pack, training, device, numerics, data, model, provider, loss, records, params, memory,
+                   teachers.resident, teachers.live)
 
     @property
     def checkpoint(self) -> Path:
@@ -160,22 +159,25 @@ class PackJob:
         pack, capacity = self.pack, device_memory(self.device)
         fits = ("" if capacity is None else
                 f"; set packing.{_role(pack)}: "
-                f"{widest_fitting(pack.members[0].arch, self.data, self.training['batch_size'], self.params, self.sources, capacity)}"
+                f"{widest_fitting(pack.members[0].arch, self.data, self.training['batch_size'], self.params, self.sources, capacity, self.live)}"
                 f" (the widest pack whose estimate fits {FITS:.0%} of the device's {capacity / 2**30:.1f} GiB)")
         return PackMemoryError(f"pack {pack.name} ({pack.width} runs) ran out of memory on {device_name(self.device)}: "
                                f"{self.memory.describe()}{fits}; its last finished epoch is kept in {pack.folder}")
 
 
-def estimate_memory(arch: str, data: RunData, width: int, batch_size: int, params: int, sources=()) -> PackMemory:
-    """The pack's peak device memory from the model's shapes and the data it keeps on the device."""
+def estimate_memory(arch: str, data: RunData, width: int, batch_size: int, params: int, sources=(),
+                    live=()) -> PackMemory:
+    """The pack's peak device memory from the model's shapes, the data it keeps on the device and, for live
+    teachers (:class:`~gafkd.models.memory.LiveTeacherMemory` each), what they keep and run."""
     resident = (data.inputs.nbytes + data.labels.nbytes + sum(s.nbytes for s in sources
                                                               if isinstance(s, torch.Tensor)))
-    return pack_memory(arch, data.inputs.shape[1], tuple(data.inputs.shape[2:]), width, batch_size, params, resident)
+    return pack_memory(arch, data.inputs.shape[1], tuple(data.inputs.shape[2:]), width, batch_size, params, resident,
+                       live)
 
 
-def widest_fitting(arch: str, data: RunData, batch_size: int, params: int, sources, capacity: int) -> int:
+def widest_fitting(arch: str, data: RunData, batch_size: int, params: int, sources, capacity: int, live=()) -> int:
     """The widest pack whose estimate fits ``FITS`` of ``capacity`` bytes (at least 1)."""
-    return widest(lambda w: estimate_memory(arch, data, w, batch_size, params, sources).peak, FITS * capacity)
+    return widest(lambda w: estimate_memory(arch, data, w, batch_size, params, sources, live).peak, FITS * capacity)
 
 
 def _role(pack: Pack) -> str:
@@ -195,15 +197,45 @@ def _member_loss(member: RunSpec) -> LossSpec:
     if member.is_teacher:
         return LossSpec()
     e = member.experiment
-    return LossSpec(e.weights, e.lam or 0.0, member.temperature, e.sp)
+    return LossSpec(e.teacher_weights, e.lam or 0.0, member.temperature, e.weighting, e.extras)
 
 
-def _teacher_sources(pack: Pack, windows_digest: str, live_teachers=None):
-    """(distinct teacher logits or live teachers, each member's slots into them, each member's logits digests)."""
+def _embedding_size(model) -> int:
+    fc = model.fc
+    return fc.in_features
+
+
+@dataclass
+class _Teachers:
+    """A pack's teachers, read: what makes its provider, each member's teacher digests (its identity) and
+    live-teacher records, and what the memory estimate counts."""
+
+    provider: object  # device → provider
+    digests: list
+    records: list | None = None
+    resident: list = ()
+    live: list = ()
+
+
+def _teacher_provider(pack: Pack, losses: list[LossSpec], windows_digest: str, windows, training: dict, device,
+                      live_teachers=None) -> _Teachers:
+    """Cached logits, or teachers run live when a member's losses need what no cache holds (or a test or
+    benchmark hands its own ``live_teachers``: (model, RunData) pairs, for a pack of one)."""
+    needs = frozenset().union(*(loss.needs for loss in losses))
     if live_teachers is not None:
         if pack.width != 1:
             raise ValueError("live teachers are for packs of one")
-        return list(live_teachers), [list(range(len(live_teachers)))], [()]
+        return _Teachers(lambda device: LiveTeachers(list(live_teachers), [list(range(len(live_teachers)))], needs),
+                         [()])
+    if any(m.live_teachers for m in pack.members):
+        return _live_teachers(pack, needs, windows, training, device)
+    sources, slots, digests = _cached_logits(pack, windows_digest)
+    return _Teachers(lambda device: CachedTeachers([s.to(device) for s in sources], slots, device) if sources
+                     else None, digests, resident=sources)
+
+
+def _cached_logits(pack: Pack, windows_digest: str):
+    """(distinct teacher logits, each member's slots into them, each member's logits digests)."""
     index, sources, source_digests, slots, digests = {}, [], [], [], []
     for member in pack.members:
         member_slots = []
@@ -219,10 +251,10 @@ def _teacher_sources(pack: Pack, windows_digest: str, live_teachers=None):
     return sources, slots, digests
 
 
-def _stage_teachers(pack: Pack, windows, training: dict, device):
-    """The pack's SPKD teachers, run live (:class:`~gafkd.training.targets.StageTeachers`): each distinct
-    teacher loaded once, on its own inputs (each modality's read once) with its own training statistics,
-    set up as training sets models up; and what each member's metrics.json records about its teachers."""
+def _live_teachers(pack: Pack, needs, windows, training: dict, device) -> _Teachers:
+    """The pack's teachers, run live (:class:`~gafkd.training.targets.LiveTeachers`): each distinct teacher
+    loaded once, on its own inputs (each modality's read once) with its own training statistics, set up as
+    training sets models up; what each member's metrics.json records about them (their digests: identity)."""
     index, teachers, slots, records, loaded = {}, [], [], [], {}
     for member in pack.members:
         member_slots, member_records = [], []
@@ -231,14 +263,23 @@ def _stage_teachers(pack: Pack, windows, training: dict, device):
                 model, record = load_teacher(weights, which, device)
                 data = teacher_inputs(loaded, record, weights, windows, images or None, training, device)
                 index[weights, which] = len(teachers)
-                teachers.append((prepare_model(model, training), data, record["settings_digest"]))
+                teachers.append((prepare_model(model, training), data, record))
             member_slots.append(index[weights, which])
             member_records.append({"weights": weights, "checkpoint": which,
-                                   "settings_digest": teachers[index[weights, which]][2]})
+                                   "settings_digest": teachers[index[weights, which]][2]["settings_digest"]})
         slots.append(member_slots)
         records.append(member_records)
-    stage = StageTeachers([(model, data) for model, data, _ in teachers], slots, lambda: autocast(training, device))
-    return stage, records
+    live, modalities = [], set()
+    for _, data, record in teachers:  # a modality's inputs are loaded once, for its first teacher
+        inputs = 0 if record["modality"] in modalities else data.inputs.nbytes
+        modalities.add(record["modality"])
+        live.append(live_teacher_memory(record["arch"], data.inputs.shape[1], tuple(data.inputs.shape[2:]),
+                                        data.num_classes, MODALITY_DIMS[record["modality"]], inputs,
+                                        bool(needs & {STAGES, EMBEDDING})))
+    provider = LiveTeachers([(model, data) for model, data, _ in teachers], slots, needs,
+                            lambda: autocast(training, device))
+    digests = [tuple(t["settings_digest"] for t in member) for member in records]
+    return _Teachers(lambda device: provider, digests, records, live=live)
 
 
 def _anneal(fused, m: int, width: int, member: RunSpec, windows_digest: str) -> dict:

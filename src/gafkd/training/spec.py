@@ -40,8 +40,8 @@ class RunSpec:
     temperature: float = 4.0
     # annealed students: (the student-alone run's weights.pt, which of its checkpoints) they start from
     init_from: tuple[str, str] | None = None
-    # SPKD students: per teacher (its weights.pt, which checkpoint, its images file or "" for signals),
-    # run live for the stage outputs a cache cannot hold
+    # students whose losses need teacher features (SPKD, the projector): per teacher (its weights.pt, which
+    # checkpoint, its images file or "" for signals), run live for what a cache cannot hold
     live_teachers: tuple[tuple[str, str, str], ...] = ()
 
     @property

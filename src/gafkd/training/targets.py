@@ -1,10 +1,18 @@
-"""Teacher logits for every member of a pack, for one step: [M, T, B, K] from the members' row indices.
+"""The teacher interface: what a pack's teachers give each training step, whoever provides it.
 
-Sources are the distinct teachers of the pack (each a callable: rows → logits). Cached tables: one
-gather over a stacked [U + 1, N, K] tensor serves every member and slot (the extra table is zeros, for
-slots a member does not use: their weight is 0) — one operation per step however wide the pack, which
-matters where a step is launch-bound (GPUs). Live teachers (tests, benchmarks) serve packs of one,
-which have no spare slots.
+A provider is called once per step with the members' rows ``idx`` [M, B] and answers a
+:class:`~gafkd.distillation.signals.TeacherSignals`: logits [M, T, B, K] per member and teacher slot,
+and the features the pack's losses asked for (``needs``: stage outputs, embeddings). The loop never asks
+which provider it has.
+
+- :class:`CachedTeachers`: logits computed once by the ``teacher_logits`` rule. One gather over a stacked
+  [U + 1, N, K] tensor serves every member and slot (the extra table is zeros, for slots a member does not
+  use: their weight is 0) — one operation per step however wide the pack, which matters where a step is
+  launch-bound (GPUs).
+- :class:`LiveTeachers`: teachers run on the device (eval mode, no gradients), for what a cache cannot hold
+  (stage outputs, embeddings) and for tests and benchmarks that prove both give the same student. Each
+  distinct teacher runs once per step over the union of the rows its members drew; members that drew the
+  same rows (the same seed) share one feature entry, so feature losses compute a teacher's side once.
 """
 
 from __future__ import annotations
@@ -13,67 +21,70 @@ from contextlib import nullcontext
 
 import torch
 
-from ..distillation.sp import gram
-from .teachers import CachedLogits
+from ..distillation.registry import EMBEDDING, STAGES
+from ..distillation.signals import TeacherSignals, wide
 
 
-class PackTeachers:
-    def __init__(self, sources: list, slots: list[list[int]], device="cpu"):
-        """``sources``: callables; ``slots[m]``: indices into ``sources`` of member m's teachers, in order."""
+class CachedTeachers:
+    def __init__(self, tables: list[torch.Tensor], slots: list[list[int]], device="cpu"):
+        """``tables``: the distinct teachers' logits [N, K]; ``slots[m]``: indices into them of member m's teachers."""
         self.width = max((len(s) for s in slots), default=0)
-        self.sources = sources
-        spare = len(sources)  # the zeros table (cached) or "no teacher" (live)
+        spare = len(tables)  # the zeros table
         self.slots = torch.tensor([list(s) + [spare] * (self.width - len(s)) for s in slots], dtype=torch.long,
                                   device=device).view(len(slots), self.width)
-        self.table = None
-        if self.width and all(isinstance(s, CachedLogits) for s in sources):
-            tables = [s.logits for s in sources]
-            self.table = torch.stack(tables + [torch.zeros_like(tables[0])])
+        self.table = torch.stack(tables + [torch.zeros_like(tables[0])]).to(device) if self.width else None
 
-    def __call__(self, idx: torch.Tensor) -> torch.Tensor | None:
-        """Teacher logits [M, T, B, K] for the members' rows ``idx`` [M, B]; None when no member has teachers."""
+    def __call__(self, idx: torch.Tensor) -> TeacherSignals | None:
+        """The members' teacher logits for rows ``idx`` [M, B]; None when no member has teachers."""
         if self.width == 0:
             return None
-        if self.table is not None:
-            return self.table[self.slots.unsqueeze(2), idx.unsqueeze(1)].float()
-        return torch.stack([torch.stack([self.sources[u](idx[m]) for u in member_slots])
-                            for m, member_slots in enumerate(self.slots.tolist())]).float()
+        return TeacherSignals(self.table[self.slots.unsqueeze(2), idx.unsqueeze(1)].float())
 
 
-class StageTeachers:
-    """Teachers run live for similarity-preserving KD: their logits [M, T, B, K] and the Gram matrices of
-    their three stage outputs [M, T, S, B, B] on each member's rows.
+class LiveTeachers:
+    """``teachers``: (model, its RunData: own inputs and training statistics) per distinct teacher;
+    ``slots[m]``: member m's teachers, in order; ``needs``: what the pack's losses ask for."""
 
-    Stage outputs are a map per window and stage: too large to cache, so each step runs every distinct
-    teacher once, in eval mode and without gradients, over the union of the rows the members it teaches
-    drew, then hands each member its rows. ``teachers``: (model, its RunData: own inputs and training
-    statistics) per distinct teacher; ``slots[m]``: member m's teachers, in order.
-    """
-
-    spkd = True
-
-    def __init__(self, teachers: list, slots: list[list[int]], precision=None):
+    def __init__(self, teachers: list, slots: list[list[int]], needs=frozenset(), precision=None):
         self.teachers, self.precision = teachers, precision or nullcontext
         self.width = max(len(s) for s in slots)
         self.slots = [list(s) for s in slots]
+        self.features = bool(needs & {STAGES, EMBEDDING})
+
+    @property
+    def embedding_dims(self) -> list[list[int]]:
+        """Per member and slot: the size of that teacher's pooled embedding (its classifier's input)."""
+        return [[self.teachers[u][0].fc.in_features for u in member] for member in self.slots]
 
     @torch.no_grad()
-    def __call__(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def __call__(self, idx: torch.Tensor) -> TeacherSignals:
         members, batch = idx.shape
-        logits = grams = None
+        logits = None
+        entry = torch.full((members, self.width), -1, dtype=torch.long, device=idx.device)
+        stages, embeddings = [], []
         for j, (model, data) in enumerate(self.teachers):
             users = [(m, t) for m, member in enumerate(self.slots) for t, u in enumerate(member) if u == j]
             if not users:
                 continue
             rows = torch.unique(torch.cat([idx[m] for m, _ in users]))  # sorted
             with self.precision():
-                out, stages = model(data.batch(rows), stage_outputs=True)
-            flat = [s.reshape(len(rows), -1).float() for s in stages]
+                out = model(data.batch(rows), features=self.features)
+            out_logits = out[0] if self.features else out
             if logits is None:
-                logits = torch.zeros(members, self.width, batch, out.shape[1], device=idx.device)
-                grams = torch.zeros(members, self.width, len(flat), batch, batch, device=idx.device)
+                logits = torch.zeros(members, self.width, batch, out_logits.shape[1], device=idx.device,
+                                     dtype=wide(out_logits).dtype)
+            where = {m: torch.searchsorted(rows, idx[m]) for m, _ in users}
             for m, t in users:
-                where = torch.searchsorted(rows, idx[m])
-                logits[m, t] = out[where].float()
-                grams[m, t] = torch.stack([gram(f[where]) for f in flat])
-        return logits, grams
+                logits[m, t] = out_logits[where[m]]
+            if not self.features:
+                continue
+            flat = [s.reshape(len(rows), -1) for s in out[1]]
+            drawn, group = torch.unique(torch.stack([idx[m] for m, _ in users]), dim=0, return_inverse=True)
+            first = len(stages)
+            for rows_drawn in drawn:  # one entry per distinct set of rows
+                at = torch.searchsorted(rows, rows_drawn)
+                stages.append([wide(f[at]) for f in flat])
+                embeddings.append(wide(out[2][at]))
+            for (m, t), g in zip(users, group.tolist()):
+                entry[m, t] = first + g
+        return TeacherSignals(logits, entry if self.features else None, stages, embeddings)

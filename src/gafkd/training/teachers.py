@@ -3,8 +3,9 @@
 Teachers are frozen and see no augmentation, so their logits on a window never change: the
 ``teacher_logits`` rule computes them once and every student reads them: a student step then costs
 what a cross-entropy step costs, many times less than a step with a live 2-D teacher
-(``gafkd bench``: ``kd_cached_vs_live``; numbers in docs/performance.md). :class:`LiveTeacher` is the slow path, kept for
-tests and benchmarks that prove both give the same student.
+(``gafkd bench``: ``kd_cached_vs_live``; numbers in docs/performance.md). Teachers run live
+(:class:`gafkd.training.targets.LiveTeachers`) are the slow path: for what no cache holds (stage outputs,
+embeddings), and for tests and benchmarks that prove both give the same student.
 """
 
 from __future__ import annotations
@@ -39,25 +40,6 @@ def load_teacher(weights_path, which: str = "best", device="cpu"):
     model = build_model(record["arch"], record["modality"], record["num_classes"])
     model.load_state_dict(record[which])
     return model.to(device).eval(), record
-
-
-class LiveTeacher:
-    """Runs the teacher on the rows of each batch (its own inputs and normalisation)."""
-
-    def __init__(self, model, data: RunData):
-        self.model, self.data = model.eval(), data
-
-    @torch.no_grad()
-    def __call__(self, idx: torch.Tensor) -> torch.Tensor:
-        return self.model(self.data.batch(idx))
-
-
-class CachedLogits:
-    def __init__(self, logits: torch.Tensor):
-        self.logits = logits
-
-    def __call__(self, idx: torch.Tensor) -> torch.Tensor:
-        return self.logits[idx]
 
 
 def teacher_inputs(loaded: dict, record: dict, weights_path, windows_path, images_path, training: dict,
