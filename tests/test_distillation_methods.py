@@ -108,6 +108,8 @@ def test_every_entry_in_a_mixed_pack_equals_its_one_run_implementation(device, m
         (LossSpec(), []),
         (LossSpec((1 / 3,) * 3, 0.7, 4.0, "ebkd", extras=(proj, sp)), [2, 0, 1]),
         (LossSpec((1.0,), 0.9, 4.0), [2]),
+        (LossSpec((1.0,), 0.7, 4.0, extras=(proj, sp)), [1]),
+        (LossSpec((0.4, 0.6), 0.7, 4.0, "camkd", extras=(sp,)), [2, 1]),
     ]
     specs, slots = [m[0] for m in members], [m[1] for m in members]
     seeds = list(range(3, 3 + len(members)))

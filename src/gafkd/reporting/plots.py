@@ -86,25 +86,31 @@ def sweep_plot(runs: pd.DataFrame, kind: str, x: str, metric: str, title: str, p
 
 def weights_plot(runs: pd.DataFrame, archs, triples, variants, metric: str, title: str, path) -> None:
     """Three-teacher KD: accuracy (mean ± population std over seeds) per weight triple, a bar per variant
-    (base / ann / ann+sp), one panel per teacher architecture."""
+    (base / ann / ann+sp / projector …) and a line per variant whose rule sets its own weights (CAMKD,
+    EBKD), one panel per teacher architecture."""
     panels = max(len(archs), 1)
     fig, axes = plt.subplots(1, panels, figsize=(max(7.2, 3.6 * panels), 4.6), sharey=True, squeeze=False)
     chosen = runs[runs["kind"] == KD3]
     labels = ["/".join(format(float(w), "g") for w in triple) for triple in triples]
-    width = 0.8 / max(len(variants), 1)
+    spare = iter(("tab:red", "tab:purple", "tab:brown", "tab:olive", "tab:cyan", "tab:pink"))
+    colours = {v: VARIANTS[v].colour or next(spare) for v in variants}
+    bars = [v for v in variants if WEIGHTINGS[VARIANTS[v].weighting].uses_fixed]  # a rule of its own: a line
+    width = 0.8 / max(len(bars), 1)
     for ax, arch in zip(axes[0], archs or [None]):
         frame = chosen[chosen["teachers"].str.endswith(f":{arch}")] if arch else chosen.iloc[:0]
-        for v, variant in enumerate(variants):
-            colour, label = VARIANTS[variant].colour or f"C{4 + v}", VARIANTS[variant].label
-            runs_of = frame[frame["variant"] == variant]
-            if not WEIGHTINGS[VARIANTS[variant].weighting].uses_fixed:  # its rule sets the weights: one line
-                ax.axhline(runs_of[METRIC_COLUMN[metric]].mean(), color=colour, linestyle="-.",
+        for variant in variants:
+            runs_of, label = frame[frame["variant"] == variant], VARIANTS[variant].label
+            if variant not in bars:
+                if runs_of.empty:
+                    continue
+                ax.axhline(runs_of[METRIC_COLUMN[metric]].mean(), color=colours[variant], linestyle="-.",
                            label=f"{label} (its own weights)")
                 continue
             stats = (runs_of.groupby("weights")[METRIC_COLUMN[metric]]
                      .agg(["mean", lambda x: np.std(x, ddof=0)]).reindex(labels))
-            ax.bar(np.arange(len(labels)) + (v - (len(variants) - 1) / 2) * width, stats["mean"], width,
-                   yerr=stats.iloc[:, 1], capsize=2, color=colour, label=label)
+            v = bars.index(variant)
+            ax.bar(np.arange(len(labels)) + (v - (len(bars) - 1) / 2) * width, stats["mean"], width,
+                   yerr=stats.iloc[:, 1], capsize=2, color=colours[variant], label=label)
         _baseline(ax, runs, metric)
         ax.set_xticks(np.arange(len(labels)), labels, rotation=45, ha="right", rotation_mode="anchor")
         ax.set(xlabel="weights (teachers in order)", title=f"T: {arch.upper()} ×3" if arch else "")

@@ -50,6 +50,7 @@ class LiveTeachers:
         self.width = max(len(s) for s in slots)
         self.slots = [list(s) for s in slots]
         self.features = bool(needs & {STAGES, EMBEDDING})
+        self.stages, self.embedding = STAGES in needs, EMBEDDING in needs  # what entries hold
 
     @property
     def embedding_dims(self) -> list[list[int]]:
@@ -73,18 +74,18 @@ class LiveTeachers:
             if logits is None:
                 logits = torch.zeros(members, self.width, batch, out_logits.shape[1], device=idx.device,
                                      dtype=wide(out_logits).dtype)
-            where = {m: torch.searchsorted(rows, idx[m]) for m, _ in users}
-            for m, t in users:
-                logits[m, t] = out_logits[where[m]]
+            user_members = torch.tensor([m for m, _ in users], device=idx.device)
+            user_slots = torch.tensor([t for _, t in users], device=idx.device)
+            drawn_by_user = idx[user_members]  # [users, B]
+            logits[user_members, user_slots] = out_logits[torch.searchsorted(rows, drawn_by_user)].to(logits.dtype)
             if not self.features:
                 continue
-            flat = [s.reshape(len(rows), -1) for s in out[1]]
-            drawn, group = torch.unique(torch.stack([idx[m] for m, _ in users]), dim=0, return_inverse=True)
+            flat = [s.reshape(len(rows), -1) for s in out[1]] if self.stages else []
+            drawn, group = torch.unique(drawn_by_user, dim=0, return_inverse=True)
             first = len(stages)
             for rows_drawn in drawn:  # one entry per distinct set of rows
                 at = torch.searchsorted(rows, rows_drawn)
-                stages.append([wide(f[at]) for f in flat])
-                embeddings.append(wide(out[2][at]))
-            for (m, t), g in zip(users, group.tolist()):
-                entry[m, t] = first + g
+                stages.append([wide(f[at]) for f in flat] if self.stages else [])
+                embeddings.append(wide(out[2][at]) if self.embedding else None)
+            entry[user_members, user_slots] = first + group
         return TeacherSignals(logits, entry if self.features else None, stages, embeddings)
