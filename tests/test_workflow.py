@@ -201,6 +201,24 @@ def test_a_diverging_member_is_a_result_end_to_end(tmp_path):
     assert [m["status"] for m in manifest["members"]].count("diverged") == 1
 
 
+@pytest.mark.slow
+def test_the_report_finishes_when_every_run_diverges(tmp_path):
+    """lr 1e6: every teacher and student diverges. Every run is a recorded result, and every report job —
+    runs.csv, summary, tables, plots, the HTML report — finishes and says so instead of failing."""
+    config = {**GAF_AND_SIGNAL, "training": {**GAF_AND_SIGNAL["training"], "lr": 1e6},
+              "students": {**GAF_AND_SIGNAL["students"], "kdn": []}}
+    run = snakemake(tmp_path, "--cores", "2", config=config)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    results = tmp_path / "results"
+    runs = pd.read_csv(results / "runs.csv")
+    assert len(runs) and (runs["status"] == "diverged").all()
+    tables = (results / "tables.md").read_text()
+    assert f"Diverged ({len(runs[runs['trained_as'].isna()])}, counted out of the means" in tables
+    plots = results / "plots" / "tiny"
+    assert all((plots / f"confusion_{kind}.png").stat().st_size > 5_000 for kind in ("teacher", "student"))
+    assert (results / "report.html").exists() and (results / "summary.csv").exists()
+
+
 def test_run_part_of_the_study(tmp_path):
     """run.datasets selects variants from an overlay (an overlay cannot delete a key of config.yaml)."""
     overlay = tmp_path / "only14.yaml"

@@ -14,7 +14,7 @@ from ..io import write_text_atomic
 from ..names import DIVERGED, KD1, KD2, KD3, OK, TEACHER
 from ..provenance import package_versions, settings_digest
 from .collect import collect_runs, listed_metrics, read_runs
-from .plots import Curve, confusion_plot, image_examples, learning_curves, sweep_plot, weights_plot
+from .plots import Curve, confusion_plot, image_examples, learning_curves, message_plot, sweep_plot, weights_plot
 from .summary import CONFIG_COLUMNS, summarize
 from .tables import METRIC_COLUMN, DatasetTables, render_tables, tables_html
 
@@ -88,8 +88,9 @@ def write_tables(config: dict, runs_path, output, html_output=None, reference_pa
 
 def write_plots(config: dict, dataset: str, runs_path, windows_path, outputs: dict) -> dict:
     config = for_dataset(config, dataset)
-    runs = read_runs(runs_path)
-    runs = runs[(runs["dataset"] == dataset) & (runs["status"] == OK)]  # diverged runs have no curve to draw
+    everything = read_runs(runs_path)
+    everything = everything[everything["dataset"] == dataset]
+    runs = everything[everything["status"] == OK]  # diverged runs have no curve to draw
     metric = config["report"]["metric"]
     students = config["students"]
     tables = DatasetTables(config, dataset, runs)
@@ -110,7 +111,10 @@ def write_plots(config: dict, dataset: str, runs_path, windows_path, outputs: di
     windows = load_windows(windows_path)
     for kind, key in (("teacher", "confusion_teacher"), ("student", "confusion_student")):
         best = _best_run(runs, kind, metric)
-        confusion_plot(_metrics_path(best), windows.class_names, outputs[key], f"{dataset}: best {kind}")
+        if best is None:  # every run of the kind diverged (or none has the metric): say so, do not fail
+            message_plot(outputs[key], f"{dataset}: best {kind}", _none_finished(everything, kind))
+        else:
+            confusion_plot(_metrics_path(best), windows.class_names, outputs[key], f"{dataset}: best {kind}")
     return {"plots": len(outputs)}
 
 
@@ -121,13 +125,27 @@ def write_image_examples(dataset: str, representation: str, windows_path, images
     return {"plots": 1}
 
 
-def _best_run(runs: pd.DataFrame, kind: str, metric: str) -> pd.Series:
-    """The best seed of the configuration with the best mean (students: every non-teacher run)."""
-    frame = runs[runs["kind"] == TEACHER] if kind == "teacher" else runs[runs["kind"] != TEACHER]
+def _of_kind(runs: pd.DataFrame, kind: str) -> pd.DataFrame:
+    return runs[runs["kind"] == TEACHER] if kind == "teacher" else runs[runs["kind"] != TEACHER]
+
+
+def _best_run(runs: pd.DataFrame, kind: str, metric: str) -> pd.Series | None:
+    """The best seed of the configuration with the best mean (students: every non-teacher run); None when
+    no run of the kind has the metric."""
     column = METRIC_COLUMN[metric]
+    frame = _of_kind(runs, kind)
+    frame = frame[frame[column].notna()]
+    if frame.empty:
+        return None
     means = frame.groupby(CONFIG_COLUMNS, dropna=False)[column].transform("mean")
     top = frame[means == means.max()]
     return top.loc[top[column].idxmax()]
+
+
+def _none_finished(runs: pd.DataFrame, kind: str) -> str:
+    """``no student run finished: 6 diverged`` (or: none has run yet)."""
+    diverged = int((_of_kind(runs, kind)["status"] == DIVERGED).sum())
+    return f"no {kind} run finished: {diverged} diverged" if diverged else f"no {kind} run has finished yet"
 
 
 def _metrics_path(run: pd.Series) -> Path:

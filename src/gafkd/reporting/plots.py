@@ -203,6 +203,15 @@ def image_examples(windows, images_path, name: str, path, title: str, per_row: i
     _save(fig, path)
 
 
+def message_plot(path, title: str, message: str) -> None:
+    """A figure that says why there is nothing to draw: the report finishes whatever happened to the runs."""
+    fig, ax = plt.subplots(figsize=(6.4, 2.4))
+    ax.axis("off")
+    ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=FONT + 2)
+    fig.suptitle(title, fontsize=FONT + 3)
+    _save(fig, path)
+
+
 def confusion_plot(metrics_path, class_names, path, title: str) -> None:
     """Counts in each cell, colour = the share of the true class (rows sum to 1)."""
     metrics = read_json(metrics_path)
