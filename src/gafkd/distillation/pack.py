@@ -56,8 +56,9 @@ class PackLoss(nn.Module):
         self.register_buffer("present", torch.tensor([[t < len(s.weights) for t in range(slots)] for s in losses],
                                                      dtype=torch.bool, device=device).view(len(losses), slots))
         self.register_buffer("lam", torch.tensor([loss.lam for loss in losses], device=device))
-        self.rules = {name: torch.tensor([s.weighting == name for s in losses], device=device)
-                      for name in dict.fromkeys(s.weighting for s in losses if s.weights)}
+        self.rules = list(dict.fromkeys(s.weighting for s in losses if s.weights))
+        self.register_buffer("rule_members", torch.tensor([[s.weighting == name for s in losses] for name in self.rules],
+                                                          dtype=torch.bool, device=device).view(len(self.rules), len(losses)))
         self.register_buffer("adaptive", torch.tensor([bool(s.weights) and not WEIGHTINGS[s.weighting].uses_fixed
                                                        for s in losses], device=device))
         self.any_adaptive = any(bool(s.weights) and not WEIGHTINGS[s.weighting].uses_fixed for s in losses)
@@ -74,7 +75,7 @@ class PackLoss(nn.Module):
         if not self.any_adaptive:
             return TeacherWeights(self.weights)
         per_sample = torch.zeros(*self.weights.shape, labels.shape[-1], device=labels.device)
-        for name, members in self.rules.items():
+        for name, members in zip(self.rules, self.rule_members):
             rule = WEIGHTINGS[name].load()(teacher_logits, labels, self.weights, self.present)
             per_sample = torch.where(members.view(-1, 1, 1), rule, per_sample)
         per_run = torch.where(self.adaptive.view(-1, 1), per_sample.mean(-1), self.weights)

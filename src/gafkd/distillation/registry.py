@@ -126,9 +126,9 @@ def find_variant(init: str, weighting: str, losses: tuple[str, ...]) -> Variant 
     return None
 
 
-def needs(variant_name: str) -> frozenset[str]:
-    """What a KD student of this variant asks of its teachers (logits always)."""
-    return frozenset().union(*(LOSSES[name].needs for name in (KD, *VARIANTS[variant_name].losses)))
+def live(variant_name: str) -> bool:
+    """Whether a KD student of this variant needs its teachers run live (a loss needs what no cache holds)."""
+    return any(LOSSES[name].live for name in (KD, *VARIANTS[variant_name].losses))
 
 
 def coefficients(students: dict) -> dict[str, float]:

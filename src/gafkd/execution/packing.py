@@ -24,7 +24,7 @@ from ..gaf.registry import SIGNAL, input_channels, is_image
 from ..grid import annealing_source, for_dataset, teacher_runs, teacher_seed, trained_experiments
 from ..models.families import MODALITY_DIMS
 from ..models.memory import PackMemory, pack_memory, parameters, widest
-from ..distillation.registry import LOSSES
+from ..distillation.registry import live
 from ..names import BASELINE, TEACHER, Experiment, ModelId
 from ..training.spec import Pack, RunSpec
 
@@ -132,8 +132,7 @@ def _student_group(experiment: Experiment) -> str:
 
 
 def _live(experiment: Experiment) -> bool:
-    """Whether the experiment's losses need its teachers run live (:attr:`Loss.live`)."""
-    return any(LOSSES[name].live for name, _ in experiment.extras)
+    return bool(experiment.teachers) and live(experiment.variant)
 
 
 def student_packs(config: dict, results: str, dataset: str, width: int | None = None) -> list[Pack]:

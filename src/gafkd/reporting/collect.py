@@ -35,7 +35,7 @@ def listed_metrics(manifest_paths) -> list[str]:
 
 
 def _experiment_columns(metrics: dict) -> dict:
-    """``weights`` (``0.2/0.3/0.5`` of a three- or K-teacher run) and ``variant`` (base, ann, ann+sp), read
+    """``weights`` (``0.2/0.3/0.5`` of a three- or K-teacher run) and ``variant`` (gafkd.distillation.registry), read
     from the experiment's name the run recorded (results made before these columns existed have it too)."""
     spec = (metrics.get("settings") or {}).get("experiment")
     if metrics.get("kind") == TEACHER or not spec:

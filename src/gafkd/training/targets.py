@@ -49,6 +49,11 @@ class LiveTeachers:
         self.teachers, self.precision = teachers, precision or nullcontext
         self.width = max(len(s) for s in slots)
         self.slots = [list(s) for s in slots]
+        # per teacher: which (member, slot) pairs it serves, as index tensors (fixed for the pack)
+        pairs = [(u, m, t) for m, member in enumerate(self.slots) for t, u in enumerate(member)]
+        self.users = {u: (torch.tensor([m for v, m, _ in pairs if v == u]),
+                          torch.tensor([t for v, _, t in pairs if v == u]))
+                      for u in dict.fromkeys(u for u, _, _ in pairs)}
         self.features = bool(needs & {STAGES, EMBEDDING})
         self.stages, self.embedding = STAGES in needs, EMBEDDING in needs  # what entries hold
 
@@ -64,19 +69,19 @@ class LiveTeachers:
         entry = torch.full((members, self.width), -1, dtype=torch.long, device=idx.device)
         stages, embeddings = [], []
         for j, (model, data) in enumerate(self.teachers):
-            users = [(m, t) for m, member in enumerate(self.slots) for t, u in enumerate(member) if u == j]
-            if not users:
+            if j not in self.users:
                 continue
-            rows = torch.unique(torch.cat([idx[m] for m, _ in users]))  # sorted
+            if self.users[j][0].device != idx.device:  # moved to the device once
+                self.users[j] = tuple(t.to(idx.device) for t in self.users[j])
+            user_members, user_slots = self.users[j]
+            drawn_by_user = idx[user_members]  # [users, B]: the rows each (member, slot) drew
+            rows = torch.unique(drawn_by_user)  # sorted
             with self.precision():
                 out = model(data.batch(rows), features=self.features)
             out_logits = out[0] if self.features else out
             if logits is None:
                 logits = torch.zeros(members, self.width, batch, out_logits.shape[1], device=idx.device,
                                      dtype=wide(out_logits).dtype)
-            user_members = torch.tensor([m for m, _ in users], device=idx.device)
-            user_slots = torch.tensor([t for _, t in users], device=idx.device)
-            drawn_by_user = idx[user_members]  # [users, B]
             logits[user_members, user_slots] = out_logits[torch.searchsorted(rows, drawn_by_user)].to(logits.dtype)
             if not self.features:
                 continue
