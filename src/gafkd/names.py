@@ -135,7 +135,7 @@ class Experiment:
         a rule that computes its own weights drops the configured ones (and alpha)."""
         method = VARIANTS[variant]
         extras = tuple((name, coefficients[name]) for name in method.losses)
-        if WEIGHTINGS[method.weighting].uses_fixed or len(self.teachers) < 2:
+        if method.uses_fixed or len(self.teachers) < 2:
             return replace(self, variant=variant, extras=extras)
         return replace(self, variant=variant, extras=extras, weights=(), alpha=None)
 

@@ -46,7 +46,6 @@ class PackLoss(nn.Module):
     def __init__(self, losses: list[LossSpec], device="cpu", *, seeds=None, student_dim: int = 0,
                  teacher_dims=None):
         super().__init__()
-        self.specs = list(losses)
         slots = max(len(loss.weights) for loss in losses)
         self.slots = slots
         weights = torch.zeros(len(losses), slots, dtype=torch.float64)
@@ -61,7 +60,7 @@ class PackLoss(nn.Module):
                                                           dtype=torch.bool, device=device).view(len(self.rules), len(losses)))
         self.register_buffer("adaptive", torch.tensor([bool(s.weights) and not WEIGHTINGS[s.weighting].uses_fixed
                                                        for s in losses], device=device))
-        self.any_adaptive = any(bool(s.weights) and not WEIGHTINGS[s.weighting].uses_fixed for s in losses)
+        self.any_adaptive = bool(self.adaptive.any())  # fixed-only packs keep the protocol's per-run arithmetic
         used = [name for name in LOSSES if any(name in s.losses for s in losses)]
         context = {"seeds": seeds or [0] * len(losses), "student_dim": student_dim,
                    "teacher_dims": teacher_dims or [[] for _ in losses]}

@@ -75,6 +75,11 @@ class Variant:
     def annealed(self) -> bool:
         return self.init == ANNEALED
 
+    @property
+    def uses_fixed(self) -> bool:
+        """Whether its students use the configured weights (α, triples); a rule of its own drops them."""
+        return WEIGHTINGS[self.weighting].uses_fixed
+
 
 def _load(spec: str):
     module, name = spec.split(":")
@@ -112,10 +117,6 @@ VARIANTS = {v.name: v for v in (
     Variant("ebkd", "EBKD", weighting="ebkd"),
     Variant("proj", "projector", losses=("projector",)),
 )}
-
-
-def variant(name: str) -> Variant:
-    return VARIANTS[name]
 
 
 def find_variant(init: str, weighting: str, losses: tuple[str, ...]) -> Variant | None:

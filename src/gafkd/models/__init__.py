@@ -4,6 +4,7 @@ Loaded lazily, so that ``gafkd.models.families`` (names only) never imports torc
 """
 
 _LAZY = {"WideResNet": "wrn", "build_wrn": "wrn", "build_model": "registry", "count_parameters": "registry",
+         "embedding_size": "registry",
          "FAMILIES": "families"}
 
 

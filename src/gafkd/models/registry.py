@@ -21,3 +21,8 @@ def build_model(arch: str, modality: str, num_classes: int, in_channels: int | N
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def embedding_size(model: nn.Module) -> int:
+    """The size of a model's pooled embedding: its classifier's input (per member of a fused model)."""
+    return model.fc.in_features

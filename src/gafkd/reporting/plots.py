@@ -17,7 +17,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from ..distillation.registry import VARIANTS, WEIGHTINGS  # noqa: E402
+from ..distillation.registry import VARIANTS  # noqa: E402
 from ..gaf.registry import SIGNAL, representation  # noqa: E402
 from ..gaf.store import load_images  # noqa: E402
 from ..io import read_json  # noqa: E402
@@ -94,7 +94,7 @@ def weights_plot(runs: pd.DataFrame, archs, triples, variants, metric: str, titl
     labels = ["/".join(format(float(w), "g") for w in triple) for triple in triples]
     spare = iter(("tab:red", "tab:purple", "tab:brown", "tab:olive", "tab:cyan", "tab:pink"))
     colours = {v: VARIANTS[v].colour or next(spare) for v in variants}
-    bars = [v for v in variants if WEIGHTINGS[VARIANTS[v].weighting].uses_fixed]  # a rule of its own: a line
+    bars = [v for v in variants if VARIANTS[v].uses_fixed]  # a rule that sets its own weights: a line
     width = 0.8 / max(len(bars), 1)
     for ax, arch in zip(axes[0], archs or [None]):
         frame = chosen[chosen["teachers"].str.endswith(f":{arch}")] if arch else chosen.iloc[:0]

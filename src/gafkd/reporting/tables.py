@@ -152,7 +152,7 @@ class DatasetTables:
                        *[f"T: {a.upper()} ×{len(kd3['teachers'])}" for a in kd3["archs"]]]
             body = []
             # a rule that sets its own weights has one row: the configured triples are not its
-            triples = kd3["weights"] if WEIGHTINGS[method.weighting].uses_fixed else [()]
+            triples = kd3["weights"] if method.uses_fixed else [()]
             for w in triples:
                 row = [weights_text(w) if w else f"{WEIGHTINGS[method.weighting].label} (per sample)"]
                 for arch in kd3["archs"]:
@@ -227,7 +227,7 @@ class DatasetTables:
         configured ones (a sweep over α varies those)."""
         variants = variants_of(self.config, kind)
         return BASE if BASE in variants else next(
-            (v for v in variants if WEIGHTINGS[VARIANTS[v].weighting].uses_fixed), variants[0])
+            (v for v in variants if VARIANTS[v].uses_fixed), variants[0])
 
     def _sweep(self, title: str, parameter: str, values, rows) -> str:
         """One row per label, one ``mean ± std`` column per value of ``parameter``."""

@@ -110,7 +110,7 @@ def train_epoch(model, data: RunData, loss_fn, teachers, optimizer, seeds, epoch
         idx = orders[:, b * batch_size:(b + 1) * batch_size]
         labels = data.labels[idx]
         with precision():
-            output = model(data.pack_batch(idx), features=features) if features else model(data.pack_batch(idx))
+            output = model(data.pack_batch(idx), features=features)
         student = StudentOutputs.of(output, members)
         logits = student.logits
         member_losses = loss_fn(student, labels, teachers(idx) if teachers is not None else None)

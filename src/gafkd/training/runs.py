@@ -26,7 +26,7 @@ from ..distillation.spec import LossSpec
 from ..errors import DataError, GafkdError
 from ..gaf.registry import SIGNAL
 from ..io import remove_stale_temporaries, write_json_atomic, write_text_atomic
-from ..models import count_parameters
+from ..models import count_parameters, embedding_size
 from ..models.fused import build_fused, load_member, member_state
 from ..models.families import MODALITY_DIMS
 from ..models.memory import PackMemory, live_teacher_memory, pack_memory, widest
@@ -109,10 +109,9 @@ class PackJob:
                                  teachers.live)
         data = data.to(device)
         data.channels_last = uses_channels_last(training)  # the 2-D batches; 1-D models lay theirs out themselves
-        provider = teachers.provider(device)
-        loss = PackLoss(losses, device, seeds=[m.seed for m in pack.members], student_dim=_embedding_size(model),
-                        teacher_dims=getattr(provider, "embedding_dims", None))
-        return cls(pack, training, device, numerics, data, model, provider, loss, records, params, memory,
+        loss = PackLoss(losses, device, seeds=[m.seed for m in pack.members], student_dim=embedding_size(model),
+                        teacher_dims=getattr(teachers.provider, "embedding_dims", None))
+        return cls(pack, training, device, numerics, data, model, teachers.provider, loss, records, params, memory,
                    teachers.resident, teachers.live)
 
     @property
@@ -200,17 +199,12 @@ def _member_loss(member: RunSpec) -> LossSpec:
     return LossSpec(e.teacher_weights, e.lam or 0.0, member.temperature, e.weighting, e.extras)
 
 
-def _embedding_size(model) -> int:
-    fc = model.fc
-    return fc.in_features
-
-
 @dataclass
 class _Teachers:
     """A pack's teachers, read: what makes its provider, each member's teacher digests (its identity) and
     live-teacher records, and what the memory estimate counts."""
 
-    provider: object  # device → provider
+    provider: object  # CachedTeachers, LiveTeachers, or None (no member has teachers)
     digests: list
     records: list | None = None
     resident: list = ()
@@ -225,13 +219,11 @@ def _teacher_provider(pack: Pack, losses: list[LossSpec], windows_digest: str, w
     if live_teachers is not None:
         if pack.width != 1:
             raise ValueError("live teachers are for packs of one")
-        return _Teachers(lambda device: LiveTeachers(list(live_teachers), [list(range(len(live_teachers)))], needs),
-                         [()])
+        return _Teachers(LiveTeachers(list(live_teachers), [list(range(len(live_teachers)))], needs), [()])
     if any(m.live_teachers for m in pack.members):
         return _live_teachers(pack, needs, windows, training, device)
     sources, slots, digests = _cached_logits(pack, windows_digest)
-    return _Teachers(lambda device: CachedTeachers([s.to(device) for s in sources], slots, device) if sources
-                     else None, digests, resident=sources)
+    return _Teachers(CachedTeachers(sources, slots, device) if sources else None, digests, resident=sources)
 
 
 def _cached_logits(pack: Pack, windows_digest: str):
@@ -279,7 +271,7 @@ def _live_teachers(pack: Pack, needs, windows, training: dict, device) -> _Teach
     provider = LiveTeachers([(model, data) for model, data, _ in teachers], slots, needs,
                             lambda: autocast(training, device))
     digests = [tuple(t["settings_digest"] for t in member) for member in records]
-    return _Teachers(lambda device: provider, digests, records, live=live)
+    return _Teachers(provider, digests, records, live=live)
 
 
 def _anneal(fused, m: int, width: int, member: RunSpec, windows_digest: str) -> dict:

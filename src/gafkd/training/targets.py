@@ -23,6 +23,7 @@ import torch
 
 from ..distillation.registry import EMBEDDING, STAGES
 from ..distillation.signals import TeacherSignals, wide
+from ..models import embedding_size
 
 
 class CachedTeachers:
@@ -60,7 +61,7 @@ class LiveTeachers:
     @property
     def embedding_dims(self) -> list[list[int]]:
         """Per member and slot: the size of that teacher's pooled embedding (its classifier's input)."""
-        return [[self.teachers[u][0].fc.in_features for u in member] for member in self.slots]
+        return [[embedding_size(self.teachers[u][0]) for u in member] for member in self.slots]
 
     @torch.no_grad()
     def __call__(self, idx: torch.Tensor) -> TeacherSignals:
