@@ -9,6 +9,7 @@ import yaml
 
 from gafkd.bench import speed as bench
 from gafkd.cli import load_config, main
+from gafkd.gaf.registry import REPRESENTATIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,10 +39,16 @@ def test_sections_report_positive_speeds_and_ratios(small, tmp_path):
     loop = small.loop_overhead(n_train=128)
     assert loop["loop_s"] > 0 and loop["preloaded_s"] > 0
     images = small.images(64)
-    for name in ("gaf", "gadf", "mtf", "pi"):  # each against its reference, the same images
-        assert images[name]["vs_reference"] > 0 and images[name]["max_abs_difference"] <= 1e-5, name
+    assert set(images) == set(REPRESENTATIONS)  # every entry, from the registry
+    for name, entry in REPRESENTATIONS.items():  # each against each installed reference, the same images
+        assert set(images[name]["references"]) == {r.name for r in entry.references}
+        timed = {k: r for k, r in images[name]["references"].items() if r["vs_ours"] is not None}
+        assert timed, name  # the test extra installs at least the first reference of each
+        for reference, r in timed.items():
+            assert r["vs_ours"] > 0 and r["max_abs_difference"] <= 1e-5, (name, reference)
+        assert images[name]["vs_fastest_reference"] == min(r["vs_ours"] for r in timed.values())
         assert set(images[name]["ours_windows_per_s_by_length"]) == {500, 1000}
-    assert images["pi_rips"]["ours_windows_per_s"] > 0
+        assert images[name]["target"] == entry.speed_target
 
 
 def test_study_estimate_sums_the_grid():
@@ -76,18 +83,15 @@ def test_kd_grid_ratio_weights_teachers_by_the_grid():
 
 
 def test_cli_writes_json_with_top_level_ratios(monkeypatch, tmp_path, capsys):
-    fake = {"device": "cpu", "quick": True, "kd_cached_vs_live": 40.0, "gaf_vs_pyts": 5.0, "loop_overhead": 0.02,
-            "ours_vs_naive": 60.0, "models": [], "kd": {"cached_vs_live_one": 40.0, "cached_vs_live_two": 45.0,
-                                                          "ours_vs_naive": 60.0, "live_teacher": "gaf-wrn16-3",
-                                                          "cached_vs_live_by_teacher": {"gaf-wrn16-3": 40.0,
-                                                                                        "gaf-wrn28-3": 90.0},
-                                                          "cached_vs_ce": 1.01},
-            "loop": {"loop_overhead": 0.02}, "images": {name: {"vs_reference": 5.0, "ours_windows_per_s": 1.0, "reference_windows_per_s": 0.2,
-                             "max_abs_difference": 1e-7} for name in ("gaf", "gadf", "mtf", "pi")}}
+    fake = _fake_report(kd_cached_vs_live=40.0, gaf_vs_reference=5.0, loop_overhead=0.02, ours_vs_naive=60.0,
+                        kd={"cached_vs_live_one": 40.0, "cached_vs_live_two": 45.0, "ours_vs_naive": 60.0,
+                            "live_teacher": "gaf-wrn16-3", "cached_vs_ce": 1.01,
+                            "cached_vs_live_by_teacher": {"gaf-wrn16-3": 40.0, "gaf-wrn28-3": 90.0}},
+                        loop={"loop_overhead": 0.02})
     monkeypatch.setattr(bench, "run", lambda **kwargs: fake)
     assert main(["bench", "--quick", "--json", str(tmp_path / "b.json"), "--config"]) == 0
     written = json.loads((tmp_path / "b.json").read_text())
-    assert {"kd_cached_vs_live", "gaf_vs_pyts", "loop_overhead"} <= set(written)
+    assert {"kd_cached_vs_live", "gaf_vs_reference", "loop_overhead"} <= set(written)
     out = capsys.readouterr().out
     row = next(line for line in out.splitlines() if "gaf-wrn28-3 teacher" in line)
     assert "kd_cached_vs_live" in out and "90.0×" in row
@@ -162,6 +166,16 @@ def test_agreement_of_fused_packs_and_separate_runs(tmp_path):
     assert pack["width"] == 3 and "fused pack vs separate runs" in agreement.format_report(report)
 
 
+def _fake_report(**parts) -> dict:
+    """A bench report for the formatting tests: every section, made-up numbers."""
+    images = {name: {"scaling": None, "ours_windows_per_s": 1.0, "vs_fastest_reference": 5.0, "target": 3.0,
+                     "references": {"ref": {"vs_ours": 5.0, "reference_windows_per_s": 0.2, "max_abs_difference": 1e-7}}}
+              for name in REPRESENTATIONS}
+    return {"device": "cpu", "quick": True, "models": [], "images": images, "loop": {"loop_overhead": 0.0},
+            "kd": {"cached_vs_live_one": 1.0, "cached_vs_live_two": 1.0, "ours_vs_naive": 1.0,
+                   "live_teacher": "gaf-wrn16-3", "cached_vs_live_by_teacher": {}, "cached_vs_ce": 1.0}, **parts}
+
+
 def test_reader_throughput_on_a_written_recording(tmp_path):
     from gafkd.bench.readers import multi_hour_recording, reader_speed
 
@@ -170,12 +184,7 @@ def test_reader_throughput_on_a_written_recording(tmp_path):
     assert r["samples"] == 18_000 and set(r["file_mb"]) == {"bin", "csv", "parquet"}
     assert r["bin_vs_csv"] == pytest.approx(r["bin_samples_per_s"] / r["csv_samples_per_s"])
     assert all(r[f"{name}_samples_per_s"] > 0 for name in ("bin", "csv", "parquet"))
-    fake = {"device": "cpu", "quick": True, "models": [], "readers": r,
-            "kd": {"cached_vs_live_one": 1.0, "cached_vs_live_two": 1.0, "ours_vs_naive": 1.0,
-                   "live_teacher": "gaf-wrn16-3", "cached_vs_live_by_teacher": {}, "cached_vs_ce": 1.0},
-            "loop": {"loop_overhead": 0.0}, "images": {name: {"vs_reference": 5.0, "ours_windows_per_s": 1.0, "reference_windows_per_s": 0.2,
-                             "max_abs_difference": 1e-7} for name in ("gaf", "gadf", "mtf", "pi")}}
-    text = bench.format_report(fake)
+    text = bench.format_report(_fake_report(readers=r))
     assert "readers (0.05 h recording, 18,000 samples" in text and f"{r['bin_vs_csv']:.1f}×" in text
 
 
@@ -207,14 +216,16 @@ def test_device_check_runs_every_section_on_cpu(tmp_path, capsys, monkeypatch):
 
 
 def test_images_section_without_references_says_so(small, monkeypatch):
-    """A plain `pip install .` has no pyts, ripser or persim (the test extra's references): the bench
-    measures ours and says why there is no ratio."""
+    """A plain `pip install .` has none of the references (the test extra's): the bench measures ours
+    and says why there is no ratio."""
     import sys
 
-    for module in ("pyts.image", "ripser", "persim"):
+    for module in ("pyts.image", "pyts.approximation", "ripser", "persim", "gudhi", "gudhi.sklearn.cubical_persistence",
+                   "gph", "qts2d.encoding"):  # the modules the references import (imported before: still refused)
         monkeypatch.setitem(sys.modules, module, None)  # import fails as if absent
     images = small.images(64)
-    for name in ("gaf", "gadf", "mtf", "pi"):
-        assert images[name]["vs_reference"] is None and images[name]["reference"].startswith("not installed")
-        assert images[name]["ours_windows_per_s"] > 0
-    assert images["pi_rips"]["ours_windows_per_s"] is None and "ripser" in images["pi_rips"]["reference"]
+    for name, image in images.items():
+        assert image["vs_fastest_reference"] is None and image["ours_windows_per_s"] > 0
+        assert all(r["vs_ours"] is None and r["reference"].startswith("not installed")
+                   for r in image["references"].values()), name
+    assert "not installed" in bench.format_report(_fake_report(images=images))

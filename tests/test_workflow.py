@@ -110,6 +110,9 @@ def test_end_to_end_tiny(tiny_run):
     assert len(list(results.rglob("logits.h5"))) == 6
     pi_teacher = json.loads(next((results / "tiny" / "teachers" / "pi-wrn16-1").rglob("metrics.json")).read_text())
     assert pi_teacher["images"]["recipe"] == "sublevel"  # the PI recipe recorded in the result it made
+    scaling = pi_teacher["images"]["scaling"]  # and its scaling: the lab's, limits from the training windows
+    assert scaling["kind"] == "fixed" and scaling["limits_from"] == "training windows"
+    assert scaling["clipped_windows_by_part"]["train"] == 0
     assert not (results / "tiny" / "students" / "wrn16-1" / "baseline").exists()
     tables = (results / "tables.md").read_text()
     assert "| Experiment (alpha = 0.3, 500w, 14cls) | Trial 1 | Trial 2 | Mean" in " ".join(tables.split())
@@ -263,8 +266,10 @@ def test_html_report_shows_the_tables_in_a_browser(tiny_run, tmp_path):
     assert (tmp_path / "report-tables.png").stat().st_size > 20_000
 
 
+# the later study, and the next encodings (Q-GAF, recurrence plots) as teachers; PI scaled by the device's ±8 g
 LATER_STUDY = {**TINY, "report": {"html": False},
-               "teachers": {"modalities": ["gaf", "pi", "sig"], "archs": ["wrn16-1"], "seeds": [0]},
+               "datasets": {"tiny": {**TINY["datasets"]["tiny"], "limits": {"min": [-8.0] * 3, "max": [8.0] * 3}}},
+               "teachers": {"modalities": ["gaf", "pi", "qgaf", "rp", "sig"], "archs": ["wrn16-1"], "seeds": [0]},
                "students": {"seeds": [0], "kd1": {"teacher_archs": []}, "kd2": {"pairs": []}, "kdn": [],
                             "kd3": {"archs": ["wrn16-1"], "weights": [[0.2, 0.2, 0.6], [0.2, 0.3, 0.5]]},
                             "variants": ["base", "ann", "ann+sp", "camkd", "ebkd", "proj"],
@@ -275,10 +280,18 @@ LATER_STUDY = {**TINY, "report": {"html": False},
 def test_the_later_study_three_teachers_annealed_spkd_and_the_baselines(tmp_path):
     """GAF, PI and signal teachers; two weight triples in base, ann, ann+sp and the projector loss, and
     CAMKD and EBKD (their own weights: one run each): the packs keep cached, annealed and live-teacher
-    members apart, and the tables show a table per variant, labelled with its method."""
+    members apart, and the tables show a table per variant, labelled with its method. Q-GAF and
+    recurrence-plot teachers train beside them; PI is scaled by the configured limits, recorded."""
     run = snakemake(tmp_path, "--cores", "2", config=LATER_STUDY)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     results = tmp_path / "results"
+    for name in ("qgaf", "rp"):
+        teacher = json.loads((results / "tiny" / "teachers" / f"{name}-wrn16-1" / "seed0" / "metrics.json").read_text())
+        assert teacher["status"] == "ok" and teacher["images"]["representation"] == name
+        assert teacher["images"]["scaling"]["limits"] == {"min": [-8.0] * 3, "max": [8.0] * 3}
+        assert (results / "plots" / "tiny" / f"{name}_examples.png").read_bytes()[:4] == b"\x89PNG"
+    pi = json.loads((results / "tiny" / "teachers" / "pi-wrn16-1" / "seed0" / "metrics.json").read_text())
+    assert pi["images"]["scaling"]["kind"] == "fixed" and pi["images"]["scaling"]["limits_from"] == "config"
     packs = {p.name for p in (results / "tiny" / "packs").iterdir() if p.name.startswith("wrn16-1_")}
     assert packs == {"wrn16-1_students1of1", "wrn16-1_annealed1of1", "wrn16-1_annealed_live1of1",
                      "wrn16-1_live1of1"}

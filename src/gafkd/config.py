@@ -17,7 +17,8 @@ from .distillation.registry import VARIANTS
 from .errors import ConfigError
 from .schema import SCHEMA, load_schema
 from .gaf.registry import SIGNAL, representation
-from .grid import GRID_SECTIONS, for_dataset
+from .gaf.scaling import check_limits
+from .grid import GRID_SECTIONS, IMAGE_KEYS, for_dataset
 from .models.families import family_of
 from .names import ModelId
 
@@ -104,8 +105,8 @@ def with_defaults(config: dict) -> dict:
 def dataset_settings(config: dict, name: str) -> dict:
     """The dataset's settings with defaults filled in: everything that defines its windows.h5."""
     settings = copy.deepcopy(config["datasets"][name])
-    for section in GRID_SECTIONS:  # which models learn from the windows is not what defines them
-        settings.pop(section, None)
+    for section in (*GRID_SECTIONS, *IMAGE_KEYS):  # which models learn from the windows, and how images
+        settings.pop(section, None)  # scale them, is not what defines them
     settings.setdefault("stride", settings["window"])
     settings.setdefault("sampling_rate", 100)
     settings.setdefault("label_map", None)
@@ -173,6 +174,7 @@ def check_config(config: dict) -> None:
     image_size = config["images"]["image_size"]
     for name in config["datasets"]:
         _check_dataset(dataset_settings(config, name), f"datasets.{name}", image_size)
+        check_limits(config["datasets"][name].get("limits"), f"datasets.{name}.limits")
     _check_training(config["training"])
     for name in config["datasets"]:
         _check_grid(config, name)

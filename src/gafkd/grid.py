@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import copy
 
-from .gaf.registry import SIGNAL
+from .gaf.registry import SIGNAL, representation
 from .distillation.registry import BASE, coefficients as loss_coefficients
 from .names import BASELINE, KD1, KD2, KD3, KDN, TEACHER, Experiment
 
 
 GRID_SECTIONS = ("teachers", "students")  # what a dataset variant may overlay
+IMAGE_KEYS = ("limits",)  # a dataset's keys that shape its images, not its windows
 
 
 def for_dataset(config: dict, dataset: str) -> dict:
@@ -37,6 +38,11 @@ def _overlay(base: dict, changes: dict) -> dict:
         out[key] = _overlay(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) \
             else copy.deepcopy(value)
     return out
+
+
+def image_settings(config: dict, dataset: str, name: str) -> dict:
+    """What makes ``dataset``'s images in representation ``name``: the ``gaf`` rule's params."""
+    return representation(name).settings(config["images"], config["datasets"][dataset].get("limits"))
 
 
 def image_representations(config: dict) -> list[str]:

@@ -17,8 +17,8 @@ from gafkd.config import (
 )
 from gafkd.data.build import missing_data_folders
 from gafkd.errors import ConfigError
-from gafkd.gaf.registry import is_image, representation
-from gafkd.grid import for_dataset, image_representations
+from gafkd.gaf.registry import is_image
+from gafkd.grid import for_dataset, image_representations, image_settings
 from gafkd.execution.packing import (
     images_path,
     logits_path,
@@ -62,10 +62,11 @@ TEACHER_PACKS = {
 STUDENT_PACKS = {
     (d, p.name): p for d in DATASETS for p in student_packs(config, RESULTS, d)
 }
-# The image representations the teachers use (gafkd.gaf.registry), in config order, and what makes each.
+# The image representations the teachers use (gafkd.gaf.registry), in config order, and what makes
+# each dataset's (a fixed scaling reads the dataset's limits).
 IMAGES = image_representations(config)
 IMAGE_SETTINGS = {
-    name: representation(name).settings(config["images"]) for name in IMAGES
+    (d, name): image_settings(config, d, name) for d in DATASETS for name in IMAGES
 }
 # Which teacher pack computes each logits file (students depend on that pack's logits job).
 LOGITS_PACK = {

@@ -14,6 +14,6 @@ rule gaf:
     conda:
         "../../envs/gaf.yaml"
     params:
-        settings=lambda wc: IMAGE_SETTINGS[wc.representation],
+        settings=lambda wc: IMAGE_SETTINGS[wc.dataset, wc.representation],
     script:
         "../scripts/gaf.py"

@@ -24,7 +24,7 @@ from pathlib import Path
 import h5py
 
 from ..config import dataset_settings
-from ..gaf.registry import representation
+from ..grid import image_settings
 from ..io import read_json
 from .packing import STAGE_FILES, student_packs, teacher_packs
 
@@ -162,7 +162,7 @@ def _changed_settings(job: Job, config: dict, results: str, pack) -> list[str]:
         pairs = [(Path(results, dataset, "windows.h5"), dataset_settings(config, dataset))]
     elif job.stage == "gaf":
         name = job.wildcards.get("representation", "gaf")
-        pairs = [(Path(results, dataset, f"{name}.h5"), representation(name).settings(config["images"]))]
+        pairs = [(Path(results, dataset, f"{name}.h5"), image_settings(config, dataset, name))]
     elif job.stage in ("train_teacher", "distill") and pack is not None:
         windows = settings_digest(dataset_settings(config, dataset))
         member = pack.members[0]

@@ -23,12 +23,24 @@ class CompoundImage:
 
     def transform(self, X, out_dtype=np.float32, out: np.ndarray | None = None) -> np.ndarray:
         X, _ = checked_rows(X, self.image_size, "compound image")
-        stacked = np.stack([part.transform(X, out_dtype) for part in self.parts], axis=-3)  # [..., 3, S, S]
-        if X.ndim == 3:
-            stacked = stacked.reshape(X.shape[0], -1, self.image_size, self.image_size)
+        S, parts = self.image_size, len(self.parts)
+        series = X.reshape(-1, X.shape[-1])  # [N·C, L]: each series' parts land side by side
         if out is None:
-            return stacked
-        out[...] = stacked
+            out = np.empty((X.shape[0], parts * (X.shape[1] if X.ndim == 3 else 1), S, S), dtype=out_dtype)
+        by_series = out.reshape(len(series), parts, S, S)
+        buffer = np.empty((len(series), S, S), dtype=out.dtype)  # one part at a time, then into its place
+        for p, part in enumerate(self.parts):
+            by_series[:, p] = part.transform(series, out=buffer)
         return out
 
     __call__ = transform
+
+
+def pyts_images(windows: np.ndarray, settings: dict) -> np.ndarray:
+    """Reference (:mod:`gafkd.gaf.registry`): pyts's GASF, GADF and MTF of each series, stacked per axis."""
+    from . import mtf, transform
+
+    parts = (transform.pyts_images(windows, {**settings, "method": "summation"}),
+             transform.pyts_images(windows, {**settings, "method": "difference"}), mtf.pyts_images(windows, settings))
+    stacked = np.stack(parts, axis=-3)  # [N, C, 3, S, S]
+    return stacked.reshape(windows.shape[0], -1, *stacked.shape[-2:])

@@ -77,3 +77,12 @@ class MarkovTransitionField(SeriesImages):
         bins = quantile_bins(rows.astype(np.float64, copy=False), self.n_bins)
         shares = torch.from_numpy(segment_shares(bins, self.n_bins, self.image_size))
         out[:] = (shares @ torch.from_numpy(transition_matrices(bins, self.n_bins)) @ shares.transpose(1, 2)).numpy()
+
+
+def pyts_images(windows: np.ndarray, settings: dict) -> np.ndarray:
+    """Reference (:mod:`gafkd.gaf.registry`): pyts's MarkovTransitionField, every series of ``windows`` [N, C, L]."""
+    from pyts.image import MarkovTransitionField as Reference
+
+    rows = windows.reshape(-1, windows.shape[-1])
+    images = Reference(image_size=settings["image_size"], n_bins=settings["n_bins"]).fit_transform(rows)
+    return images.reshape(*windows.shape[:-1], *images.shape[1:])

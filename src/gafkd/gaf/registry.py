@@ -2,11 +2,12 @@
 
 An entry says what a representation is: its transform (a class with ``from_settings``, imported only
 when images are made), its channels per signal axis, the settings it reads from the config's
-``images`` section (their types and defaults: the schema), its name in tables and plots, and the
-reference implementation its tests hold it to. The ``gaf`` stage writes
+``images`` section (their types and defaults: the schema), its name in tables and plots, its
+references (callables of the reference libraries the tests hold it to and ``gafkd bench`` times it
+against) and its speed target over the fastest of them. The ``gaf`` stage writes
 ``results/{dataset}/{name}.h5`` for every representation a teacher uses; model families, names, the
-grid, packs, status, bench and report ask this registry, so a new representation is one entry here
-(and its settings in the schema, which a test keeps in step).
+grid, packs, status, bench and report ask this registry, so a new representation is its module, one
+entry here and its settings in the schema (a test keeps those two in step): docs/representations.md.
 
 ``gaf`` is the group's name for the Gramian angular *summation* field (GASF) and stays so.
 """
@@ -18,10 +19,25 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..errors import ConfigError
+from .scaling import TRAINING
 
 AXES = 3  # a window's signal axes (x, y, z): an image representation makes per_axis channels of each
 SIGNAL = "sig"  # the raw-signal modality (1-D models); every other modality is an image representation
 SHARED = ("image_size", "dtype", "chunk_size")  # images.* settings every representation reads
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A reference implementation: ``call`` is ``module:function``, (windows [N, C, L] float64 as the
+    scaling left them, settings) → images [N, C·per_axis, S, S], importing its library when called
+    (ImportError: not installed)."""
+
+    name: str  # in the bench and docs: "ripser + persim"
+    call: str
+
+    def images(self, windows, settings: dict):
+        module, name = self.call.split(":")
+        return getattr(importlib.import_module(module), name)(windows, settings)
 
 
 @dataclass(frozen=True)
@@ -30,21 +46,25 @@ class Representation:
     label: str  # in tables and plots: "WRN16-1(PI)"
     title: str  # what it is, in a line
     transform: str  # "module:Class", built by Class.from_settings(settings)
-    reference: str  # what the tests compare it with
+    references: tuple[Reference, ...]  # the first is the one the tests hold it to
     per_axis: int = 1  # image channels per signal axis
     parts: tuple[str, ...] = ()  # the names of a multi-channel representation's channels of one axis
     value_range: tuple[float, float] = (0.0, 1.0)  # of its pixels (plots share one colour scale)
     fixed: dict = field(default_factory=dict)  # settings the representation implies
     own: Callable[[dict], dict] | None = None  # its own settings from the images section
+    speed_target: float = 3.0  # ``gafkd bench``: windows/s over the fastest reference's, at least
 
     @property
     def channels(self) -> int:
         return AXES * self.per_axis
 
-    def settings(self, images: dict) -> dict:
+    def settings(self, images: dict, limits: dict | None = None) -> dict:
         """What makes its images: the ``gaf`` rule's params and the digest in ``{name}.h5``, keys sorted
-        (Snakemake compares params as text)."""
+        (Snakemake compares params as text). A ``fixed`` scaling adds the dataset's ``limits`` (None: the
+        training windows'), so each dataset's images have their own settings."""
         merged = {**{key: images[key] for key in SHARED}, **self.fixed, **(self.own(images) if self.own else {})}
+        if merged.get("scaling") == "fixed":
+            merged["limits"] = limits if limits is not None else TRAINING
         return {key: dict(sorted(v.items())) if isinstance(v, dict) else v for key, v in sorted(merged.items())}
 
     def transformer(self, settings: dict):
@@ -59,24 +79,35 @@ def _pi_settings(images: dict) -> dict:
     return {**pi, "rips": rips} if pi["recipe"] == "rips" else pi
 
 
+def _pyts(module: str) -> tuple[Reference, ...]:
+    return (Reference("pyts", f"{module}:pyts_images"),)
+
+
 REPRESENTATIONS = {r.name: r for r in (
     # gaf's settings are {image_size, method, dtype, chunk_size}, as before the registry: gaf.h5 files
     # made then stay valid (same params, same digest); every other entry names itself in its settings.
     Representation("gaf", "GAF", "Gramian angular summation field (GASF)", "gafkd.gaf.transform:GramianAngularField",
-                   "pyts.image.GramianAngularField(method='summation')", fixed={"method": "summation"}, value_range=(-1.0, 1.0)),
+                   _pyts("gafkd.gaf.transform"), fixed={"method": "summation"}, value_range=(-1.0, 1.0)),
     Representation("gadf", "GADF", "Gramian angular difference field", "gafkd.gaf.transform:GramianAngularField",
-                   "pyts.image.GramianAngularField(method='difference')",
-                   fixed={"representation": "gadf", "method": "difference"}, value_range=(-1.0, 1.0)),
+                   _pyts("gafkd.gaf.transform"), fixed={"representation": "gadf", "method": "difference"},
+                   value_range=(-1.0, 1.0)),
     Representation("mtf", "MTF", "Markov transition field (quantile bins)", "gafkd.gaf.mtf:MarkovTransitionField",
-                   "pyts.image.MarkovTransitionField(strategy='quantile')", fixed={"representation": "mtf"},
-                   own=lambda images: dict(images["mtf"])),
+                   _pyts("gafkd.gaf.mtf"), fixed={"representation": "mtf"}, own=lambda images: dict(images["mtf"])),
     Representation("compound", "GASF+GADF+MTF", "GASF, GADF and MTF of each axis (Wang & Oates)",
-                   "gafkd.gaf.compound:CompoundImage", "the three references", per_axis=3,
+                   "gafkd.gaf.compound:CompoundImage", _pyts("gafkd.gaf.compound"), per_axis=3,
                    parts=("GASF", "GADF", "MTF"), value_range=(-1.0, 1.0),
                    fixed={"representation": "compound"}, own=lambda images: dict(images["mtf"])),
     Representation("pi", "PI", "persistence image", "gafkd.gaf.persistence:PersistenceImage",
-                   "ripser + persim.PersImage (legacy)", own=_pi_settings,
-                   fixed={"representation": "pi", "scaling": "(x - mean) / (max - min)"}),
+                   (Reference("ripser + persim", "gafkd.gaf.persistence:ripser_persim_images"),
+                    Reference("gudhi + numpy image", "gafkd.gaf.persistence:gudhi_images"),
+                    Reference("giotto-ph + numpy image", "gafkd.gaf.persistence:giotto_images")),
+                   own=_pi_settings, fixed={"representation": "pi"}),
+    Representation("qgaf", "Q-GAF", "quantum Gramian angular field (Xu et al. 2024)", "gafkd.gaf.qgaf:QuantumGAF",
+                   (Reference("qts2d", "gafkd.gaf.qgaf:qts2d_images"),), fixed={"representation": "qgaf"},
+                   own=lambda images: dict(images["qgaf"]), value_range=(-1.0, 1.0), speed_target=100.0),
+    Representation("rp", "RP", "recurrence plot of the PAA series", "gafkd.gaf.recurrence:RecurrencePlot",
+                   _pyts("gafkd.gaf.recurrence"), fixed={"representation": "rp"},
+                   own=lambda images: dict(images["rp"])),
 )}
 MODALITIES = (*REPRESENTATIONS, SIGNAL)
 

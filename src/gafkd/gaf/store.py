@@ -26,3 +26,13 @@ def image_settings(path) -> dict:
     """The settings the images of ``path`` were made with (its representation's, :mod:`gafkd.gaf.registry`)."""
     with open_h5(path, ("images",)) as h5:
         return json.loads(h5.attrs.get("settings", "{}"))
+
+
+def image_record(path) -> dict:
+    """What a teacher's metrics say of its inputs: the settings, and the scaling as applied (limits used,
+    windows clipped; :mod:`gafkd.gaf.scaling`) for a representation that has one."""
+    with open_h5(path, ("images",)) as h5:
+        record = json.loads(h5.attrs.get("settings", "{}"))
+        if "scaling" in h5.attrs:
+            record["scaling"] = json.loads(h5.attrs["scaling"])
+        return record

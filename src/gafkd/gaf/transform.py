@@ -28,11 +28,28 @@ def paa_bounds(n_timestamps: int, image_size: int) -> np.ndarray:
     return np.linspace(0, n_timestamps, image_size + 1).astype(np.int64)
 
 
-def paa(series: np.ndarray, image_size: int) -> np.ndarray:
-    """Piecewise aggregate approximation of rows of ``series`` [M, L] → [M, S], float64."""
-    bounds = paa_bounds(series.shape[-1], image_size)
-    sums = np.add.reduceat(series.astype(np.float64, copy=False), bounds[:-1], axis=-1)
-    return sums / np.diff(bounds)
+def paa(series: np.ndarray, image_size: int, overlapping: bool = False) -> np.ndarray:
+    """Piecewise aggregate approximation of rows of ``series`` [M, L] → [M, S], float64.
+
+    ``overlapping``: pyts's other segmentation (its PAA's default, which qts2d uses): S segments of
+    ⌈L/S⌉ samples each, starts pulled back by ``linspace(0, S·⌈L/S⌉ − L, S)`` cast to int.
+    """
+    series = series.astype(np.float64, copy=False)
+    length = series.shape[-1]
+    if overlapping:
+        width = -(-length // image_size)
+        starts = np.arange(image_size) * width - np.linspace(0, image_size * width - length, image_size).astype(np.int64)
+        ends = starts + width
+    else:
+        bounds = paa_bounds(length, image_size)
+        starts, ends = bounds[:-1], bounds[1:]
+    # each segment summed left to right, as pyts's compiled np.mean does (the same bits): one vectorised
+    # addition per position within a segment, segments shorter than the longest done adding
+    sums = series[..., starts].copy()
+    for offset in range(1, int((ends - starts).max())):
+        going = starts + offset < ends
+        sums[..., going] += series[..., (starts + offset)[going]]
+    return sums / (ends - starts)
 
 
 def minmax_scale(series: np.ndarray) -> np.ndarray:
@@ -87,12 +104,12 @@ def _factors(cos: np.ndarray, method: str) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(left.astype(np.float32)), torch.from_numpy(right.astype(np.float32))
 
 
-def _products_into(out: torch.Tensor, left: torch.Tensor, right: torch.Tensor, block: int = 64) -> None:
+def products_into(out: torch.Tensor, left: torch.Tensor, right: torch.Tensor, block: int = 64) -> None:
     """out[i] = left[i] @ right[i], a cache-sized block at a time.
 
     Blocks of 64 images (1 MiB of float32) stay in cache between the product and the cast to the
     storage dtype, an order of magnitude faster than whole-chunk numpy temporaries (``gafkd bench``:
-    ``gaf_vs_pyts``; docs/performance.md).
+    ``gaf_vs_reference``; docs/performance.md).
     """
     buffer = torch.empty((min(block, len(out)), *out.shape[1:]), dtype=torch.float32)
     for start in range(0, len(out), block):
@@ -159,7 +176,7 @@ class GramianAngularField(SeriesImages):
 
     def __init__(self, image_size: int, method: str = "summation", chunk_size: int = 1024):
         if method not in METHODS:
-            raise ConfigError(f"gaf.method: {method!r} is not one of {METHODS}")
+            raise ConfigError(f"{self.what} method: {method!r} is not one of {METHODS}")
         super().__init__(image_size, chunk_size)
         self.method = method
 
@@ -170,4 +187,13 @@ class GramianAngularField(SeriesImages):
 
     def _images_into(self, out: np.ndarray, rows: np.ndarray) -> None:
         left, right = _factors(minmax_scale(paa(rows, self.image_size)), self.method)
-        _products_into(torch.from_numpy(out), left, right)
+        products_into(torch.from_numpy(out), left, right)
+
+
+def pyts_images(windows: np.ndarray, settings: dict) -> np.ndarray:
+    """Reference (:mod:`gafkd.gaf.registry`): pyts's GramianAngularField, every series of ``windows`` [N, C, L]."""
+    from pyts.image import GramianAngularField as Reference
+
+    rows = windows.reshape(-1, windows.shape[-1])
+    images = Reference(image_size=settings["image_size"], method=settings["method"]).fit_transform(rows)
+    return images.reshape(*windows.shape[:-1], *images.shape[1:])

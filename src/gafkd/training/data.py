@@ -9,7 +9,7 @@ import torch
 
 from ..data.store import load_windows
 from ..gaf.registry import is_image
-from ..gaf.store import image_settings, load_images
+from ..gaf.store import image_record, load_images
 
 
 @dataclass
@@ -96,5 +96,5 @@ def load_run_data(modality: str, windows_path, images_path=None) -> RunData:
         std=torch.from_numpy(std).float(),
         num_classes=len(windows.class_names),
         windows_digest=digest,
-        images=image_settings(images_path) if image else None,
+        images=image_record(images_path) if image else None,
     )
