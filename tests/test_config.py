@@ -64,6 +64,8 @@ def test_schema_rejects(path, value):
 @pytest.mark.parametrize("path, value, message", [
     ("datasets.gene14_w500.window", 32, "datasets.gene14_w500.window"),
     ("datasets.gene7_w500.split", {"method": "subject", "train": 0.8, "test": 0.3}, "exceeds 1"),
+    ("datasets.gene7_w500.split", {"method": "subject", "train": 0.3, "val": 0.3, "test": 0.3},
+     "split.val: 0.3 is taken from the training windows, so it must be below train"),
     ("datasets.gene7_w500.split", {"method": "subjects"}, "train_subjects"),
     ("datasets.gene14_w500.source", {"format": "mat"}, "source.path"),
     ("teachers.archs", ["wrn15-1"], "teachers.archs"),
@@ -183,7 +185,7 @@ def test_the_report_sees_each_variants_own_grid():
     import pandas as pd
 
     empty = pd.DataFrame(columns=["dataset", "kind", "teachers", "student", "alpha", "lam", "weights", "variant",
-                                  "seed", "status", "best_test_acc"])
+                                  "seed", "status", "best_test_acc", "test_acc_at_best_val"])
     rows = [DatasetTables(report, "gene7_w500", empty).label(c) for c in DatasetTables(report, "gene7_w500", empty)
             .main_configs()]
     assert "WRN16-1 (PI single network, 500w, 7cls)" in rows
@@ -194,8 +196,10 @@ def test_the_report_sees_each_variants_own_grid():
                for r in rows)
     assert sum(r.endswith("[EBKD]") for r in rows) == 1 and sum(r.endswith("[projector]") for r in rows) == 1
     tables = DatasetTables(report, "gene7_w500", empty).kd3_tables()
+    e = report["training"]["epochs"]
+    plain, annealed = f"{e} epochs a run", f"{2 * e} epochs a run: {e} of cross-entropy start, then {e}"
     assert [title for title, _ in tables] == [
-        "Three teachers, base (mean ± std)", "Three teachers, ann (mean ± std)", "Three teachers, ann+sp (mean ± std)",
-        "Three teachers, CAMKD (mean ± std)", "Three teachers, EBKD (mean ± std)",
-        "Three teachers, projector (mean ± std)"]
+        f"Three teachers, base (mean ± std; {plain})", f"Three teachers, ann (mean ± std; {annealed})",
+        f"Three teachers, ann+sp (mean ± std; {annealed})", f"Three teachers, CAMKD (mean ± std; {plain})",
+        f"Three teachers, EBKD (mean ± std; {plain})", f"Three teachers, projector (mean ± std; {plain})"]
     assert "CAMKD (per sample)" in tables[3][1] and "0.2/0.2/0.6" not in tables[3][1]

@@ -247,7 +247,8 @@ def test_three_teacher_tables_per_variant_with_the_notes_delta():
     runs = fake_runs(config, seed=3)
     tables = DatasetTables(config, "gene14_w500", runs, load_reference())
     titles = [title for title, _ in tables.kd3_tables()]
-    assert titles == ["Three teachers, base (mean ± std)", "Three teachers, ann (mean ± std)"]
+    assert titles == ["Three teachers, base (mean ± std; 200 epochs a run)",  # an annealed run's start counts
+                      "Three teachers, ann (mean ± std; 400 epochs a run: 200 of cross-entropy start, then 200)"]
     base, ann = (table for _, table in tables.kd3_tables())
     row = next(line for line in base.splitlines() if line.startswith("| 0.2/0.3/0.5"))
     ours = runs[(runs["kind"] == "kd3") & (runs["weights"] == "0.2/0.3/0.5") & (runs["variant"] == "base")
@@ -255,5 +256,13 @@ def test_three_teacher_tables_per_variant_with_the_notes_delta():
     assert f"(Δ {ours - 70.4115:+.2f})" in row.split("|")[2]  # the notes: 70.4115 for WRN16-1 at 0.2/0.3/0.5
     assert "Δ" not in ann  # the notes' numbers are the base variant's
     assert len(base.splitlines()) == 2 + 10  # header, rule, the notes' ten triples
+    # 2 variants × 10 triples × 2 archs cells; the notes have numbers for base at both archs' ten triples
+    matched = base.count("(Δ ")
+    assert tables.cells == 40 and tables.unmatched == 40 - matched and matched > 0
+    assert f"{40 - matched} of 40 cells have no such number" in tables.delta_note()
+    # a Δ only against the same selection: the notes chose on test, so val-chosen numbers get none
+    honest = DatasetTables({**config, "report": {**config["report"], "metric": "val"}}, "gene14_w500",
+                           runs.assign(test_acc_at_best_val=runs["best_test_acc"]), load_reference())
+    assert not any("(Δ " in table for _, table in honest.kd3_tables()) and honest.unmatched == honest.cells == 40
     main = [tables.label(c) for c in tables.main_configs() if c.kind == "kd3"]
     assert [m.split("w = ")[1][:11] for m in main] == ["0.2/0.3/0.5"] * 4  # 2 archs × 2 variants, 14 classes

@@ -1,11 +1,15 @@
 """Model selection without the test set: a validation split, the epoch it chooses, and what the report makes of it."""
 
+import copy
 import json
+from pathlib import Path
 
+import h5py
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+import yaml
 
 from gafkd.config import check_config, with_defaults
 from gafkd.data.build import build_windows
@@ -20,11 +24,13 @@ from gafkd.training.teachers import write_teacher_logits
 from test_reporting import CONFIG, fake_runs, main_table_rows
 from test_training import TRAINING, _outputs
 
+ROOT = Path(__file__).resolve().parents[1]
+
 
 def test_subject_split_with_validation_is_three_disjoint_subject_sets(rng):
     subjects = np.repeat(np.arange(10), 50)
     labels = rng.integers(0, 5, len(subjects))
-    codes = subject_split(labels, subjects, train=0.5, test=0.3, val=0.2)
+    codes = subject_split(labels, subjects, train=0.7, test=0.3, val=0.2)
     sets = {part: set(subjects[codes == part]) for part in ("train", "val", "test")}
     assert all(sets.values()) and not (sets["train"] & sets["val"] or sets["train"] & sets["test"]
                                        or sets["val"] & sets["test"])
@@ -33,13 +39,18 @@ def test_subject_split_with_validation_is_three_disjoint_subject_sets(rng):
     before = subject_split(labels, subjects, train=0.7, test=0.3)
     assert "val" not in set(before)
     assert np.array_equal(before, subject_split(labels, subjects, train=0.7, test=0.3, val=0.0))
+    # adding the validation share moves no test subject: it is carved out of the training subjects
+    assert np.array_equal(codes == "test", before == "test")
+    assert np.array_equal((codes == "train") | (codes == "val"), before == "train")
 
 
 def test_window_split_with_validation(rng):
     labels = rng.integers(0, 3, 600)
     codes = window_split(labels, 0.6, 0.3, seed=1, val=0.1)
     assert abs((codes == "val").mean() - 0.1) < 0.02 and abs((codes == "test").mean() - 0.3) < 0.02
-    assert np.array_equal(codes == "test", window_split(labels, 0.6, 0.3, seed=1) == "test")
+    before = window_split(labels, 0.6, 0.3, seed=1)
+    assert np.array_equal(codes == "test", before == "test")
+    assert np.array_equal((codes == "train") | (codes == "val"), before == "train")  # validation from training
 
 
 @pytest.fixture(scope="module")
@@ -91,3 +102,71 @@ def test_choosing_on_validation_needs_a_validation_split():
     with pytest.raises(ConfigError, match=r"report.metric: chooses on the validation set, but datasets .* have no "
                                           r"validation split"):
         check_config(config)
+
+
+def _with_val(**top):
+    """config.yaml with a validation share in every dataset, and ``top`` keys."""
+    config = copy.deepcopy(yaml.safe_load((ROOT / "config.yaml").read_text()))
+    for dataset in config["datasets"].values():
+        dataset["split"]["val"] = 0.1
+    return {**config, **top}
+
+
+def test_one_switch_chooses_every_checkpoint():
+    """selection: val sets the report's epoch and the teachers' checkpoint (logits and annealed starts alike);
+    a key set by hand wins; honest numbers from test-chosen teachers are refused unless allowed, and said."""
+    honest = with_defaults(_with_val(selection="val"))
+    assert (honest["report"]["metric"], honest["training"]["teacher_weights"]) == ("val", "best_val")
+    check_config(honest)
+    group = with_defaults(_with_val())
+    assert (group["selection"], group["report"]["metric"], group["training"]["teacher_weights"]) == ("test", "best", "best")
+    final = with_defaults(_with_val(selection="val", training={"teacher_weights": "final"}))
+    assert final["training"]["teacher_weights"] == "final" and final["report"]["metric"] == "val"
+    mixed = with_defaults(_with_val(report={"metric": "val"}))
+    with pytest.raises(ConfigError, match="teachers chosen on the test set, so the validation-chosen numbers"):
+        check_config(mixed)
+    allowed = with_defaults(_with_val(report={"metric": "val", "allow_test_selected_teachers": True}))
+    check_config(allowed)
+    assert "**Not an honest selection:**" in render_tables(allowed, fake_runs(allowed), load_reference(), "")
+    assert "Not an honest" not in render_tables(honest, fake_runs(honest), load_reference(), "")
+    no_split = with_defaults({**copy.deepcopy(CONFIG), "selection": "val"})
+    with pytest.raises(ConfigError, match=r"selection: chooses on the validation set, but datasets \['gene14_w500'"):
+        check_config(no_split)
+
+
+VAL_STUDY = {
+    "results": "results", "selection": "val", "report": {"html": False},
+    "datasets": {"tiny": {
+        "source": {"format": "synthetic", "subjects": 4, "seconds_per_activity": 11, "seed": 3, "write_as": "parquet"},
+        "classes": "gene14", "window": 500, "split": {"method": "subject", "train": 0.5, "val": 0.2, "test": 0.5}}},
+    "images": {"image_size": 16},
+    "training": {"epochs": 3, "batch_size": 16, "lr_milestones": [1, 2, 2]},
+    "teachers": {"modalities": ["gaf", "sig"], "archs": ["wrn16-1"], "seeds": [0]},
+    "students": {"seeds": [0], "kd1": {"teacher_archs": []}, "kd2": {"pairs": [["wrn16-1", "wrn16-1"]], "alphas": [0.3]},
+                 "variants": ["base", "ann"], "variant_kinds": ["kd2"]},
+}
+
+
+@pytest.mark.slow
+def test_selection_val_reads_no_checkpoint_chosen_on_test(tmp_path):
+    """End to end with selection: val — the teachers' logits, the annealed start and the report all use the
+    epoch validation chose; nothing the test set chose is read."""
+    from test_workflow import snakemake
+
+    run = snakemake(tmp_path, "--cores", "2", config=VAL_STUDY)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    results = tmp_path / "results"
+    logits = list(results.rglob("logits.h5"))
+    assert logits
+    for path in logits:
+        with h5py.File(path) as h5:
+            assert json.loads(h5.attrs["settings"])["weights"] == "best_val", path
+    annealed = json.loads(next(results.rglob("kd2_*_ann/seed0/metrics.json")).read_text())
+    assert annealed["init"]["weights"] == "best_val" and annealed["init"]["epoch"] >= 1
+    assert annealed["epochs_total"] == 2 * VAL_STUDY["training"]["epochs"]  # its cross-entropy start counted
+    tables = (results / "tables.md").read_text()
+    assert "epoch chosen on validation (`report.metric: val`)" in tables
+    assert "best-validation-epoch checkpoints" in tables and "Not an honest" not in tables
+    with h5py.File(results / "tiny" / "windows.h5") as h5:
+        split = h5["split"][...].astype(str)
+    assert {"train", "val", "test"} <= set(split)

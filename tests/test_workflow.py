@@ -222,6 +222,28 @@ def test_the_report_finishes_when_every_run_diverges(tmp_path):
     assert (results / "report.html").exists() and (results / "summary.csv").exists()
 
 
+@pytest.mark.slow
+def test_the_report_finishes_when_only_the_teachers_diverge(tmp_path):
+    """Every teacher diverges (fault injection), the students train on: the workflow and every report job
+    finish, the teachers' rows say they diverged, and the students' results are there."""
+    config = {**GAF_AND_SIGNAL, "students": {**GAF_AND_SIGNAL["students"], "kdn": []}}
+    (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(config))
+    run = subprocess.run([*SNAKEMAKE, "--directory", str(tmp_path), "--cores", "2", "--configfile",
+                          str(tmp_path / "cfg.yaml")], capture_output=True, text=True, timeout=900,
+                         env={**os.environ, "GAFKD_FAULT": "diverge:/teachers/:1"})
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    results = tmp_path / "results"
+    runs = pd.read_csv(results / "runs.csv")
+    teachers = runs[runs["kind"] == "teacher"]
+    assert len(teachers) and (teachers["status"] == "diverged").all()
+    students = runs[runs["kind"].isin(["kd1", "kd2"])]
+    assert len(students) == 4
+    tables = (results / "tables.md").read_text()
+    assert "Diverged (" in tables and (results / "report.html").exists() and (results / "summary.csv").exists()
+    plots = results / "plots" / "tiny"
+    assert all((plots / f"confusion_{kind}.png").stat().st_size > 5_000 for kind in ("teacher", "student"))
+
+
 def test_run_part_of_the_study(tmp_path):
     """run.datasets selects variants from an overlay (an overlay cannot delete a key of config.yaml)."""
     overlay = tmp_path / "only14.yaml"
@@ -317,7 +339,7 @@ def test_the_later_study_three_teachers_annealed_spkd_and_the_baselines(tmp_path
     assert len(projector["live_teachers"]) == 3 and "init" not in projector  # a random start, teachers run live
     tables = (results / "tables.md").read_text()
     for label in ("base", "ann", "ann+sp", "CAMKD", "EBKD", "projector"):
-        assert f"### Three teachers, {label} (mean ± std)" in tables
+        assert f"### Three teachers, {label} (mean ± std; " in tables
     assert "| CAMKD (per sample)" in tables and "S: WRN16-1(Sig) (500w, 14cls) [EBKD]" in tables
     # the main table's rows at report's triple (auto: the notes' choice for 14 classes, 0.2/0.3/0.5)
     assert "T1: WRN16-1(GAF), T2: WRN16-1(PI), T3: WRN16-1(Sig), w = 0.2/0.3/0.5, S: WRN16-1(Sig) (500w, 14cls) [ann+sp]" \

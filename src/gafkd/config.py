@@ -76,6 +76,12 @@ MOVED = {"gaf": "moved to images (image_size, dtype, chunk_size): every image re
                 "gaf is GASF, and GADF is the representation gadf (teachers.modalities)"}
 
 
+# What ``selection`` sets (unless the key itself is given): the one place the switch is defined.
+SELECTIONS = {"test": {("report", "metric"): "best", ("training", "teacher_weights"): "best"},
+              "val": {("report", "metric"): "val", ("training", "teacher_weights"): "best_val"}}
+TEST_CHOSEN = "best"  # the teacher checkpoint the test set chose
+
+
 def with_defaults(config: dict) -> dict:
     """``config`` validated against the schema, its defaults filled in (in place): the config as the
     workflow sees it. The schema is the one place defaults are stated.
@@ -98,7 +104,11 @@ def with_defaults(config: dict) -> dict:
         key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
         message = error.message if len(error.message) < 200 else error.message[:200] + " …"
         raise ConfigError(f"{key}: {message} (allowed keys and values: {SCHEMA.relative_to(SCHEMA.parents[1])})")
+    given = {(section, key) for section, key in SELECTIONS["test"] if key in (config.get(section) or {})}
     validate(config, str(SCHEMA), set_default=True)
+    for (section, key), value in SELECTIONS[config["selection"]].items():
+        if (section, key) not in given:
+            config[section][key] = value
     return config
 
 
@@ -128,6 +138,8 @@ def report_config(config: dict, training: dict) -> dict:
         own = config["datasets"][name]
         return {**dataset_settings(config, name), **{k: own[k] for k in GRID_SECTIONS if k in own}}
 
+    # the teachers' checkpoint changes the students' numbers (the tables' header names it)
+    training = {**training, "teacher_weights": config["training"]["teacher_weights"]}
     return {**config, "training": training, "datasets": {name: dataset(name) for name in config["datasets"]}}
 
 
@@ -223,9 +235,11 @@ def _check_dataset(settings: dict, key: str, image_size: int) -> None:
     for field in needed:
         if field not in split:
             raise ConfigError(f"{key}.split.{field}: required for split method {split['method']!r}")
-    if split["method"] != "subjects" and split["train"] + split["test"] + split.get("val", 0) > 1 + 1e-9:
-        raise ConfigError(f"{key}.split: train + val + test = "
-                          f"{split['train'] + split['test'] + split.get('val', 0):g} exceeds 1")
+    if split["method"] != "subjects" and split["train"] + split["test"] > 1 + 1e-9:
+        raise ConfigError(f"{key}.split: train + test = {split['train'] + split['test']:g} exceeds 1")
+    if split["method"] != "subjects" and split.get("val", 0) >= split["train"]:
+        raise ConfigError(f"{key}.split.val: {split['val']:g} is taken from the training windows, so it must be "
+                          f"below train ({split['train']:g})")
 
 
 GENEACTIV_KEYS = ("annotations", "subject_pattern", "log_date_format")
@@ -320,17 +334,26 @@ def _check_report(report: dict, students: dict, where: str = "students") -> None
 
 
 def _check_validation(config: dict) -> None:
-    """Choosing on validation (the report's epoch, or the teachers' weights) needs a validation split."""
+    """Choosing on validation (the report's epoch, or the teachers' weights) needs a validation split; honest
+    numbers from teachers the test set chose are refused unless explicitly allowed."""
     def has_val(name):
         split = config["datasets"][name]["split"]
         return bool(split.get("val") or split.get("val_subjects"))
 
-    for key, value in (("report.metric", config["report"]["metric"] == "val"),
-                       ("training.teacher_weights", config["training"]["teacher_weights"] == "best_val")):
+    report, training = config["report"], config["training"]
+    for key, value in (("selection", config["selection"] == "val"),
+                       ("report.metric", report["metric"] == "val"),
+                       ("training.teacher_weights", training["teacher_weights"] == "best_val")):
         missing = [name for name in config["datasets"] if not has_val(name)] if value else []
         if missing:
             raise ConfigError(f"{key}: chooses on the validation set, but datasets {missing} have no validation "
                               f"split (datasets.{missing[0]}.split.val)")
+    if report["metric"] == "val" and training["teacher_weights"] == TEST_CHOSEN \
+            and not report["allow_test_selected_teachers"]:
+        raise ConfigError("training.teacher_weights: best gives the students teachers chosen on the test set, so the "
+                          "validation-chosen numbers of report.metric: val would not be honest; use selection: val "
+                          "(or teacher_weights: best_val), or set report.allow_test_selected_teachers: true, which "
+                          "the tables' header then states")
 
 
 def _require(teacher: str, trained: set, key: str) -> None:

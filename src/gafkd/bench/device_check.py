@@ -238,7 +238,8 @@ def _teacher_logits(dev: torch.device, config: dict, sizes: dict, threads) -> di
     from ..training.teachers import write_teacher_logits
 
     training = {**config["training"], "device": dev.type, "epochs": sizes["teacher_epochs"], "batch_size": 16,
-                "lr_milestones": [1] * len(config["training"]["lr_steps"]), "compile": False}
+                "lr_milestones": [1] * len(config["training"]["lr_steps"]), "compile": False,
+                "teacher_weights": "best"}  # its own split has no validation part: the epoch best_test_acc reports
     rows = []
     with tempfile.TemporaryDirectory(prefix="gafkd-device-check-") as folder:
         root = Path(folder)

@@ -3,7 +3,9 @@
 Split codes in windows.h5: ``train``, ``val``, ``test`` and ``unused`` (windows left out when the
 fractions add up to less than one, as sklearn's ``train_test_split(train_size=0.7, test_size=0.25)``
 leaves 5 % out). The validation share is optional (``val``; the group's protocol has none): it chooses
-the epoch to report without looking at the test set. Without it every split is what it always was.
+the epoch to report without looking at the test set. It is carved out of the training set: the test
+set (and what is unused) is exactly the split without ``val``, and the training set keeps the rest of
+its windows (``train`` − ``val`` of all of them). So adding a validation share never moves a test subject.
 """
 
 from __future__ import annotations
@@ -37,9 +39,9 @@ def split_windows(labels: np.ndarray, subjects: np.ndarray, settings: dict, wher
 
 
 def _check_fractions(train: float, test: float, val: float = 0.0) -> None:
-    if not (0 < train < 1 and 0 < test < 1 and 0 <= val < 1 and train + test + val <= 1 + 1e-9):
-        raise ConfigError(f"split: train ({train}), val ({val}) and test ({test}) must be in (0, 1) and sum to at "
-                          "most 1")
+    if not (0 < train < 1 and 0 < test < 1 and 0 <= val < train and train + test <= 1 + 1e-9):
+        raise ConfigError(f"split: train ({train}) and test ({test}) must be in (0, 1) and sum to at most 1, and val "
+                          f"({val}), taken from the training windows, below train")
 
 
 def subject_split(labels, subjects, train: float, test: float, seed: int = 0, tries: int = 200,
@@ -47,9 +49,11 @@ def subject_split(labels, subjects, train: float, test: float, seed: int = 0, tr
     """Subject-disjoint split, stratified as well as subjects allow.
 
     Subjects are assigned in ``tries`` seeded random orders; each order fills the test set, then the
-    validation set (when ``val`` > 0), then the train set, to their window fractions. The order whose
-    train and test (and validation) class proportions differ least, and whose sizes are closest to the
-    targets, wins. Without ``val`` the orders, and so the split, are exactly those of the train/test split.
+    train set, to their window fractions. The order whose train and test class proportions differ
+    least, and whose sizes are closest to the targets, wins. With ``val`` > 0, validation subjects are
+    then taken from those training subjects (``tries`` seeded orders again: about ``val`` of all
+    windows, class proportions closest to the remaining training set's, at least one subject left on
+    each side): the test subjects are those of the split without ``val``.
     """
     _check_fractions(train, test, val)
     ids, inverse = np.unique(subjects, return_inverse=True)
@@ -66,37 +70,40 @@ def subject_split(labels, subjects, train: float, test: float, seed: int = 0, tr
     for _ in range(max(1, tries)):
         order = rng.permutation(len(ids))
         cumulative = np.cumsum(per_subject[order].sum(1)) / total
-        if val:
-            assign = _fill(order, cumulative, ((1, test), (3, val), (0, train)))
-            # train against test, and train against validation (its windows as the "test" side)
-            cost = (_split_cost(per_subject, assign, train, test, total)
-                    + _split_cost(per_subject, np.where(assign == 1, 2, np.where(assign == 3, 1, assign)), train,
-                                  val, total))
-        else:
-            n_test = max(1, int(np.searchsorted(cumulative, test - 1e-9)) + 1)
-            n_test = min(n_test, len(ids) - 1)
-            rest = cumulative - cumulative[n_test - 1]
-            n_train = max(1, int(np.searchsorted(rest[n_test:], train - 1e-9)) + 1)
-            assign = np.full(len(ids), 2)
-            assign[order[:n_test]] = 1
-            assign[order[n_test:n_test + n_train]] = 0
-            cost = _split_cost(per_subject, assign, train, test, total)
+        n_test = max(1, int(np.searchsorted(cumulative, test - 1e-9)) + 1)
+        n_test = min(n_test, len(ids) - 1)
+        rest = cumulative - cumulative[n_test - 1]
+        n_train = max(1, int(np.searchsorted(rest[n_test:], train - 1e-9)) + 1)
+        assign = np.full(len(ids), 2)
+        assign[order[:n_test]] = 1
+        assign[order[n_test:n_test + n_train]] = 0
+        cost = _split_cost(per_subject, assign, train, test, total)
         if cost < best_cost:
             best, best_cost = assign, cost
+    if val:
+        best = _validation_from_training(best, per_subject, train, val, total, rng, tries)
     return np.asarray([TRAIN, TEST, UNUSED, VAL])[best[inverse]]
 
 
-def _fill(order: np.ndarray, cumulative: np.ndarray, parts) -> np.ndarray:
-    """Codes per subject: ``parts`` ((code, share), …) filled in turn along ``order``, each with at least
-    one subject and room left for the parts after it; the rest unused (2)."""
-    assign, start, filled = np.full(len(order), 2), 0, 0.0
-    for k, (code, share) in enumerate(parts):
-        room = len(order) - start - (len(parts) - k - 1)
-        n = max(1, min(int(np.searchsorted(cumulative[start:] - filled, share - 1e-9)) + 1, room))
-        assign[order[start:start + n]] = code
-        start += n
-        filled = cumulative[start - 1]
-    return assign
+def _validation_from_training(assign, per_subject, train, val, total, rng, tries) -> np.ndarray:
+    """``assign`` with some training subjects (code 0) made validation subjects (code 3)."""
+    training = np.flatnonzero(assign == 0)
+    if len(training) < 2:
+        raise DataError(f"a validation set taken from the training subjects needs at least two of them, the split "
+                        f"without it has {len(training)}; use more subjects or a larger train share")
+    best, best_cost = None, np.inf
+    for _ in range(max(1, tries)):
+        order = rng.permutation(training)
+        cumulative = np.cumsum(per_subject[order].sum(1)) / total
+        n_val = min(max(1, int(np.searchsorted(cumulative, val - 1e-9)) + 1), len(training) - 1)
+        candidate = assign.copy()
+        candidate[order[:n_val]] = 3
+        # the remaining train against the validation subjects (their windows as the "test" side)
+        cost = _split_cost(per_subject, np.where(assign == 1, 2, np.where(candidate == 3, 1, candidate)),
+                           train - val, val, total)
+        if cost < best_cost:
+            best, best_cost = candidate, cost
+    return best
 
 
 def _split_cost(per_subject, assign, train, test, total) -> float:
@@ -109,18 +116,19 @@ def _split_cost(per_subject, assign, train, test, total) -> float:
 
 
 def window_split(labels, train: float, test: float, seed: int = 0, val: float = 0.0) -> np.ndarray:
-    """Stratified window-level split (the old protocol: subjects may appear on both sides)."""
+    """Stratified window-level split (the old protocol: subjects may appear on both sides); ``val`` taken,
+    per class, from the windows the split without it trains on."""
     _check_fractions(train, test, val)
     rng = np.random.default_rng(seed)
     codes = np.full(len(labels), UNUSED, dtype=object)
     for c in np.unique(labels):
         idx = rng.permutation(np.flatnonzero(labels == c))
         n_test = int(round(test * len(idx)))
-        n_val = min(int(round(val * len(idx))), len(idx) - n_test)
-        n_train = min(int(round(train * len(idx))), len(idx) - n_test - n_val)
+        n_train = min(int(round(train * len(idx))), len(idx) - n_test)
+        n_val = min(int(round(val * len(idx))), max(n_train - 1, 0))
         codes[idx[:n_test]] = TEST
-        codes[idx[n_test + n_val:n_test + n_val + n_train]] = TRAIN
         codes[idx[n_test:n_test + n_val]] = VAL
+        codes[idx[n_test + n_val:n_test + n_train]] = TRAIN
     return codes.astype(str)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..data.store import load_windows
+from ..distillation.registry import BASE
 from ..gaf.registry import label
 from ..grid import for_dataset, variants_of
 from ..io import write_text_atomic
@@ -46,6 +47,11 @@ def load_reference(path=None) -> pd.DataFrame:
     for column in ("alpha", "lambda"):
         if column not in frame:
             frame[column] = float("nan")
+    # what each number was measured under, beyond its experiment: the notes ran the base variant and
+    # reported the best test epoch (protocol.md); a reference file may say otherwise per row
+    frame["student"] = frame["student"].fillna("")  # teachers have none
+    for column, notes in (("variant", BASE), ("metric", "best")):
+        frame[column] = frame[column].fillna(notes) if column in frame else notes
     return frame
 
 

@@ -28,6 +28,8 @@ from .summary import mean_std
 METRIC_COLUMN = {"best": "best_test_acc", "final": "final_test_acc", "val": "test_acc_at_best_val"}
 METRIC_TEXT = {"best": "best test epoch, chosen on the test set", "val": "epoch chosen on validation",
                "final": "final epoch"}
+TEACHER_TEXT = {"best": "best-test-epoch checkpoints, chosen on the test set",
+                "best_val": "best-validation-epoch checkpoints", "final": "final-epoch checkpoints"}
 MISSING = "—"
 INCOMPLETE = "†"
 
@@ -103,6 +105,7 @@ class DatasetTables:
         self.n_classes = len(class_names(settings["classes"]))
         self.suffix = f"{settings['window']}w, {self.n_classes}cls"
         self.metric = config["report"]["metric"]
+        self.cells = self.unmatched = 0  # Δ cells of kd3_tables, and those without a matching reference
         students = config["students"]
         self.student = student_model(config)
         self.teacher_seeds = tuple(config["teachers"]["seeds"])
@@ -142,6 +145,7 @@ class DatasetTables:
         """The group's three-teacher tables: one per variant, a row per weight triple, a column per
         architecture (mean ± std); with ``reference`` rows (real data), each cell also gives Δ to the notes."""
         kd3, students = self.config["students"]["kd3"], self.config["students"]
+        self.cells = self.unmatched = 0  # counted afresh by each rendering (delta_note reports them)
         if not kd3["archs"]:
             return []
         names = "/".join(modality_label(m) for m in kd3["teachers"])
@@ -161,21 +165,42 @@ class DatasetTables:
                     cell = mean_pm_std(config.trials(self.runs, self.metric))
                     row.append(cell + self._delta(config))
                 body.append(row)
-            tables.append((f"Three teachers, {method.label} (mean ± std)",
+            tables.append((f"Three teachers, {method.label} (mean ± std; {self._epochs(method)})",
                            _markdown(headers, body, CELL_WIDTH["pm"] + 10)))
         return tables
 
+    def _epochs(self, method) -> str:
+        """Each run's training, counted with its start's: an annealed run's cross-entropy start is epochs too."""
+        epochs = self.config["training"]["epochs"]
+        if method.annealed:
+            return f"{2 * epochs} epochs a run: {epochs} of cross-entropy start, then {epochs}"
+        return f"{epochs} epochs a run"
+
     def _delta(self, config: Config) -> str:
-        """`` (Δ +0.12)`` against the notes' number for this cell (real data only), else nothing."""
-        if self.reference is None or config.variant not in ("", BASE):
+        """`` (Δ +0.12)`` against the notes' number for this cell (real data only), else nothing. Only a
+        reference of the same experiment, variant, λ, student and selection metric counts; the cells
+        without one are counted (``self.unmatched``: the tables say how many)."""
+        if self.reference is None:
             return ""
         ref = self.reference
         match = ref[(ref["dataset"] == self.dataset) & (ref["experiment"] == config.kind)
-                    & (ref["teachers"] == config.teachers) & (ref["weights"] == weights_text(config.weights))]
+                    & (ref["teachers"] == config.teachers) & (ref["weights"] == weights_text(config.weights))
+                    & (ref["variant"] == (config.variant or BASE)) & _matches(ref["lambda"], config.lam)
+                    & (ref["student"] == config.student) & (ref["metric"] == self.metric)]
         values = [v for v in config.trials(self.runs, self.metric) if isinstance(v, float)]
+        self.cells += 1
         if match.empty or not values:
+            self.unmatched += 1
             return ""
         return f" (Δ {mean_std(values)[0] - match.iloc[0]['mean']:+.2f})"
+
+    def delta_note(self) -> str | None:
+        """How many Δ cells found a matching reference (real data with a reference only)."""
+        if self.reference is None or not self.cells:
+            return None
+        return (f"Δ: against the notes' number of the same experiment, variant, λ, student and selection metric "
+                f"(`report.metric: {self.metric}`); {self.unmatched} of {self.cells} cells have no such number "
+                "(or no finished run) and show none.")
 
     def _config(self, e) -> Config:
         return Config(e.kind, "+".join(e.teachers), self.student, e.alpha, e.lam if e.kind != BASELINE else None,
@@ -242,11 +267,12 @@ class DatasetTables:
         configs = self.main_configs() + self._sweep_configs()
         seen = set()
         for c in configs:
-            if c.variant not in ("", BASE):  # the notes' numbers are the base variant's
-                continue
             weights = "" if c.weights is None or c.kind != KD3 else weights_text(c.weights)
+            # the same experiment measured the same way: variant, student and selection metric too
             match = ref[(ref["experiment"] == c.kind) & (ref["teachers"] == c.teachers) & (ref["weights"] == weights)
-                        & _matches(ref["alpha"], c.alpha) & _matches(ref["lambda"], c.lam)]
+                        & _matches(ref["alpha"], c.alpha) & _matches(ref["lambda"], c.lam)
+                        & (ref["variant"] == (c.variant or BASE)) & (ref["student"] == c.student)
+                        & (ref["metric"] == self.metric)]
             if match.empty or (c.kind, c.teachers, c.alpha, c.lam, weights) in seen:
                 continue
             seen.add((c.kind, c.teachers, c.alpha, c.lam, weights))
@@ -307,13 +333,25 @@ def _same_runs_note(config: dict, suffix: str) -> str:
             "settings and seeds): trained once, as the teacher, and shown in both rows.")
 
 
+def _teachers_note(config: dict) -> str:
+    """Which teacher checkpoints students learned from (and annealed ones started at); loud when the
+    numbers are validation-chosen but the teachers were chosen on test."""
+    which = config["training"]["teacher_weights"]
+    note = (f"Students learn from the teachers' {TEACHER_TEXT[which]}, and annealed students start from the "
+            f"student alone's (`selection: {config['selection']}`, `training.teacher_weights: {which}`).")
+    if config["report"]["metric"] == "val" and which == "best":
+        note += (" **Not an honest selection:** the epochs are chosen on validation but the teachers on the test "
+                 "set (`report.allow_test_selected_teachers: true`).")
+    return note
+
+
 def render_tables(config: dict, runs: pd.DataFrame, reference: pd.DataFrame, footer: str) -> str:
     metric = config["report"]["metric"]
     parts = ["# Results", "",
              f"Accuracy in % on the test split, {METRIC_TEXT[metric]} (`report.metric: {metric}`); mean and population "
              f"std (ddof = 0) over trials (seeds). {INCOMPLETE} n=k/N: only k of N configured trials have finished; "
              f"mean and std are over those ({DIVERGED}: the run's loss turned non-finite; listed at the end). "
-             "Generated from `runs.csv`; do not edit by hand.", ""]
+             "Generated from `runs.csv`; do not edit by hand.", "", _teachers_note(config), ""]
     for dataset in config["datasets"]:
         synthetic = config["datasets"][dataset]["source"]["format"] == "synthetic"
         tables = DatasetTables(config, dataset, runs, None if synthetic else reference)
@@ -328,6 +366,8 @@ def render_tables(config: dict, runs: pd.DataFrame, reference: pd.DataFrame, foo
                              ("Comparison with the notes", comparison)):
             if table is not None:
                 parts += [f"### {title}", "", table, ""]
+        if tables.delta_note():
+            parts += [tables.delta_note(), ""]
         if synthetic:
             parts += ["No comparison with the notes' published numbers: those come from the real GENEActiv "
                       "recordings, these from synthetic data.", ""]

@@ -285,7 +285,13 @@ def _anneal(fused, m: int, width: int, member: RunSpec, windows_digest: str) -> 
                         "alone it should be (students.baseline)")
     load_member(fused, m, width, start.state_dict())
     return {"from": str(path), "weights": which, "epoch": record.get(f"{which}_epoch") if which != "final"
-            else None, "settings_digest": record["settings_digest"]}
+            else None, "epochs_total": record.get("epochs_total"), "settings_digest": record["settings_digest"]}
+
+
+def _epochs_total(epochs: int, record: dict) -> int | None:
+    """The epochs behind a run: its own and, annealed, its start's (None when the start does not say)."""
+    start = record.get("init", {}).get("epochs_total", 0) if "init" in record else 0
+    return None if start is None else epochs + start
 
 
 def _write_member(job: PackJob, member: RunSpec, m: int, result: PackResult) -> None:
@@ -296,7 +302,7 @@ def _write_member(job: PackJob, member: RunSpec, m: int, result: PackResult) -> 
                "best": run.best_state, "best_epoch": run.best_epoch, "best_val": run.best_val_state,
                "best_val_epoch": run.best_val_epoch, "mean": data.mean.cpu(), "std": data.std.cpu(),
                "windows_digest": data.windows_digest, "settings_digest": record["settings_digest"],
-               "status": run.status}
+               "status": run.status, "epochs_total": _epochs_total(job.training["epochs"], record)}
     save_weights(member.outputs["weights"], weights)
     write_text_atomic(member.outputs["history"], _history_csv(run.history))
     metrics = {"dataset": member.dataset, **member.labels, "seed": member.seed, "status": run.status,
@@ -305,7 +311,8 @@ def _write_member(job: PackJob, member: RunSpec, m: int, result: PackResult) -> 
                "final_test_acc": None if run.diverged else run.final_test_acc,
                "best_val_epoch": run.best_val_epoch or None, "best_val_acc": run.best_val_acc if run.best_val_epoch
                else None, "test_acc_at_best_val": run.test_acc_at_best_val,
-               "epochs": job.training["epochs"], "params": job.params, "seconds": round(result.seconds, 3),
+               "epochs": job.training["epochs"], "epochs_total": _epochs_total(job.training["epochs"], record),
+               "params": job.params, "seconds": round(result.seconds, 3),
                "device": device_name(device), "numerics": job.numerics,
                "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
                "resumed_from_epoch": result.resumed_from, "pack": job.pack_record,

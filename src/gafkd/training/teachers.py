@@ -78,6 +78,12 @@ def write_teacher_logits(weights_paths, windows_path, gaf_path, outputs, trainin
     loaded = {}
     accuracies = {}
     for weights_path, output in zip(weights_paths, outputs):
+        record = torch.load(weights_path, map_location="cpu", weights_only=True)
+        if record.get(which) is None and record.get("status") == "diverged" and which != "best_val":
+            # diverged before any epoch it could keep: its students get NaN targets and diverge at their
+            # first step — recorded results, and the report says so — instead of a failed workflow
+            accuracies[str(output)] = _diverged_logits(output, record, weights_path, windows_path, which)
+            continue
         model, record = load_teacher(weights_path, which, device)
         model = prepare_model(model, training)
         data = teacher_inputs(loaded, record, weights_path, windows_path, gaf_path, training, device)
@@ -103,6 +109,22 @@ def write_teacher_logits(weights_paths, windows_path, gaf_path, outputs, trainin
     if manifest is not None:
         write_json_atomic(manifest, summary)
     return summary
+
+
+def _diverged_logits(output, record: dict, weights_path, windows_path, which: str) -> dict:
+    """NaN logits for a teacher that has no ``which`` weights because it diverged; says so in the file."""
+    from ..data.store import load_windows
+
+    windows = load_windows(windows_path)
+    logging.warning("%s: the teacher diverged before it had %s weights (%s): its logits are NaN, and the students "
+                    "that learn from it will diverge", output, which, weights_path)
+    logits = np.full((len(windows.labels), len(windows.class_names)), np.nan, dtype=np.float32)
+    settings = {"teacher_digest": record["settings_digest"], "weights": which}
+    with atomic_h5(output, {**provenance(settings), "windows_digest": record["windows_digest"],
+                            "teacher": f"{record['modality']}:{record['arch']}", "teacher_status": "diverged",
+                            "test_acc": float("nan"), "teacher_reported_test_acc": float("nan")}) as h5:
+        h5.create_dataset("logits", data=logits)
+    return {"test_acc": None, "teacher_reported": None, "teacher_status": "diverged"}
 
 
 REPORTED = {"best": "best_test_acc", "final": "final_test_acc", "best_val": "test_acc_at_best_val"}
