@@ -170,3 +170,22 @@ def test_selection_val_reads_no_checkpoint_chosen_on_test(tmp_path):
     with h5py.File(results / "tiny" / "windows.h5") as h5:
         split = h5["split"][...].astype(str)
     assert {"train", "val", "test"} <= set(split)
+
+
+def test_the_compute_matched_student_alone():
+    """students.compute_matched adds the student alone continued from its own checkpoint for the same epochs
+    (an annealed start without teachers), only where a variant is annealed; its name reads back."""
+    from gafkd.grid import trained_experiments
+    from gafkd.names import BASELINE, Experiment
+
+    config = with_defaults({**copy.deepcopy(CONFIG), "students": {**CONFIG["students"], "compute_matched": True,
+                                                                  "variants": ["base", "ann"]}})
+    alone = [e for e in trained_experiments(config) if e.kind == BASELINE]
+    assert [e.spec for e in alone] == ["baseline_ann"]  # the base one is the signal teacher's run
+    assert Experiment.parse("baseline_ann") == alone[0] and alone[0].method.annealed and not alone[0].teachers
+    plain = with_defaults({**copy.deepcopy(CONFIG), "students": {**CONFIG["students"], "compute_matched": True}})
+    assert not [e for e in trained_experiments(plain) if e.kind == BASELINE]  # no annealed variant: nothing to match
+    text = render_tables(config, fake_runs(config), load_reference(), "")
+    assert "trains them after its 200-epoch cross-entropy start: 400 in all" in text  # the header says the epochs
+    assert "S: WRN16-1(Sig) alone (500w, 14cls) [compute-matched: 200 + 200 epochs" in text
+    assert "cross-entropy start" not in render_tables(plain, fake_runs(plain), load_reference(), "")

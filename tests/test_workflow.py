@@ -295,7 +295,7 @@ LATER_STUDY = {**TINY, "report": {"html": False},
                "students": {"seeds": [0], "kd1": {"teacher_archs": []}, "kd2": {"pairs": []}, "kdn": [],
                             "kd3": {"archs": ["wrn16-1"], "weights": [[0.2, 0.2, 0.6], [0.2, 0.3, 0.5]]},
                             "variants": ["base", "ann", "ann+sp", "camkd", "ebkd", "proj"],
-                            "variant_kinds": ["kd3"]}}
+                            "variant_kinds": ["kd3"], "compute_matched": True}}
 
 
 @pytest.mark.slow
@@ -334,10 +334,15 @@ def test_the_later_study_three_teachers_annealed_spkd_and_the_baselines(tmp_path
     assert [t["weights"].split("teachers/")[1] for t in spkd["live_teachers"]] == [
         "gaf-wrn16-1/seed0/weights.pt", "pi-wrn16-1/seed0/weights.pt", "sig-wrn16-1/seed0/weights.pt"]
     assert spkd["init"]["from"] == annealed["init"]["from"] and spkd["status"] == "ok"
+    # the compute-matched student alone: the same start and epochs as an annealed student, no teacher
+    matched = json.loads((students / "baseline_ann" / "seed0" / "metrics.json").read_text())
+    assert matched["init"]["from"] == annealed["init"]["from"] and matched["status"] == "ok"
+    assert matched["epochs_total"] == annealed["epochs_total"] == 2 * LATER_STUDY["training"]["epochs"]
     projector = json.loads((students / "kd3_gaf-wrn16-1@0.2+pi-wrn16-1@0.3+sig-wrn16-1@0.5_lam0.7_proj2" / "seed0"
                             / "metrics.json").read_text())
     assert len(projector["live_teachers"]) == 3 and "init" not in projector  # a random start, teachers run live
     tables = (results / "tables.md").read_text()
+    assert "S: WRN16-1(Sig) alone (500w, 14cls) [compute-matched: 2 + 2 epochs, as an annealed student]" in tables
     for label in ("base", "ann", "ann+sp", "CAMKD", "EBKD", "projector"):
         assert f"### Three teachers, {label} (mean ± std; " in tables
     assert "| CAMKD (per sample)" in tables and "S: WRN16-1(Sig) (500w, 14cls) [EBKD]" in tables

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 
 from .gaf.registry import SIGNAL, representation
-from .distillation.registry import BASE, coefficients as loss_coefficients
+from .distillation.registry import ANNEALED, BASE, FIXED, VARIANTS, coefficients as loss_coefficients, find_variant
 from .names import BASELINE, KD1, KD2, KD3, KDN, TEACHER, Experiment
 
 
@@ -76,7 +76,18 @@ def experiments(config: dict) -> list[Experiment]:
     grid += [Experiment(KDN, tuple(k["teachers"]), tuple(k["weights"]), k["lam"]) for k in s["kdn"]]
     coefficients = loss_coefficients(s)
     # dict: a rule that computes its own weights makes the configured alternatives (α, triples) one experiment
-    return list(dict.fromkeys(e.with_variant(name, coefficients) for e in grid for name in variants_of(config, e.kind)))
+    grid = list(dict.fromkeys(e.with_variant(name, coefficients) for e in grid for name in variants_of(config, e.kind)))
+    matched = compute_matched(config)
+    return grid + ([Experiment(BASELINE).with_variant(matched, coefficients)] if matched else [])
+
+
+def compute_matched(config: dict) -> str | None:
+    """The variant of the compute-matched student alone (``students.compute_matched``): the annealed start
+    with no teacher and no extra loss, when some configured variant is annealed; else None."""
+    s = config["students"]
+    if not (s["compute_matched"] and any(VARIANTS[v].annealed for v in s["variants"])):
+        return None
+    return find_variant(ANNEALED, FIXED, ()).name
 
 
 def variants_of(config: dict, kind: str) -> list[str]:
@@ -117,4 +128,4 @@ def baseline_is_teacher(config: dict) -> bool:
 def trained_experiments(config: dict) -> list[Experiment]:
     """The student experiments that train as students: the grid less a baseline that is a teacher run."""
     skip_baseline = baseline_is_teacher(config)
-    return [e for e in experiments(config) if not (skip_baseline and e.kind == BASELINE)]
+    return [e for e in experiments(config) if not (skip_baseline and e.kind == BASELINE and e.variant == BASE)]

@@ -46,7 +46,7 @@ _RULES = "|".join(w.tag for w in WEIGHTINGS.values() if w.tag)
 _LOSS_TAGS = "|".join(loss.tag for loss in LOSSES.values() if loss.tag)
 # a variant's parts, in this order: how the student starts, the weighting rule, extra losses with coefficients
 _VARIANT = rf"(?:{_INITS})?(?:{_RULES})?(?:(?:{_LOSS_TAGS}){_NUMBER})*"
-SPEC_PATTERN = (rf"{BASELINE}|(?:{KD1}_{_MODEL_PATH}_lam{_NUMBER}"
+SPEC_PATTERN = (rf"(?:{BASELINE}|{KD1}_{_MODEL_PATH}_lam{_NUMBER}"
                 rf"|{KD2}_{_MODEL_PATH}\+{_MODEL_PATH}(?:_alpha{_NUMBER})?_lam{_NUMBER}"
                 rf"|(?:{KD3}|{KDN})_{_MODEL_PATH}(?:@{_NUMBER})?(?:\+{_MODEL_PATH}(?:@{_NUMBER})?)*_lam{_NUMBER})"
                 rf"{_VARIANT}")
@@ -116,9 +116,9 @@ class Experiment:
     @property
     def spec(self) -> str:
         names = [ModelId.parse(t).path for t in self.teachers]
-        if self.kind == BASELINE:
-            return BASELINE
-        if self.kind == KD1:
+        if self.kind == BASELINE:  # the student alone: base, or the compute-matched continuation (baseline_ann)
+            body = BASELINE
+        elif self.kind == KD1:
             body = f"{KD1}_{names[0]}_lam{fmt(self.lam)}"
         elif self.kind == KD2:
             alpha = f"_alpha{fmt(self.alpha)}" if self.alpha is not None else ""
@@ -160,6 +160,8 @@ class Experiment:
         if method is None:
             raise ConfigError(f"{spec!r}: no variant starts, weighs and adds losses as its name says "
                               f"(variants: {', '.join(VARIANTS)})")
+        if spec == BASELINE:
+            return cls(BASELINE, variant=method.name, extras=tuple(extras))
         kind, body = spec.split("_", 1)
         body, lam = body.rsplit("_lam", 1)
         lam = float(lam)

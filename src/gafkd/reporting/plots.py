@@ -17,7 +17,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from ..distillation.registry import VARIANTS  # noqa: E402
+from ..distillation.registry import BASE, VARIANTS  # noqa: E402
 from ..gaf.registry import SIGNAL, representation  # noqa: E402
 from ..gaf.store import load_images  # noqa: E402
 from ..io import read_json  # noqa: E402
@@ -48,7 +48,10 @@ def arch_colour(arch: str, index: int = 0) -> str:
 
 
 def _baseline(ax, runs, metric) -> None:
-    base = runs[runs["kind"] == BASELINE][METRIC_COLUMN[metric]]
+    alone = runs["kind"] == BASELINE
+    if "variant" in runs:  # the compute-matched student alone is another experiment (students.compute_matched)
+        alone &= runs["variant"] == BASE
+    base = runs[alone][METRIC_COLUMN[metric]]
     if len(base):
         ax.axhline(base.mean(), color="black", ls=":", lw=1.2, label=f"student alone, mean ({base.mean():.2f})")
 

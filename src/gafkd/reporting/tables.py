@@ -208,6 +208,9 @@ class DatasetTables:
 
     def label(self, c: Config, with_dataset: bool = True) -> str:
         label = experiment_label(c.kind, c.teachers, c.student, self.suffix if with_dataset else None, c.weights)
+        if c.kind == BASELINE and c.variant and VARIANTS[c.variant].annealed:  # students.compute_matched
+            epochs = self.config["training"]["epochs"]
+            return label + f" [compute-matched: {epochs} + {epochs} epochs, as an annealed student]"
         several = len(variants_of(self.config, c.kind)) > 1
         return label + (f" [{VARIANTS[c.variant].label}]" if c.variant and (c.variant != BASE or several) else "")
 
@@ -339,6 +342,10 @@ def _teachers_note(config: dict) -> str:
     which = config["training"]["teacher_weights"]
     note = (f"Students learn from the teachers' {TEACHER_TEXT[which]}, and annealed students start from the "
             f"student alone's (`selection: {config['selection']}`, `training.teacher_weights: {which}`).")
+    epochs = config["training"]["epochs"]
+    if any(VARIANTS[v].annealed for d in config["datasets"] for v in for_dataset(config, d)["students"]["variants"]):
+        note += (f" Every run trains {epochs} epochs; a run marked with an annealed start (ann, ann+sp) trains "
+                 f"them after its {epochs}-epoch cross-entropy start: {2 * epochs} in all.")
     if config["report"]["metric"] == "val" and which == "best":
         note += (" **Not an honest selection:** the epochs are chosen on validation but the teachers on the test "
                  "set (`report.allow_test_selected_teachers: true`).")
