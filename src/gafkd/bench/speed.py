@@ -392,12 +392,13 @@ IMAGE_DEFAULTS = section_defaults("images")
 
 def _bench_scaled(walks: np.ndarray, settings: dict) -> np.ndarray:
     """The bench's windows as a representation's scaling leaves them (fixed: the walks' own limits)."""
-    from ..gaf.scaling import fixed_scaled, window_scaled
+    from ..gaf.scaling import Scaling
 
     kind = settings.get("scaling")
-    if kind == "fixed":
-        return fixed_scaled(walks, walks.min(axis=(0, 2)), walks.max(axis=(0, 2)))[0]
-    return window_scaled(walks) if kind == "window" else walks
+    if kind is None:  # the transform scales each window itself
+        return walks
+    limits = (walks.min(axis=(0, 2)), walks.max(axis=(0, 2))) if kind == "fixed" else (None, None)
+    return Scaling(kind, *limits).apply(walks)[0]
 
 
 def measured_as(modality: str) -> str:

@@ -22,9 +22,8 @@ class CompoundImage:
         return cls(settings["image_size"], settings["n_bins"], settings.get("chunk_size", 1024))
 
     def transform(self, X, out_dtype=np.float32, out: np.ndarray | None = None) -> np.ndarray:
-        X, _ = checked_rows(X, self.image_size, "compound image")
+        X, series = checked_rows(X, self.image_size, "compound image")  # series [N·C, L]: each one's parts side by side
         S, parts = self.image_size, len(self.parts)
-        series = X.reshape(-1, X.shape[-1])  # [N·C, L]: each series' parts land side by side
         if out is None:
             out = np.empty((X.shape[0], parts * (X.shape[1] if X.ndim == 3 else 1), S, S), dtype=out_dtype)
         by_series = out.reshape(len(series), parts, S, S)
@@ -42,5 +41,5 @@ def pyts_images(windows: np.ndarray, settings: dict) -> np.ndarray:
 
     parts = (transform.pyts_images(windows, {**settings, "method": "summation"}),
              transform.pyts_images(windows, {**settings, "method": "difference"}), mtf.pyts_images(windows, settings))
-    stacked = np.stack(parts, axis=-3)  # [N, C, 3, S, S]
+    stacked = np.stack(parts, axis=-3)  # [N, C, 3, S, S]: each axis's parts side by side
     return stacked.reshape(windows.shape[0], -1, *stacked.shape[-2:])

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError
-from .transform import SeriesImages, paa_bounds
+from .transform import SeriesImages, of_each_series, paa_bounds
 
 
 def quantile_bins(rows: np.ndarray, n_bins: int) -> np.ndarray:
@@ -83,6 +83,4 @@ def pyts_images(windows: np.ndarray, settings: dict) -> np.ndarray:
     """Reference (:mod:`gafkd.gaf.registry`): pyts's MarkovTransitionField, every series of ``windows`` [N, C, L]."""
     from pyts.image import MarkovTransitionField as Reference
 
-    rows = windows.reshape(-1, windows.shape[-1])
-    images = Reference(image_size=settings["image_size"], n_bins=settings["n_bins"]).fit_transform(rows)
-    return images.reshape(*windows.shape[:-1], *images.shape[1:])
+    return of_each_series(windows, Reference(image_size=settings["image_size"], n_bins=settings["n_bins"]).fit_transform)

@@ -42,7 +42,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError
-from .transform import SeriesImages
+from .transform import SeriesImages, of_each_series
 
 RECIPES = ("sublevel", "rips")
 SIMILAR_DIAGRAMS = 128  # diagrams imaged together, sorted by size
@@ -112,7 +112,7 @@ def _bin_mass(points: torch.Tensor, lower: torch.Tensor, width: float, spread: f
 
     Φ(u) − Φ(l) = (erf(u/√2) − erf(l/√2)) / 2, both edges of a bin in one erf call, in float32 (the
     images' precision; within 2e-6 of persim's float64 after the division by the maximum, tested), each
-    edge minus the point formed in float64 first. Only the bins within SATURATED standard scores of a
+    edge minus the point formed in float64 first. Only the bins within an erf argument of SATURATED of a
     point are computed: every other bin's mass is exactly 0 in this arithmetic, so the result is the
     same as computing all S, for a fraction of the work (8 of 64 birth bins, 14 of 64 lifetime bins).
     """
@@ -233,12 +233,12 @@ def images_of_diagrams(out: np.ndarray, births: torch.Tensor, lifetimes: torch.T
                        image_size: int, spread: float) -> None:
     """Normalised images of padded diagrams into ``out`` [M, S, S]; diagrams of similar sizes together
     (less padding to multiply)."""
+    target = torch.from_numpy(out)
     for group in torch.argsort(counts).split(SIMILAR_DIAGRAMS):
         width = max(int(counts[group].max()), 1)
         kept = torch.arange(width) < counts[group, None]
         images = _persistence_image(births[group, :width], lifetimes[group, :width],
                                     lifetimes[group, :width] * kept, image_size, spread)
-        target = torch.from_numpy(out)
         target.index_copy_(0, group, normalised(images).to(target.dtype))
 
 
@@ -306,13 +306,10 @@ def _sublevel_only(settings: dict, library: str) -> None:
 def ripser_persim_images(windows: np.ndarray, settings: dict) -> np.ndarray:
     """Reference: ripser's diagram (the recipe's), persim's legacy PersImage, per series."""
     size, spread, lifetime = settings["image_size"], settings["spread"], settings["lifetime"]
-    rows = windows.reshape(-1, windows.shape[-1])
     if settings["recipe"] == "sublevel":
-        images = [reference_image(r, size, spread, lifetime) for r in rows]
-    else:
-        images = [reference_image(None, size, spread, lifetime, diagram=rips_diagram(r, **settings["rips"]))
-                  for r in rows]
-    return np.stack(images).reshape(*windows.shape[:-1], size, size)
+        return of_each_series(windows, lambda rows: [reference_image(r, size, spread, lifetime) for r in rows])
+    return of_each_series(windows, lambda rows: [reference_image(None, size, spread, lifetime, diagram=rips_diagram(
+        r, **settings["rips"])) for r in rows])
 
 
 def gudhi_images(windows: np.ndarray, settings: dict) -> np.ndarray:
@@ -320,10 +317,9 @@ def gudhi_images(windows: np.ndarray, settings: dict) -> np.ndarray:
     from gudhi.sklearn.cubical_persistence import CubicalPersistence
 
     _sublevel_only(settings, "gudhi")
-    rows = windows.reshape(-1, windows.shape[-1])
-    diagrams = CubicalPersistence(homology_dimensions=0, n_jobs=1).fit_transform(list(rows))
-    images = [plain_image(d, settings["image_size"], settings["spread"], settings["lifetime"]) for d in diagrams]
-    return np.stack(images).reshape(*windows.shape[:-1], settings["image_size"], settings["image_size"])
+    diagrams = CubicalPersistence(homology_dimensions=0, n_jobs=1).fit_transform
+    return of_each_series(windows, lambda rows: [plain_image(d, settings["image_size"], settings["spread"],
+                                                             settings["lifetime"]) for d in diagrams(list(rows))])
 
 
 def giotto_images(windows: np.ndarray, settings: dict) -> np.ndarray:
@@ -331,7 +327,6 @@ def giotto_images(windows: np.ndarray, settings: dict) -> np.ndarray:
     from gph import ripser_parallel
 
     _sublevel_only(settings, "giotto-ph")
-    rows = windows.reshape(-1, windows.shape[-1])
-    images = [plain_image(ripser_parallel(_filtration_matrix(r), maxdim=0, metric="precomputed")["dgms"][0],
-                          settings["image_size"], settings["spread"], settings["lifetime"]) for r in rows]
-    return np.stack(images).reshape(*windows.shape[:-1], settings["image_size"], settings["image_size"])
+    return of_each_series(windows, lambda rows: [plain_image(
+        ripser_parallel(_filtration_matrix(r), maxdim=0, metric="precomputed")["dgms"][0],
+        settings["image_size"], settings["spread"], settings["lifetime"]) for r in rows])

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .transform import GramianAngularField, paa, products_into
+from .transform import GramianAngularField, of_each_series, paa, products_into
 
 
 class QuantumGAF(GramianAngularField):
@@ -43,8 +43,6 @@ def qts2d_images(windows: np.ndarray, settings: dict) -> np.ndarray:
     """Reference (:mod:`gafkd.gaf.registry`): qts2d's QGAF, Xu's method, no scaling of its own, per series."""
     from qts2d.encoding import QGAF
 
-    rows = windows.reshape(-1, windows.shape[-1])
     reference = QGAF(image_size=settings["image_size"], method=settings["method"], computation_method="xu",
-                     scaling=None).fit(rows)
-    images = reference.transform(rows)
-    return images.reshape(*windows.shape[:-1], *images.shape[1:])
+                     scaling=None)
+    return of_each_series(windows, lambda rows: reference.fit(rows).transform(rows))

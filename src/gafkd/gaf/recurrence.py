@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError
-from .transform import SeriesImages, paa
+from .transform import SeriesImages, of_each_series, paa
 
 THRESHOLDS = (None, "point", "distance")
 BLOCK = 64  # plots at once (2 MiB of float64 distances at 64×64: they stay in cache)
@@ -98,10 +98,9 @@ def pyts_images(windows: np.ndarray, settings: dict) -> np.ndarray:
     from pyts.approximation import PiecewiseAggregateApproximation
     from pyts.image import RecurrencePlot as Reference
 
-    rows = windows.reshape(-1, windows.shape[-1]).astype(np.float64)
     points = settings["image_size"] + (settings["dimension"] - 1) * settings["time_delay"]
-    if points < rows.shape[1]:
-        rows = PiecewiseAggregateApproximation(window_size=None, output_size=points, overlapping=False).fit_transform(rows)
-    images = Reference(dimension=settings["dimension"], time_delay=settings["time_delay"],
-                       threshold=settings["threshold"], percentage=settings["percentage"]).fit_transform(rows)
-    return images.reshape(*windows.shape[:-1], *images.shape[1:])
+    reduce = PiecewiseAggregateApproximation(window_size=None, output_size=points, overlapping=False)
+    plots = Reference(dimension=settings["dimension"], time_delay=settings["time_delay"],
+                      threshold=settings["threshold"], percentage=settings["percentage"])
+    return of_each_series(windows.astype(np.float64), lambda rows: plots.fit_transform(
+        reduce.fit_transform(rows) if points < rows.shape[1] else rows))

@@ -190,10 +190,16 @@ class GramianAngularField(SeriesImages):
         products_into(torch.from_numpy(out), left, right)
 
 
+def of_each_series(windows: np.ndarray, images_of_rows) -> np.ndarray:
+    """A reference's images of ``windows`` [N, C, L]: ``images_of_rows`` (rows [N·C, L] → [N·C, S, S]) on
+    every series, shaped back as [N, C, S, S] (the references of :mod:`gafkd.gaf.registry`)."""
+    images = np.asarray(images_of_rows(windows.reshape(-1, windows.shape[-1])))
+    return images.reshape(*windows.shape[:-1], *images.shape[1:])
+
+
 def pyts_images(windows: np.ndarray, settings: dict) -> np.ndarray:
     """Reference (:mod:`gafkd.gaf.registry`): pyts's GramianAngularField, every series of ``windows`` [N, C, L]."""
     from pyts.image import GramianAngularField as Reference
 
-    rows = windows.reshape(-1, windows.shape[-1])
-    images = Reference(image_size=settings["image_size"], method=settings["method"]).fit_transform(rows)
-    return images.reshape(*windows.shape[:-1], *images.shape[1:])
+    reference = Reference(image_size=settings["image_size"], method=settings["method"])
+    return of_each_series(windows, reference.fit_transform)

@@ -182,17 +182,22 @@ class DatasetTables:
         without one are counted (``self.unmatched``: the tables say how many)."""
         if self.reference is None:
             return ""
-        ref = self.reference
-        match = ref[(ref["dataset"] == self.dataset) & (ref["experiment"] == config.kind)
-                    & (ref["teachers"] == config.teachers) & (ref["weights"] == weights_text(config.weights))
-                    & (ref["variant"] == (config.variant or BASE)) & _matches(ref["lambda"], config.lam)
-                    & (ref["student"] == config.student) & (ref["metric"] == self.metric)]
+        match = self._matching(self.reference[self.reference["dataset"] == self.dataset], config)
         values = [v for v in config.trials(self.runs, self.metric) if isinstance(v, float)]
         self.cells += 1
         if match.empty or not values:
             self.unmatched += 1
             return ""
         return f" (Δ {mean_std(values)[0] - match.iloc[0]['mean']:+.2f})"
+
+    def _matching(self, ref: pd.DataFrame, c: Config) -> pd.DataFrame:
+        """The reference rows (of this dataset) of ``c``'s experiment measured the same way: its teachers,
+        weights (three-teacher rows), α, λ, variant, student and this report's selection metric."""
+        weights = "" if c.weights is None or c.kind != KD3 else weights_text(c.weights)
+        return ref[(ref["experiment"] == c.kind) & (ref["teachers"] == c.teachers) & (ref["weights"] == weights)
+                   & _matches(ref["alpha"], c.alpha) & _matches(ref["lambda"], c.lam)
+                   & (ref["variant"] == (c.variant or BASE)) & (ref["student"] == c.student)
+                   & (ref["metric"] == self.metric)]
 
     def delta_note(self) -> str | None:
         """How many Δ cells found a matching reference (real data with a reference only)."""
@@ -271,11 +276,7 @@ class DatasetTables:
         seen = set()
         for c in configs:
             weights = "" if c.weights is None or c.kind != KD3 else weights_text(c.weights)
-            # the same experiment measured the same way: variant, student and selection metric too
-            match = ref[(ref["experiment"] == c.kind) & (ref["teachers"] == c.teachers) & (ref["weights"] == weights)
-                        & _matches(ref["alpha"], c.alpha) & _matches(ref["lambda"], c.lam)
-                        & (ref["variant"] == (c.variant or BASE)) & (ref["student"] == c.student)
-                        & (ref["metric"] == self.metric)]
+            match = self._matching(ref, c)
             if match.empty or (c.kind, c.teachers, c.alpha, c.lam, weights) in seen:
                 continue
             seen.add((c.kind, c.teachers, c.alpha, c.lam, weights))
