@@ -37,7 +37,7 @@ include: "workflow/rules/common.smk"
 # Wildcards match only the configured datasets and image representations (and, per training rule,
 # only its packs).
 wildcard_constraints:
-    dataset="|".join(DATASETS),
+    dataset=names_pattern([*DATASETS, *FOLDED]),
     representation="|".join(IMAGES) or "(?!)",
 
 

@@ -92,8 +92,8 @@ def test_every_entry_in_a_mixed_pack_equals_its_one_run_implementation(device, m
     torch.manual_seed(0)
     signals = _data(torch.randn(N, 3, 64, dtype=torch.float64), device)
     images = _data(torch.randn(N, 3, 16, 16, dtype=torch.float64), device)
-    models = [build_model("wrn16-1", "gaf", CLASSES), build_model("wrn16-3", "pi", CLASSES),
-              build_model("wrn16-1", "sig", CLASSES)]
+    models = [build_model("wrn16-1", "gaf", CLASSES, axes=3), build_model("wrn16-3", "pi", CLASSES, axes=3),
+              build_model("wrn16-1", "sig", CLASSES, axes=3)]
     models = [m.double().to(device).eval() for m in models]
     for m in models:  # trained-looking teachers: confident, different from one another
         m.fc.weight.data.mul_(30)
@@ -113,7 +113,7 @@ def test_every_entry_in_a_mixed_pack_equals_its_one_run_implementation(device, m
     ]
     specs, slots = [m[0] for m in members], [m[1] for m in members]
     seeds = list(range(3, 3 + len(members)))
-    student = build_fused("wrn16-1", "sig", CLASSES, seeds).double().to(device)
+    student = build_fused("wrn16-1", "sig", CLASSES, seeds, axes=3).double().to(device)
     live = LiveTeachers(list(zip(models, inputs)), slots, frozenset().union(*(s.needs for s in specs)))
     loss = PackLoss(specs, device, seeds=seeds, student_dim=64, teacher_dims=live.embedding_dims).double()
     generator = torch.Generator().manual_seed(1)
@@ -125,7 +125,7 @@ def test_every_entry_in_a_mixed_pack_equals_its_one_run_implementation(device, m
 
     projector = loss.terms["projector"]
     for m, (spec, own) in enumerate(members):
-        plain = build_model("wrn16-1", "sig", CLASSES).double().to(device)
+        plain = build_model("wrn16-1", "sig", CLASSES, axes=3).double().to(device)
         plain.load_state_dict(member_state(student.state_dict(), m, len(members)))
         plain.train()
         projectors = []
@@ -158,7 +158,7 @@ def test_rules_weigh_the_more_confident_teacher_more_and_sum_to_one():
 def test_live_teachers_run_each_teacher_once_and_share_entries_between_members_of_a_seed():
     torch.manual_seed(0)
     signals = _data(torch.randn(N, 3, 64, dtype=torch.float64), "cpu")
-    teacher = build_model("wrn16-1", "sig", CLASSES).double().eval()
+    teacher = build_model("wrn16-1", "sig", CLASSES, axes=3).double().eval()
     calls = []
     teacher.register_forward_hook(lambda module, args, out: calls.append(args[0].shape[0]))
     live = LiveTeachers([(teacher, signals)], [[0]] * 6, frozenset({"stages"}))

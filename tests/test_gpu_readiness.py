@@ -40,7 +40,7 @@ cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (the
                                                  ("gaf", (31, 31))])
 @pytest.mark.parametrize("members, channels_last", [(1, False), (3, True)])
 def test_activation_estimate_is_what_autograd_saves(arch, modality, positions, members, channels_last):
-    model = build_fused(arch, modality, 7, list(range(members)))
+    model = build_fused(arch, modality, 7, list(range(members)), axes=3)
     if channels_last:
         model = model.to_channels_last()
     batch = 4
@@ -55,7 +55,7 @@ def test_activation_estimate_is_what_autograd_saves(arch, modality, positions, m
 @pytest.mark.parametrize("arch", ["wrn16-1", "wrn28-3"])
 @pytest.mark.parametrize("modality, dims", [("sig", 1), ("gaf", 2)])
 def test_parameter_count_is_the_models(arch, modality, dims):
-    assert parameters(arch, 3, dims, 14) == count_parameters(build_fused(arch, modality, 14, [0]))
+    assert parameters(arch, 3, dims, 14) == count_parameters(build_fused(arch, modality, 14, [0], axes=3))
 
 
 def test_evaluation_rows_shrink_with_the_pack_width():
@@ -193,7 +193,7 @@ def test_models_use_no_op_that_strict_cuda_determinism_refuses(modality):
                torch.nn.ReflectionPad2d, torch.nn.ReplicationPad1d, torch.nn.ReplicationPad2d, torch.nn.EmbeddingBag,
                torch.nn.CTCLoss, torch.nn.FractionalMaxPool2d)
     for members in (1, 3):
-        model = build_fused("wrn16-3", modality, 7, list(range(members)))
+        model = build_fused("wrn16-3", modality, 7, list(range(members)), axes=3)
         assert not [type(m).__name__ for m in model.modules() if isinstance(m, refused)]
 
 
@@ -241,7 +241,7 @@ def test_out_of_memory_is_one_sentence_with_a_width_that_fits(tiny, tmp_path, mo
 def test_cuda_memory_of_a_training_step_is_within_a_quarter_of_the_estimate():
     device = torch.device("cuda")
     for arch, modality, positions, members in (("wrn16-1", "sig", (1000,), 16), ("wrn16-3", "gaf", (64, 64), 3)):
-        model = build_fused(arch, modality, 7, list(range(members))).to(device).to_channels_last()
+        model = build_fused(arch, modality, 7, list(range(members)), axes=3).to(device).to_channels_last()
         x = torch.randn(64, 3 * members, *positions, device=device)
         if modality == "gaf":
             x = x.contiguous(memory_format=torch.channels_last)
@@ -271,11 +271,11 @@ def test_memory_estimate_of_a_pack_with_live_teachers_counts_what_they_keep():
     data = lambda x: RunData(x, torch.arange(n) % classes, torch.arange(n), torch.arange(0),  # noqa: E731
                              torch.zeros(3), torch.ones(3), classes, "x")
     signals, images = data(torch.randn(n, 3, 250)), data(torch.randn(n, 3, 16, 16))
-    teachers = [(build_fused("wrn16-1", "gaf", classes, [0]).eval(), images),
-                (build_fused("wrn16-3", "pi", classes, [1]).eval(), images),
-                (build_fused("wrn16-1", "sig", classes, [2]).eval(), signals)]
+    teachers = [(build_fused("wrn16-1", "gaf", classes, [0], axes=3).eval(), images),
+                (build_fused("wrn16-3", "pi", classes, [1], axes=3).eval(), images),
+                (build_fused("wrn16-1", "sig", classes, [2], axes=3).eval(), signals)]
     live = LiveTeachers(teachers, [[0, 1, 2]] * members, frozenset({"stages"}))
-    student = build_fused("wrn16-1", "sig", classes, list(range(members))).train()
+    student = build_fused("wrn16-1", "sig", classes, list(range(members)), axes=3).train()
     loss = PackLoss([LossSpec((0.2, 0.3, 0.5), 0.7, 4.0, extras=(("sp", 700.0),))] * members)
     idx = torch.arange(members * batch).view(members, batch)  # every member its own rows: the widest case
 

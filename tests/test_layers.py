@@ -13,6 +13,7 @@ LAYERS = [
     {"io"},
     {"classes"},
     {"data"},
+    {"folds"},  # a fold-split dataset as a variant per fold: asks data.formats for the subjects
     {"gaf"},
     {"models"},
     {"distillation"},

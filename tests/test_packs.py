@@ -35,11 +35,11 @@ def test_fused_forward_and_sgd_step_equal_the_members_alone(modality, shape, cha
     after one step); in float64 the identity holds to 1e-10 on any CPU, so 1e-5 tests the fusion alone."""
     seeds = [0, 3, 7]
     losses = [LossSpec(), LossSpec((1.0,), 0.3, 4.0), LossSpec((0.3, 0.7), 0.9, 2.0)]
-    fused = build_fused("wrn16-1", modality, 5, seeds)
+    fused = build_fused("wrn16-1", modality, 5, seeds, axes=3)
     singles = []
     for seed in seeds:
         torch.manual_seed(seed)
-        singles.append(build_model("wrn16-1", modality, 5))
+        singles.append(build_model("wrn16-1", modality, 5, axes=3))
     fused, singles = fused.double(), [s.double() for s in singles]
     if channels_last:
         fused.to_channels_last()
@@ -73,10 +73,10 @@ def test_fused_forward_and_sgd_step_equal_the_members_alone(modality, shape, cha
 
 
 def test_member_weights_load_into_a_plain_model():
-    fused = build_fused("wrn16-1", "sig", 4, [5, 6])
+    fused = build_fused("wrn16-1", "sig", 4, [5, 6], axes=3)
     torch.manual_seed(6)
-    reference = build_model("wrn16-1", "sig", 4)
-    plain = build_model("wrn16-1", "sig", 4)
+    reference = build_model("wrn16-1", "sig", 4, axes=3)
+    plain = build_model("wrn16-1", "sig", 4, axes=3)
     plain.load_state_dict(member_state(fused.state_dict(), 1, 2))
     assert all(torch.equal(a, b) for a, b in zip(plain.state_dict().values(), reference.state_dict().values()))
 

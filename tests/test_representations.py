@@ -162,7 +162,7 @@ def test_registry_settings_and_channels():
     assert window["scaling"] == "window" and "limits" not in window  # limits only where they are used
     rips = REPRESENTATIONS["pi"].settings({**images, "pi": {**images["pi"], "recipe": "rips"}})
     assert rips["rips"] == {"delay": 10, "dimension": 3, "stride": 5}
-    assert [input_channels(m) for m in ("gaf", "compound", "pi", "qgaf", "rp", "sig")] == [3, 9, 3, 3, 3, 3]
+    assert [input_channels(m, 3) for m in ("gaf", "compound", "pi", "qgaf", "rp", "sig")] == [3, 9, 3, 3, 3, 3]
     with pytest.raises(ConfigError, match="teachers.modalities\\[1\\]: 'pl' is not an image representation"):
         representation("pl", "teachers.modalities[1]")
 
@@ -209,7 +209,7 @@ def test_every_entry_equals_each_reference(rng, name, reference, length):
         warnings.simplefilter("ignore")
         theirs = reference.images(x, settings)
     ours = entry.transformer(settings).transform(x)
-    assert ours.shape == theirs.shape == (len(x), entry.channels, settings["image_size"], settings["image_size"])
+    assert ours.shape == theirs.shape == (len(x), entry.channels(x.shape[1]), settings["image_size"], settings["image_size"])
     assert np.abs(ours - theirs).max() <= 1e-5
 
 

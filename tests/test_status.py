@@ -92,9 +92,11 @@ def test_status_plans_like_the_profile_and_the_demo(tmp_path):
                            profile=ROOT / "profiles" / "default")
     counts = status.counts()
     # 3 variants × 4 archs × 2 modalities (× 3 seeds a pack), and gene7_w500's PI teachers; students: 16 a pack,
-    # and gene7_w500's annealed and live-teacher (SPKD, projector) packs apart
-    assert counts["train_teacher"] == (28, 84) and counts["teacher_logits"] == (28, 84)
-    assert counts["distill"][0] == 31 and counts["window"] == (3, 3) and counts["gaf"] == (4, 4)
+    # and gene7_w500's annealed and live-teacher (SPKD, projector) packs apart; pamap2: 3 folds × (2 teachers,
+    # 1 student pack), its windows read once and its GAF images made once
+    assert counts["train_teacher"] == (34, 90) and counts["teacher_logits"] == (34, 90)
+    assert counts["distill"][0] == 34 and counts["window"] == (4, 4) and counts["gaf"] == (5, 5)
+    assert counts["fold_windows"] == (3, 3)
 
 
 def test_parse_jobs_reads_rules_wildcards_and_reasons():

@@ -101,7 +101,7 @@ def with_stage_outputs(model, x):
 @pytest.mark.parametrize("modality, shape", [("sig", (2, 3, 500)), ("sig", (2, 3, 1000)), ("gaf", (2, 3, 64, 64))])
 def test_models_forward_backward(arch, modality, shape):
     torch.manual_seed(0)
-    model = build_model(arch, modality, 14)
+    model = build_model(arch, modality, 14, axes=3)
     logits, features = with_stage_outputs(model, torch.randn(shape))
     assert logits.shape == (2, 14) and len(features) == 3
     width = int(arch.split("-")[1])
@@ -119,8 +119,8 @@ def test_channels_last_is_the_same_model(modality, shape):
     """
     torch.manual_seed(0)
     x, y = torch.randn(shape), torch.tensor([0, 1, 2, 3])
-    plain = build_model("wrn16-1", modality, 14)
-    fast = build_model("wrn16-1", modality, 14)
+    plain = build_model("wrn16-1", modality, 14, axes=3)
+    fast = build_model("wrn16-1", modality, 14, axes=3)
     fast.load_state_dict(plain.state_dict())
     fast.to_channels_last()
     assert {k: v.shape for k, v in fast.state_dict().items()} == {k: v.shape for k, v in plain.state_dict().items()}
@@ -140,10 +140,10 @@ def test_channels_last_is_the_same_model(modality, shape):
 
 
 def test_parameter_counts_match_the_protocol():
-    assert abs(count_parameters(build_model("wrn16-1", "sig", 14)) - 61_000) < 1_000
-    assert abs(count_parameters(build_model("wrn16-3", "sig", 14)) - 536_000) < 1_000
-    assert abs(count_parameters(build_model("wrn16-1", "gaf", 14)) - 175_000) < 1_000
-    assert abs(count_parameters(build_model("wrn28-3", "gaf", 14)) - 3_300_000) < 10_000
+    assert abs(count_parameters(build_model("wrn16-1", "sig", 14, axes=3)) - 61_000) < 1_000
+    assert abs(count_parameters(build_model("wrn16-3", "sig", 14, axes=3)) - 536_000) < 1_000
+    assert abs(count_parameters(build_model("wrn16-1", "gaf", 14, axes=3)) - 175_000) < 1_000
+    assert abs(count_parameters(build_model("wrn28-3", "gaf", 14, axes=3)) - 3_300_000) < 10_000
 
 
 def test_schedule_boundaries():
@@ -308,8 +308,8 @@ def test_functional_sgd_equals_torch_optim_sgd_bitwise():
     from gafkd.training.optim import SGD
 
     torch.manual_seed(0)
-    a = build_model("wrn16-1", "sig", 5)
-    b = build_model("wrn16-1", "sig", 5)
+    a = build_model("wrn16-1", "sig", 5, axes=3)
+    b = build_model("wrn16-1", "sig", 5, axes=3)
     b.load_state_dict(a.state_dict())
     ours = SGD(a.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-4)
     reference = torch.optim.SGD(b.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-4)

@@ -11,6 +11,7 @@ from pathlib import Path
 import h5py
 import pandas as pd
 import pytest
+import torch
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -180,8 +181,8 @@ def test_the_rule_graph_shows_the_study_stages(tmp_path):
     run = snakemake(tmp_path, "--rulegraph", "--configfile", str(ROOT / "config.yaml"), str(ROOT / "demo.yaml"))
     assert run.returncode == 0, run.stderr[-2000:]
     nodes = set(re.findall(r'label = "(\w+)"', run.stdout))
-    assert nodes == {"synthesize", "window", "gaf", "train_teacher", "teacher_logits", "distill", "collect_runs",
-                     "summarize_runs", "tables", "plots", "image_examples", "all"}
+    assert nodes == {"synthesize", "window", "fold_windows", "gaf", "train_teacher", "teacher_logits", "distill",
+                     "collect_runs", "summarize_runs", "tables", "plots", "image_examples", "all"}
 
 
 @pytest.mark.slow
@@ -351,3 +352,42 @@ def test_the_later_study_three_teachers_annealed_spkd_and_the_baselines(tmp_path
         in tables
     rerun = snakemake(tmp_path, "--cores", "2", "-n", config=LATER_STUDY)
     assert "Nothing to be done" in rerun.stdout + rerun.stderr
+
+
+PAMAP2_LOSO = {
+    "results": "results", "report": {"html": False},
+    "datasets": {"p2": {
+        "source": {"format": "synthetic", "write_as": "pamap2", "subjects": 3, "seconds_per_activity": 4, "seed": 2,
+                   "columns": ["heart_rate", "hand_acc16_x", "hand_acc16_y", "hand_acc16_z"]},
+        "classes": "pamap2", "window": 100, "stride": 22, "sampling_rate": 33.333333, "split": {"method": "loso"},
+        "students": {"kd2": {"lam": 0.99}}, "report": {"alpha": 0.7}}},
+    "images": {"image_size": 16},
+    "training": {"epochs": 1, "batch_size": 16, "lr_milestones": [1, 1, 1]},
+    "teachers": {"modalities": ["gaf", "sig"], "archs": ["wrn16-1"], "seeds": [0]},
+    "students": {"seeds": [0], "kd1": {"teacher_archs": []}, "kd2": {"pairs": [["wrn16-1", "wrn16-1"]], "alphas": [0.7]}},
+}
+
+
+@pytest.mark.slow
+def test_pamap2_leave_one_subject_out_end_to_end(tmp_path):
+    """Synthetic PAMAP2 files → one windows.h5 → a fold per subject (linked windows, images made once) → teachers,
+    logits and students per fold → one report section pooling the folds, a per-fold table beside it."""
+    run = snakemake(tmp_path, "--cores", "2", config=PAMAP2_LOSO)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    results = tmp_path / "results"
+    folds = [f"p2_fold{s}" for s in (101, 102, 103)]
+    with h5py.File(results / folds[0] / "windows.h5") as h5:
+        assert isinstance(h5.get("signals", getlink=True), h5py.ExternalLink) and h5["signals"].shape[1] == 4
+        assert {s.decode() for s in h5["subjects"][h5["split"][...] == b"test"]} == {"101"}
+    assert (results / "p2" / "gaf.h5").exists() and not any((results / f / "gaf.h5").exists() for f in folds)
+    runs = pd.read_csv(results / "runs.csv")
+    # a fold: 2 teachers, the student alone (the signal teacher's run, listed again) and the two-teacher student
+    assert sorted(set(runs["dataset"])) == folds and len(runs) == 3 * 4
+    weights = torch.load(results / folds[1] / "teachers" / "gaf-wrn16-1" / "seed0" / "weights.pt",
+                         weights_only=True)
+    assert weights["axes"] == 4 and weights["best"]["stem.weight"].shape[1] == 4
+    tables = (results / "tables.md").read_text()
+    assert tables.count("## p2 (") == 1 and "Runs (folds × trials)" in tables
+    assert "Fold 103 (test: 103)" in tables and "leave-one-subject-out, 3 folds" in tables
+    assert "Protocol: two teachers α = 0.7 (the image teacher's share), λ = 0.99." in tables
+    assert "PAMAP2-like" in tables and "3/3" in tables

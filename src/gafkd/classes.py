@@ -54,7 +54,15 @@ GENE14_TO_GENE7 = {
     "Walk down stairs": "Stairs",
 }
 
-CLASS_SETS = {"gene14": GENE14, "gene7": GENE7}
+# PAMAP2's activity IDs (its documentation) and the group's 12 classes: these IDs, in this class order.
+PAMAP2_ACTIVITIES = {0: "transient", 1: "lying", 2: "sitting", 3: "standing", 4: "walking", 5: "running",
+                     6: "cycling", 7: "Nordic walking", 9: "watching TV", 10: "computer work", 11: "car driving",
+                     12: "ascending stairs", 13: "descending stairs", 16: "vacuum cleaning", 17: "ironing",
+                     18: "folding laundry", 19: "house cleaning", 20: "playing soccer", 24: "rope jumping"}
+PAMAP2_GROUP = (24, 1, 2, 3, 4, 5, 6, 7, 12, 13, 16, 17)
+PAMAP2_12 = tuple(PAMAP2_ACTIVITIES[a] for a in PAMAP2_GROUP)
+
+CLASS_SETS = {"gene14": GENE14, "gene7": GENE7, "pamap2": PAMAP2_12}
 LABEL_MAPS = {"gene14_to_gene7": (GENE14, GENE14_TO_GENE7)}
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from . import __version__
 from .config import read_config_file, select_datasets, with_defaults
+from .folds import expand_folds, fold_lines
 from .errors import ConfigError
 
 
@@ -21,7 +22,9 @@ def load_config(paths: list[str]) -> dict:
     config: dict = {}
     for path in paths:
         update_config(config, read_config_file(path) or {})
-    return select_datasets(with_defaults(config))
+    config = select_datasets(with_defaults(config))
+    expand_folds(config)  # as the workflow does: a dataset variant per fold
+    return config
 
 
 def _bench(args) -> int:
@@ -32,7 +35,7 @@ def _bench(args) -> int:
         return _device_check(args, config)
     if args.agreement:
         return _agreement(args, config)
-    report = bench.run(quick=args.quick, device=args.device, config=config, threads=args.threads)
+    report = bench.run(quick=args.quick, device=args.device, config=config, threads=args.threads, axes=args.axes)
     return _show(bench.format_report(report), report, args.json)
 
 
@@ -87,6 +90,9 @@ def _status(args) -> int:
         _print_capped(status.causes, args.all)
         print("\nWhat would run (Snakemake's jobs; a training job trains a pack of runs):")
         print(status.table())
+    if fold_lines(config):
+        print("\nFolds (each a dataset variant; the report gathers a dataset's folds into one section):")
+        _print_capped(fold_lines(config), args.all)
     if status.dormant:
         print("\nMissing, though their pack's manifest lists them (Snakemake sees only the manifest, so it does not "
               "remake them; delete the manifest, or `snakemake --forcerun` its rule, to train that pack again):")
@@ -109,6 +115,8 @@ def main(argv=None) -> int:
     bench = commands.add_parser("bench", help="measure speeds and ratios on this machine; estimate the study")
     bench.add_argument("--quick", action="store_true", help="about a minute instead of several")
     bench.add_argument("--json", metavar="PATH", help="also write the numbers as JSON")
+    bench.add_argument("--axes", type=int, default=3,
+                       help="signal channels of the timed windows (3: GENEActiv's x, y, z; 40: the group's PAMAP2)")
     bench.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     bench.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
     bench.add_argument("--config", nargs="*", default=["config.yaml"],

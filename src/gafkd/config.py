@@ -7,14 +7,14 @@ The Snakefile validates the schema first (types, ranges, unknown keys), then cal
 from __future__ import annotations
 
 import copy
-import re
-from pathlib import Path
 
 import yaml
 
 from .classes import LABEL_MAPS, class_names
+from .data.formats import channel_count, check_settings as check_source_settings, is_synthetic, source_format
 from .distillation.registry import VARIANTS
 from .errors import ConfigError
+from .folds import FOLD_METHODS, fold_plan
 from .schema import SCHEMA, load_schema
 from .gaf.registry import SIGNAL, representation
 from .gaf.scaling import check_limits
@@ -123,10 +123,11 @@ def dataset_settings(config: dict, name: str) -> dict:
     split = settings["split"]
     split.setdefault("method", "subject")
     split.setdefault("seed", 0)
-    if settings["source"]["format"] == "synthetic":
+    if is_synthetic(settings["source"]):
         for key, value in SYNTHETIC_DEFAULTS.items():
             settings["source"].setdefault(key, value)
         settings["source"].pop("path", None)  # an overlay may leave the real-data path behind
+    settings["source"] = source_format(settings["source"]).with_defaults(settings["source"])
     return settings
 
 
@@ -186,7 +187,8 @@ def check_config(config: dict) -> None:
     image_size = config["images"]["image_size"]
     for name in config["datasets"]:
         _check_dataset(dataset_settings(config, name), f"datasets.{name}", image_size)
-        check_limits(config["datasets"][name].get("limits"), f"datasets.{name}.limits")
+        check_limits(config["datasets"][name].get("limits"), f"datasets.{name}.limits",
+                     channel_count(config["datasets"][name]["source"]))
     _check_training(config["training"])
     for name in config["datasets"]:
         _check_grid(config, name)
@@ -216,14 +218,14 @@ def _check_grid(config: dict, dataset: str) -> None:
         family_of(arch, f"{prefix('teachers')}.archs")
     family_of(students["arch"], f"{prefix('students')}.arch")
     _check_students(students, teachers, prefix("students"))
-    _check_report(config["report"], students, prefix("students"))
+    _check_report(view["report"], students, prefix("students"))
 
 
 def _check_dataset(settings: dict, key: str, image_size: int) -> None:
     source = settings["source"]
-    if source["format"] != "synthetic" and not source.get("path"):
+    if not is_synthetic(source) and not source.get("path"):
         raise ConfigError(f"{key}.source.path: required for format {source['format']!r}")
-    _check_source_keys(source, f"{key}.source")
+    check_source_settings(settings, key)
     class_names(settings["classes"], f"{key}.classes")
     label_map = settings.get("label_map")
     if isinstance(label_map, str) and label_map not in LABEL_MAPS:
@@ -231,6 +233,9 @@ def _check_dataset(settings: dict, key: str, image_size: int) -> None:
     if settings["window"] < image_size:
         raise ConfigError(f"{key}.window: {settings['window']} samples is smaller than images.image_size ({image_size})")
     split = settings["split"]
+    if split["method"] in FOLD_METHODS:
+        fold_plan(key.split(".", 1)[1], settings)  # the subjects must be known and foldable
+        return
     needed = ("train_subjects", "test_subjects") if split["method"] == "subjects" else ("train", "test")
     for field in needed:
         if field not in split:
@@ -240,28 +245,6 @@ def _check_dataset(settings: dict, key: str, image_size: int) -> None:
     if split["method"] != "subjects" and split.get("val", 0) >= split["train"]:
         raise ConfigError(f"{key}.split.val: {split['val']:g} is taken from the training windows, so it must be "
                           f"below train ({split['train']:g})")
-
-
-GENEACTIV_KEYS = ("annotations", "subject_pattern", "log_date_format")
-
-
-def _check_source_keys(source: dict, key: str) -> None:
-    """Keys that belong to one format only; the activity log and a subject pattern that can match."""
-    geneactiv = source["format"] == "geneactiv"
-    if geneactiv and not source.get("annotations"):
-        raise ConfigError(f"{key}.annotations: required for format 'geneactiv' (the activity log)")
-    if not geneactiv:
-        stray = [k for k in GENEACTIV_KEYS if k in source]
-        if stray:
-            raise ConfigError(f"{key}.{stray[0]}: only for format 'geneactiv' (this source is {source['format']!r})")
-    pattern = source.get("subject_pattern")
-    if pattern is not None:
-        try:
-            groups = re.compile(pattern).groupindex
-        except re.error as exc:
-            raise ConfigError(f"{key}.subject_pattern: {pattern!r} is not a regular expression ({exc})") from None
-        if "subject" not in groups:
-            raise ConfigError(f"{key}.subject_pattern: {pattern!r} needs a group named subject, e.g. (?P<subject>[^_]+)")
 
 
 def _check_training(training: dict) -> None:

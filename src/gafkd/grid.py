@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import copy
 
+from .data.formats import documented_limits
+from .folds import fold_of
 from .gaf.registry import SIGNAL, representation
+from .gaf.scaling import TRAINING
 from .distillation.registry import ANNEALED, BASE, FIXED, VARIANTS, coefficients as loss_coefficients, find_variant
 from .names import BASELINE, KD1, KD2, KD3, KDN, TEACHER, Experiment
 
 
-GRID_SECTIONS = ("teachers", "students")  # what a dataset variant may overlay
+GRID_SECTIONS = ("teachers", "students", "report")  # what a dataset variant may overlay (its protocol values)
 IMAGE_KEYS = ("limits",)  # a dataset's keys that shape its images, not its windows
 
 
@@ -41,8 +44,20 @@ def _overlay(base: dict, changes: dict) -> dict:
 
 
 def image_settings(config: dict, dataset: str, name: str) -> dict:
-    """What makes ``dataset``'s images in representation ``name``: the ``gaf`` rule's params."""
-    return representation(name).settings(config["images"], config["datasets"][dataset].get("limits"))
+    """What makes ``dataset``'s images in representation ``name``: the ``gaf`` rule's params. A fixed scaling's
+    limits: the dataset's, else those its source format documents (PAMAP2's), else the training windows'."""
+    settings = config["datasets"][dataset]
+    limits = settings.get("limits") or documented_limits(settings["source"])
+    return representation(name).settings(config["images"], limits)
+
+
+def image_source(config: dict, dataset: str, name: str) -> str:
+    """The dataset whose ``name`` images ``dataset`` trains on: its own, or for a fold (:mod:`gafkd.folds`) whose
+    images do not depend on its split (no limits from its training windows), its dataset's, made once."""
+    fold = fold_of(config["datasets"][dataset])
+    if fold and image_settings(config, dataset, name).get("limits") != TRAINING:
+        return fold["of"]
+    return dataset
 
 
 def image_representations(config: dict) -> list[str]:

@@ -1,5 +1,6 @@
 # Shared by all the stage files — config validation, input functions, paths.
 
+import copy
 import os
 import re
 import sys
@@ -16,10 +17,13 @@ from gafkd.config import (
     with_defaults,
 )
 from gafkd.data.build import missing_data_folders
+from gafkd.data.formats import is_synthetic
 from gafkd.errors import ConfigError
+from gafkd.folds import expand_folds, fold_of, has_folds
 from gafkd.gaf.registry import is_image
-from gafkd.grid import for_dataset, image_representations, image_settings
+from gafkd.grid import for_dataset, image_representations, image_settings, image_source
 from gafkd.execution.packing import (
+    images_of,
     images_path,
     logits_path,
     pack_manifest,
@@ -39,9 +43,29 @@ except ConfigError as error:
     raise WorkflowError(f"config: {error}")
 # params compared as text: the same settings in one key order however the config files were merged
 canonical_order(config)
+# the config as given: the HTML report's own run reads it again (and makes the same folds)
+GIVEN_CONFIG = copy.deepcopy(config)
+# Fold-split datasets (split.method loso / kfold) become one dataset variant per fold (gafkd.folds); each
+# is read from its source once, into its own windows.h5, which its folds' windows.h5 link to.
+FOLDED = {
+    name: dataset_settings(config, name)
+    for name, settings in config["datasets"].items()
+    if has_folds(settings)
+}
+try:
+    expand_folds(config)
+except ConfigError as error:
+    raise WorkflowError(f"config: {error}")
+canonical_order(config)
 
 RESULTS = config["results"].rstrip("/")
-DATASETS = list(config["datasets"])
+DATASETS = list(config["datasets"])  # every dataset variant that trains: folds included
+FOLDS = [d for d in DATASETS if fold_of(config["datasets"][d])]
+# The datasets whose windows are read from a source (by the window rule): the others are folds.
+READ = {
+    **{d: dataset_settings(config, d) for d in DATASETS if d not in FOLDS},
+    **FOLDED,
+}
 
 
 # From the config (training.device), never from this host's driver: a login node plans as a GPU node.
@@ -65,8 +89,11 @@ STUDENT_PACKS = {
 # The image representations the teachers use (gafkd.gaf.registry), in config order, and what makes
 # each dataset's (a fixed scaling reads the dataset's limits).
 IMAGES = image_representations(config)
+# (A fold whose images do not depend on its split trains on its dataset's, made once.)
 IMAGE_SETTINGS = {
-    (d, name): image_settings(config, d, name) for d in DATASETS for name in IMAGES
+    (image_source(config, d, name), name): image_settings(config, d, name)
+    for d in DATASETS
+    for name in IMAGES
 }
 # Which teacher pack computes each logits file (students depend on that pack's logits job).
 LOGITS_PACK = {
@@ -124,14 +151,30 @@ def dataset_source(wildcards):
     A missing real-data folder is not an input (so `snakemake -n` works before the data is
     copied); the window job then stops with one sentence saying where to put the data.
     """
-    source = config["datasets"][wildcards.dataset]["source"]
-    if source["format"] == "synthetic":
+    source = READ[wildcards.dataset]["source"]
+    if is_synthetic(source):
         return results(wildcards.dataset, "source")
     return [
         p
         for p in (source["path"], source.get("annotations"))
         if p and os.path.exists(p)
     ]
+
+
+def dataset_folder(dataset):
+    """Where the window job reads a dataset from: the synthetic folder, or source.path."""
+    source = READ[dataset]["source"]
+    return results(dataset, "source") if is_synthetic(source) else source["path"]
+
+
+def fold_dataset_windows(wildcards):
+    """A fold's windows.h5 links to its dataset's."""
+    return windows_h5(fold_of(config["datasets"][wildcards.dataset])["of"])
+
+
+def names_pattern(names):
+    """A wildcard constraint matching exactly these names (none: nothing)."""
+    return "|".join(re.escape(n) for n in names) or "(?!)"
 
 
 def pack_inputs(wildcards):
@@ -143,7 +186,10 @@ def pack_inputs(wildcards):
     first = teacher_pack(wildcards).members[0]
     inputs = {"windows": windows_h5(first.dataset)}
     if is_image(first.modality):
-        inputs["gaf"] = images_h5(first.dataset, first.modality)
+        inputs["gaf"] = images_of(config, RESULTS, first.dataset, first.modality)
+    fold = fold_of(config["datasets"][first.dataset])
+    if fold:  # the file its windows.h5 links to
+        inputs["dataset_windows"] = windows_h5(fold["of"])
     return inputs
 
 
@@ -209,7 +255,7 @@ def html_report():
     merged = results("logs", "report-config.yaml")
     os.makedirs(os.path.dirname(merged), exist_ok=True)
     with open(merged, "w") as handle:
-        yaml.safe_dump(config, handle)
+        yaml.safe_dump(GIVEN_CONFIG, handle)
     command = [
         sys.executable,
         "-m",
@@ -252,16 +298,32 @@ def examples_png(dataset="{dataset}", name="{representation}"):
     return results("plots", dataset, f"{name}_examples.png")
 
 
+def plotted_datasets():
+    """The datasets with plots: every one, but of a fold-split dataset only its first fold (the tables
+    gather every fold)."""
+    firsts = {}
+    for d in DATASETS:
+        firsts.setdefault((fold_of(config["datasets"][d]) or {"of": d})["of"], d)
+    return list(firsts.values())
+
+
+def examples_images(wildcards):
+    """The images an examples figure shows: those the dataset's teachers train on."""
+    return images_of(config, RESULTS, wildcards.dataset, wildcards.representation)
+
+
 def all_outputs():
     return [
         results("tables.md"),
         results("summary.csv"),
         *expand(
-            results("plots", "{dataset}", "{plot}.png"), dataset=DATASETS, plot=PLOTS
+            results("plots", "{dataset}", "{plot}.png"),
+            dataset=plotted_datasets(),
+            plot=PLOTS,
         ),
         *[
             examples_png(d, name)
-            for d in DATASETS
+            for d in plotted_datasets()
             for name in for_dataset(config, d)["teachers"]["modalities"]
             if is_image(name)
         ],
@@ -270,7 +332,9 @@ def all_outputs():
 
 def stop_if_data_is_missing():
     """Before any job (not in dry runs): every missing data folder in one short message, then stop."""
-    missing = missing_data_folders(config, RESULTS)
+    missing = missing_data_folders(
+        {"datasets": READ}, RESULTS
+    )  # a fold-split dataset once
     if missing:
         logger.error(
             "The real data is not where config.yaml expects it:\n"

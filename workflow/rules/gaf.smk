@@ -4,7 +4,7 @@
 
 rule gaf:
     input:
-        rules.window.output[0],
+        windows_h5("{dataset}"),
     output:
         images_h5("{dataset}"),
     log:

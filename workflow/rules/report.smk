@@ -113,7 +113,7 @@ rule image_examples:
     """One training window per class in each image representation the teachers use."""
     input:
         windows=windows_h5("{dataset}"),
-        images=images_h5("{dataset}"),
+        images=examples_images,
     output:
         report(
             examples_png(),

@@ -34,6 +34,8 @@ GAIN = 1.10  # a pack "still gains" when doubling-ish its width raises samples/s
 REPO_TESTS = Path(__file__).resolve().parents[3] / "tests"  # present in a checkout, absent after pip install .
 
 
+AXES = 3  # the check measures GENEActiv-shaped windows (x, y, z)
+
 def _sizes(cuda: bool) -> dict:
     if cuda:
         return {"student_widths": (1, 4, 16, 64), "teacher_widths": (1, 3), "archs": ("wrn16-1", "wrn16-3", "wrn28-1",
@@ -112,11 +114,11 @@ def _memory(dev: torch.device) -> dict:
         [("sig", "wrn16-1", (500,), 4), ("gaf", "wrn16-1", (16, 16), 2)]
     rows = []
     for modality, arch, positions, members in cases:
-        model = build_fused(arch, modality, 7, list(range(members))).to(dev).to_channels_last()
+        model = build_fused(arch, modality, 7, list(range(members)), axes=AXES).to(dev).to_channels_last()
         params = count_parameters(model) // members
         batch = 64
-        estimate = pack_memory(arch, 3, positions, members, batch, params)
-        x = torch.randn(batch, 3 * members, *positions, device=dev)
+        estimate = pack_memory(arch, AXES, positions, members, batch, params)
+        x = torch.randn(batch, AXES * members, *positions, device=dev)
         if modality == "gaf":
             x = x.contiguous(memory_format=torch.channels_last)
         rows.append({"model": f"{modality}:{arch}", "width": members, "phase": "training step",
@@ -161,7 +163,7 @@ def saved_activation_bytes(model, x) -> int:
 def _measure_evaluation(model, dev, estimate, positions) -> dict:
     if dev.type != "cuda":
         return {"measured_bytes": None, "measured_as": "not measured on CPU"}
-    x = torch.randn(estimate.eval_rows, 3 * model.members, *positions, device=dev)
+    x = torch.randn(estimate.eval_rows, AXES * model.members, *positions, device=dev)
     if len(positions) == 2:
         x = x.contiguous(memory_format=torch.channels_last)
     model.eval()

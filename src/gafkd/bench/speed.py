@@ -79,23 +79,24 @@ def _interleaved_medians(fns: dict, repeats: int, sync) -> dict:
 
 
 class Bench:
-    def __init__(self, device: torch.device, quick: bool, image_size: int = 64, num_classes: int = 14):
+    def __init__(self, device: torch.device, quick: bool, image_size: int = 64, num_classes: int = 14, axes: int = 3):
         self.device, self.quick = device, quick
-        self.image_size, self.num_classes = image_size, num_classes
+        # GENEActiv's shape by default (3 axes); `gafkd bench --axes 40` times PAMAP2's
+        self.image_size, self.num_classes, self.axes = image_size, num_classes, axes
         self.batch = 64
         self.repeats = 3 if quick else 7
         self.cuda = device.type == "cuda"
         self.sync = torch.cuda.synchronize if self.cuda else (lambda: None)
 
     def inputs(self, modality: str, n: int, length: int = 500) -> torch.Tensor:
-        shape = (n, 3, self.image_size, self.image_size) if modality == "gaf" else (n, 3, length)
+        shape = (n, self.axes, self.image_size, self.image_size) if modality == "gaf" else (n, self.axes, length)
         return torch.randn(shape, device=self.device)
 
     # -- models ------------------------------------------------------------------------------
     def model(self, modality: str, arch: str, channels_last: bool = True):
         """A freshly initialised model (seed 0) on the device, channels-last as the pipeline runs it."""
         torch.manual_seed(0)
-        model = build_model(arch, modality, self.num_classes).to(self.device)
+        model = build_model(arch, modality, self.num_classes, axes=self.axes).to(self.device)
         return model.to_channels_last() if channels_last else model
 
     def step_functions(self, modality: str, arch: str, length: int = 500, channels_last: bool = True,
@@ -145,7 +146,7 @@ class Bench:
         """Training samples/s (all members together) of a pack of ``width`` through the real epoch loop."""
         data = self._run_data(modality, steps * self.batch, length)
         data.channels_last = channels_last
-        model = build_fused(arch, modality, self.num_classes, list(range(width))).to(self.device)
+        model = build_fused(arch, modality, self.num_classes, list(range(width)), axes=self.axes).to(self.device)
         model = model.to_channels_last() if channels_last else model
         optimizer = SGD(model.parameters(), lr=0.01, momentum=0.9)
         loss = PackLoss([LossSpec()] * width, self.device)
@@ -207,13 +208,13 @@ class Bench:
 
     def _run_data(self, modality: str, n: int, length: int = 500) -> RunData:
         generator = torch.Generator().manual_seed(0)
-        shape = (n, 3, self.image_size, self.image_size) if modality == "gaf" else (n, 3, length)
+        shape = (n, self.axes, self.image_size, self.image_size) if modality == "gaf" else (n, self.axes, length)
         inputs = torch.randn(shape, generator=generator)
         if modality == "gaf":
             inputs = inputs.clamp(-1, 1).half()
         labels = torch.randint(0, self.num_classes, (n,), generator=generator)
-        return RunData(inputs, labels, torch.arange(n), torch.arange(0), torch.zeros(3), torch.ones(3),
-                       self.num_classes, "bench").to(self.device)
+        return RunData(inputs, labels, torch.arange(n), torch.arange(0), torch.zeros(self.axes), torch.ones(self.axes),
+                       self.num_classes, "bench", axes=self.axes).to(self.device)
 
     # -- distillation: cached logits vs live teachers vs the naive loader ---------------------
     def kd(self, steps: int, h5_path: Path) -> dict:
@@ -270,7 +271,7 @@ class Bench:
     def _student_epoch(self, data, loss, teachers, steps, width: int = 1):
         """A warmed-up epoch of ``steps`` student steps through the real training loop (``width`` members of
         one seed, as a pack's members of one seed are)."""
-        model = build_fused("wrn16-1", "sig", self.num_classes, list(range(width))).to(self.device).to_channels_last()
+        model = build_fused("wrn16-1", "sig", self.num_classes, list(range(width)), axes=self.axes).to(self.device).to_channels_last()
         pack_loss = PackLoss([loss] * width, self.device)
         optimizer = SGD(model.parameters(), lr=0.01, momentum=0.9)
         run = lambda: train_epoch(model, data, pack_loss, teachers, optimizer, [0] * width, 0, self.batch,  # noqa: E731
@@ -298,7 +299,7 @@ class Bench:
                             int(h5["labels"][i]))
 
         torch.manual_seed(0)
-        model = build_model("wrn16-1", "sig", self.num_classes).to(self.device)  # NCW, as the old scripts ran it
+        model = build_model("wrn16-1", "sig", self.num_classes, axes=self.axes).to(self.device)  # NCW, as the old scripts ran it
         optimizer = SGD(model.parameters(), lr=0.01, momentum=0.9)
         loss = PackLoss([LossSpec((1.0,), 0.7, 4.0)], self.device)
         loader = DataLoader(PerSample(), batch_size=self.batch, shuffle=True)
@@ -321,7 +322,7 @@ class Bench:
         where installed: per series, alternating rounds, the same images checked. Its ratio over the
         fastest reference against the entry's target."""
         rng = np.random.default_rng(0)
-        walks = rng.normal(size=(n_windows, 3, 500)).cumsum(-1)
+        walks = rng.normal(size=(n_windows, self.axes, 500)).cumsum(-1)
         images = {}
         for name, entry in REPRESENTATIONS.items():
             settings = entry.settings(IMAGE_DEFAULTS | {"image_size": self.image_size})
@@ -330,7 +331,7 @@ class Bench:
             ours = entry.transformer(settings)
             n = self._affordable(lambda k: ours.transform(by_length[500][:k]), n_windows)
             # into a reused buffer, as the gaf stage streams through one (fresh memory costs more than the work)
-            buffer = np.empty((n, entry.channels, self.image_size, self.image_size), dtype=np.float16)
+            buffer = np.empty((n, entry.channels(self.axes), self.image_size, self.image_size), dtype=np.float16)
             rates = {length: n / _median_time(lambda x=x: ours.transform(x[:n], out=buffer), self.repeats,
                                               lambda: None) for length, x in by_length.items()}
             references = {r.name: self._against_reference(entry, r, settings, by_length[500][:n], rates[500])
@@ -521,13 +522,13 @@ def _rss_mb() -> float:
 
 
 def run(quick: bool = False, device: str = "auto", config: dict | None = None, scratch: Path | None = None,
-        threads: int | None = None, sections=("packs",)) -> dict:
+        threads: int | None = None, sections=("packs",), axes: int = 3) -> dict:
     import os
     import tempfile
 
     dev = torch.device("cuda" if device in ("auto", "cuda") and torch.cuda.is_available() else "cpu")
     configure(threads or os.cpu_count() or 1, {"deterministic": False, "precision": "fp32"}, dev)
-    bench = Bench(dev, quick)
+    bench = Bench(dev, quick, axes=axes)
     models = [bench.model_speed(m, a) for m in ("sig", "gaf") for a in ARCHS]
     speedups = _speedups(bench)
     scratch = Path(scratch or tempfile.mkdtemp(prefix="gafkd-bench-"))
@@ -535,7 +536,7 @@ def run(quick: bool = False, device: str = "auto", config: dict | None = None, s
     loop = bench.loop_overhead(n_train=1024 if quick else 8192)
     images = bench.images(2048 if quick else 16384)
     readers = reader_speed(hours=1 if quick else 4, scratch=scratch / "readers")
-    report = {"device": device_name(dev), "quick": quick, "packages": package_versions(),
+    report = {"device": device_name(dev), "quick": quick, "axes": axes, "packages": package_versions(),
               "kd_cached_vs_live": kd["cached_vs_live_one"],
               **{f"{name}_vs_reference": image["vs_fastest_reference"] for name, image in images.items()},
               "loop_overhead": loop["loop_overhead"], "ours_vs_naive": kd["ours_vs_naive"],
@@ -563,7 +564,8 @@ def format_report(report: dict) -> str:
 
     rows = [[m["modality"], m["arch"], f"{m['params']:,}", f"{m['train_samples_per_s']:.1f}",
              f"{m['eval_samples_per_s']:.1f}", f"{m['peak_memory_mb']:.0f}"] for m in report["models"]]
-    lines = [f"gafkd bench on {report['device']}{' (quick)' if report['quick'] else ''}", "",
+    lines = [f"gafkd bench on {report['device']}{' (quick)' if report['quick'] else ''}, windows of "
+             f"{report.get('axes', 3)} signal channels", "",
              tabulate(rows, headers=["modality", "arch", "params", "train samples/s", "eval samples/s",
                                      "peak MB"], tablefmt="github"), ""]
     kd, images, loop = report["kd"], report["images"], report["loop"]

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..classes import LabelMapper
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from ..provenance import package_versions
 from .annotations import Intervals, check_overlaps, clock_text, read_annotations
 from .geneactiv import BinRecording, read_bin
@@ -74,18 +74,26 @@ def resample(data: BinRecording, rate: float) -> BinRecording:
     """``data`` at ``rate`` Hz: every gap-free stretch resampled on its own, times on the new grid."""
     if data.sample_rate == rate:
         return data
+    times, xyz, _ = resample_stretches(data.time_ns, data.xyz, data.sample_rate, rate)
+    return BinRecording(times, xyz, float(rate), data.subject_code, data.metadata)
+
+
+def resample_stretches(time_ns: np.ndarray, values: np.ndarray, native_rate: float,
+                       rate: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``values`` [n, C] sampled at ``time_ns`` → (times, values float32, stretch index) at ``rate`` Hz, each
+    stretch without a time gap (over 1.5 samples) resampled on its own."""
     from scipy.signal import resample_poly  # 1 s to import: only when a recording needs it
 
-    ratio = Fraction(rate / data.sample_rate).limit_denominator(1000)
-    starts = run_starts(np.zeros(len(data.time_ns)), data.time_ns, 1.5e9 / data.sample_rate)
-    times, parts = [], []
-    for lo, hi in zip(starts[:-1], starts[1:]):
-        part = resample_poly(data.xyz[lo:hi].astype(np.float64), ratio.numerator, ratio.denominator,
+    ratio = Fraction(rate / native_rate).limit_denominator(1000)
+    starts = run_starts(np.zeros(len(time_ns)), time_ns, 1.5e9 / native_rate)
+    times, parts, stretch = [], [], []
+    for index, (lo, hi) in enumerate(zip(starts[:-1], starts[1:])):
+        part = resample_poly(values[lo:hi].astype(np.float64), ratio.numerator, ratio.denominator,
                              axis=0, padtype="line")
         parts.append(part.astype(np.float32))
-        times.append(data.time_ns[lo] + np.rint(np.arange(len(part)) * 1e9 / rate).astype(np.int64))
-    return BinRecording(np.concatenate(times), np.concatenate(parts), float(rate), data.subject_code,
-                        data.metadata)
+        times.append(time_ns[lo] + np.rint(np.arange(len(part)) * 1e9 / rate).astype(np.int64))
+        stretch.append(np.full(len(part), index))
+    return np.concatenate(times), np.concatenate(parts), np.concatenate(stretch)
 
 
 def place_intervals(intervals: Intervals, recordings: list[Recording], mapper: LabelMapper) -> dict[str, list]:
@@ -177,3 +185,39 @@ def read_geneactiv_folder(folder, annotations, names, window: int, stride: int, 
                      "reader": f"actfast {package_versions().get('actfast', '?')}", "annotations": str(intervals.path)}
     return windows
 
+
+
+def read_source(folder: Path, settings: dict, where: str) -> WindowSet:
+    """The ``geneactiv`` format's reader (:mod:`gafkd.data.formats`): synthetic data writes its own log."""
+    from ..classes import class_names
+    from .formats import is_synthetic
+    from .synthetic import ACTIVITY_LOG
+
+    source = settings["source"]
+    names = class_names(settings["classes"], f"datasets.{where}.classes")
+    annotations = folder / ACTIVITY_LOG if is_synthetic(source) else Path(source["annotations"])
+    return read_geneactiv_folder(folder, annotations, names, settings["window"],
+                                 settings.get("stride", settings["window"]), settings.get("sampling_rate", 100.0),
+                                 settings.get("label_map"), source.get("subject_pattern"),
+                                 source.get("log_date_format", "%d-%m-%Y"))
+
+
+def subjects(source: dict, folder: Path) -> list[str] | None:
+    """The subjects of the .bin files (by ``subject_pattern``; None: no folder yet)."""
+    if not folder.is_dir():
+        return None
+    return sorted({subject_of(f, source.get("subject_pattern")) for f in bin_files(folder)})
+
+
+def check_settings(settings: dict, key: str) -> None:
+    """A subject pattern that can match (the ``geneactiv`` format's check)."""
+    pattern = settings["source"].get("subject_pattern")
+    if pattern is None:
+        return
+    try:
+        groups = re.compile(pattern).groupindex
+    except re.error as exc:
+        raise ConfigError(f"{key}.source.subject_pattern: {pattern!r} is not a regular expression ({exc})") from None
+    if "subject" not in groups:
+        raise ConfigError(f"{key}.source.subject_pattern: {pattern!r} needs a group named subject, "
+                          "e.g. (?P<subject>[^_]+)")

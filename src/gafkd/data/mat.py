@@ -97,3 +97,19 @@ def write_window_mat(path: Path, window: np.ndarray, version: str = "5") -> None
             fh.write(b"MATLAB 7.3 MAT-file, written by gafkd".ljust(116, b" "))
     else:
         scipy.io.savemat(path, {KEY: array}, do_compression=False)
+
+
+def read_source(folder: Path, settings: dict, where: str) -> WindowSet:
+    """The ``mat`` format's reader (:mod:`gafkd.data.formats`)."""
+    from ..classes import class_names
+
+    names = class_names(settings["classes"], f"datasets.{where}.classes")
+    return read_mat_folder(folder, names, window=settings["window"], label_map=settings.get("label_map"),
+                           class_base=settings["source"].get("class_base", "auto"))
+
+
+def subjects(source: dict, folder: Path) -> list[str] | None:
+    """The subjects of a folder of windows, from the file names (None: no folder yet)."""
+    if not folder.is_dir():
+        return None
+    return sorted({parse_name(f)[0] for f in folder.glob("*.mat")})

@@ -122,3 +122,18 @@ def _is_int_like(value) -> bool:
         return float(value).is_integer()
     except (TypeError, ValueError):
         return False
+
+
+def read_source(folder: Path, settings: dict, where: str) -> WindowSet:
+    """The ``recordings`` format's reader (:mod:`gafkd.data.formats`)."""
+    from ..classes import class_names
+
+    names = class_names(settings["classes"], f"datasets.{where}.classes")
+    return read_recordings(folder, names, settings["window"], settings.get("stride", settings["window"]),
+                           label_map=settings.get("label_map"), class_base=settings["source"].get("class_base", "auto"),
+                           sampling_rate=settings.get("sampling_rate", 100.0))
+
+
+def subjects(source: dict, folder: Path) -> list[str] | None:
+    """One subject per recording file, its stem (None: no folder yet)."""
+    return [f.stem for f in recording_files(folder)] if folder.is_dir() else None

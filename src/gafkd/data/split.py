@@ -15,6 +15,7 @@ import numpy as np
 from ..errors import ConfigError, DataError
 
 TRAIN, VAL, TEST, UNUSED = "train", "val", "test", "unused"
+FOLDED = ("loso", "kfold")  # split into folds by gafkd.folds; the dataset's own windows.h5 keeps them all
 
 
 def split_windows(labels: np.ndarray, subjects: np.ndarray, settings: dict, where: str) -> np.ndarray:
@@ -29,13 +30,31 @@ def split_windows(labels: np.ndarray, subjects: np.ndarray, settings: dict, wher
     elif method == "subjects":
         codes = explicit_split(subjects, settings["train_subjects"], settings["test_subjects"], where,
                                settings.get("val_subjects", ()))
+        if val:
+            codes = validation_subjects(codes, labels, subjects, val, settings.get("seed", 0), settings.get("tries", 200))
+    elif method in FOLDED:
+        return np.full(len(labels), UNUSED)  # every window: each fold (gafkd.folds) splits them its own way
     else:
-        raise ConfigError(f"{where}.split.method: {method!r} is not one of subject, window, subjects")
+        raise ConfigError(f"{where}.split.method: {method!r} is not one of subject, window, subjects, loso, kfold")
     asked = (TRAIN, TEST, VAL) if val or settings.get("val_subjects") else (TRAIN, TEST)
     for part in asked:
         if not (codes == part).any():
             raise DataError(f"{where}: the split leaves the {part} set empty; use more subjects or other fractions")
     return codes
+
+
+def validation_subjects(codes: np.ndarray, labels, subjects, val: float, seed: int = 0, tries: int = 200) -> np.ndarray:
+    """``codes`` with about ``val`` of all windows' subjects moved from train to validation (a fold's)."""
+    ids, inverse = np.unique(subjects, return_inverse=True)
+    per_subject = np.zeros((len(ids), int(labels.max()) + 1))
+    np.add.at(per_subject, (inverse, labels), 1)
+    assign = np.full(len(ids), 2)
+    for code, part in ((0, TRAIN), (1, TEST)):
+        assign[np.unique(inverse[codes == part])] = code
+    total = per_subject.sum()
+    train = per_subject[assign == 0].sum() / total
+    chosen = _validation_from_training(assign, per_subject, train, val, total, np.random.default_rng(seed), tries)
+    return np.where(np.isin(inverse, np.flatnonzero(chosen == 3)), VAL, codes)
 
 
 def _check_fractions(train: float, test: float, val: float = 0.0) -> None:

@@ -147,11 +147,22 @@ def generate_recordings(subjects: int, seconds_per_activity: float, seed: int = 
             times.append(clock + np.arange(n) / FS)
             clock += n / FS + 60.0
         xyz = np.concatenate(parts).astype(np.float32)
-        recordings[f"S{s + 1:03d}"] = pd.DataFrame({
+        recordings[subject_names(subjects)[s]] = pd.DataFrame({
             "timestamp": np.round(np.concatenate(times), 2), "x": xyz[:, 0], "y": xyz[:, 1], "z": xyz[:, 2],
             "label": labels,
         })
     return recordings
+
+
+def subject_names(count: int) -> list[str]:
+    """The generator's subject IDs: S001, S002, …"""
+    return [f"S{s + 1:03d}" for s in range(count)]
+
+
+def write_geneactiv_like(folder, source: dict, window: int) -> None:
+    """The ``writer`` of the GENEActiv-like formats (:mod:`gafkd.data.formats`)."""
+    write_synthetic(folder, source["subjects"], source["seconds_per_activity"], source["seed"], source["write_as"],
+                    window)
 
 
 def write_synthetic(folder, subjects: int, seconds_per_activity: float, seed: int, write_as: str,
@@ -234,7 +245,9 @@ def write_synthetic_atomic(folder, source: dict, window: int) -> dict:
     folder = Path(folder)
     tmp = folder.with_name(f".{folder.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    write_synthetic(tmp, source["subjects"], source["seconds_per_activity"], source["seed"], source["write_as"], window)
+    from .formats import write_synthetic as write_as_configured
+
+    write_as_configured(tmp, source, window)
     shutil.rmtree(folder, ignore_errors=True)
     tmp.rename(folder)
-    return {"files": len(list(folder.iterdir())), "format": source["write_as"]}
+    return {"files": sum(1 for f in folder.rglob("*") if f.is_file()), "format": source["write_as"]}

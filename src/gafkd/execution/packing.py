@@ -20,8 +20,9 @@ from __future__ import annotations
 import os
 
 from ..classes import class_names
+from ..data.formats import channel_count
 from ..gaf.registry import SIGNAL, input_channels, is_image
-from ..grid import annealing_source, for_dataset, teacher_runs, teacher_seed, trained_experiments
+from ..grid import annealing_source, for_dataset, image_source, teacher_runs, teacher_seed, trained_experiments
 from ..models.families import MODALITY_DIMS
 from ..models.memory import PackMemory, pack_memory, parameters, widest
 from ..distillation.registry import live
@@ -51,7 +52,7 @@ def planned_memory(config: dict, dataset: str, modality: str, arch: str, width: 
     settings = config["datasets"][dataset]
     positions = (settings["window"],) if modality == SIGNAL else (config["images"]["image_size"],) * 2
     classes = len(class_names(settings["classes"], f"datasets.{dataset}.classes"))
-    channels = input_channels(modality)
+    channels = input_channels(modality, channel_count(settings["source"]))
     params = parameters(arch, channels, MODALITY_DIMS[modality], classes)
     return pack_memory(arch, channels, positions, width, config["training"]["batch_size"], params, data_bytes)
 
@@ -90,6 +91,11 @@ def student_dir(results: str, dataset: str, arch: str, spec: str, seed: int) -> 
 def images_path(results: str, dataset: str, representation: str) -> str:
     """A representation's images of ``dataset`` (``gaf.h5``: the group's GASF)."""
     return os.path.join(results, dataset, f"{representation}.h5")
+
+
+def images_of(config: dict, results: str, dataset: str, representation: str) -> str:
+    """The images ``dataset``'s models train on in ``representation`` (a fold may share its dataset's)."""
+    return images_path(results, image_source(config, dataset, representation), representation)
 
 
 def logits_path(results: str, dataset: str, teacher: str, seed: int) -> str:
@@ -171,7 +177,7 @@ def _student(config, results, dataset, arch, experiment: Experiment, seed: int, 
     if _live(experiment):  # the teachers run live, on their own inputs
         models = [ModelId.parse(t) for t in experiment.teachers]
         live = tuple((run_outputs(teacher_dir(results, dataset, m.modality, m.arch, teacher_seed(config, seed)))
-                      ["weights"], which(), images_path(results, dataset, m.modality) if is_image(m.modality) else "")
+                      ["weights"], which(), images_of(config, results, dataset, m.modality) if is_image(m.modality) else "")
                      for m in models)
     return RunSpec(dataset, SIGNAL, arch, seed, run_outputs(student_dir(results, dataset, arch, experiment.spec, seed)),
                    experiment, () if live else logits, temperature, init, live)

@@ -28,8 +28,8 @@ from ..grid import image_settings
 from ..io import read_json
 from .packing import STAGE_FILES, student_packs, teacher_packs
 
-STAGES = ("synthesize", "window", "gaf", "train_teacher", "teacher_logits", "distill", "collect_runs",
-          "summarize_runs", "tables", "plots", "image_examples")
+STAGES = ("synthesize", "window", "fold_windows", "gaf", "train_teacher", "teacher_logits", "distill",
+          "collect_runs", "summarize_runs", "tables", "plots", "image_examples")
 UPSTREAM_ONLY = "Input files updated by another job"  # Snakemake's reason when an input job runs
 
 
@@ -77,7 +77,7 @@ class Status:
     def counts(self) -> dict[str, tuple[int, int]]:
         """Per stage with running jobs: (jobs, results they make)."""
         counts = {}
-        for stage in STAGES:
+        for stage in (*STAGES, *dict.fromkeys(j.stage for j in self.jobs if j.stage not in STAGES)):
             running = [j for j in self.jobs if j.stage == stage]
             if running:
                 counts[stage] = (len(running), sum(j.results for j in running))

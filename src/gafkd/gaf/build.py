@@ -28,7 +28,7 @@ def build_gaf(windows_path, output, settings: dict) -> dict:
     scaling = scaling_of(settings, windows, str(windows_path))
     dtype = STORAGE_DTYPES[settings.get("dtype", "float16")]
     signals, size = windows.signals, int(settings["image_size"])
-    shape = (len(signals), representation.channels, size, size)
+    shape = (len(signals), representation.channels(signals.shape[1]), size, size)
     attrs = {**provenance(settings), "windows_digest": windows.attrs.get("settings_digest", ""),
              "representation": representation.name}
     buffer = np.empty((min(STREAM, len(signals)), *shape[1:]), dtype=dtype)

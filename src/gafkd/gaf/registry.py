@@ -21,7 +21,6 @@ from typing import Callable
 from ..errors import ConfigError
 from .scaling import TRAINING
 
-AXES = 3  # a window's signal axes (x, y, z): an image representation makes per_axis channels of each
 SIGNAL = "sig"  # the raw-signal modality (1-D models); every other modality is an image representation
 SHARED = ("image_size", "dtype", "chunk_size")  # images.* settings every representation reads
 
@@ -54,9 +53,9 @@ class Representation:
     own: Callable[[dict], dict] | None = None  # its own settings from the images section
     speed_target: float = 3.0  # ``gafkd bench``: windows/s over the fastest reference's, at least
 
-    @property
-    def channels(self) -> int:
-        return AXES * self.per_axis
+    def channels(self, axes: int) -> int:
+        """Image channels of windows with ``axes`` signal channels (read from windows.h5 or the source's format)."""
+        return axes * self.per_axis
 
     def settings(self, images: dict, limits: dict | None = None) -> dict:
         """What makes its images: the ``gaf`` rule's params and the digest in ``{name}.h5``, keys sorted
@@ -130,9 +129,10 @@ def is_image(modality: str) -> bool:
     return modality in REPRESENTATIONS
 
 
-def input_channels(modality: str) -> int:
-    """Channels of a model's input: the representation's images, or the signal's axes."""
-    return AXES if modality == SIGNAL else representation(modality, "modality").channels
+def input_channels(modality: str, axes: int) -> int:
+    """Channels of a model's input on windows of ``axes`` signal channels: the representation's images, or the
+    signal's own."""
+    return axes if modality == SIGNAL else representation(modality, "modality").channels(axes)
 
 
 def label(modality: str) -> str:

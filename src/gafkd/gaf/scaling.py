@@ -105,13 +105,15 @@ def scaling_of(settings: dict, windows, where: str) -> Scaling | None:
     return Scaling("fixed", low, high, source)
 
 
-def check_limits(limits, key: str) -> None:
-    """Config check: as many min as max values, each min below its max."""
+def check_limits(limits, key: str, channels: int | None = None) -> None:
+    """Config check: as many min as max values (and as the source's ``channels``), each min below its max."""
     if limits is None:
         return
     low, high = limits["min"], limits["max"]
     if len(low) != len(high):
         raise ConfigError(f"{key}: {len(low)} min values but {len(high)} max values")
+    if channels is not None and len(low) != channels:
+        raise ConfigError(f"{key}: {len(low)} values for the source's {channels} channels")
     for channel, (lo, hi) in enumerate(zip(low, high)):
         if not lo < hi:
             raise ConfigError(f"{key}: channel {channel}: min {lo:g} is not below max {hi:g}")

@@ -12,11 +12,12 @@ from ..io import open_h5
 STORAGE_DTYPES = {"float16": np.float16, "float32": np.float32}
 
 
-def load_images(path, windows_digest: str | None = None) -> np.ndarray:
-    """All images at once; refuses images made from different windows."""
+def load_images(path, windows_digest: str | None = None, signals_digest: str | None = None) -> np.ndarray:
+    """All images at once; refuses images made from different windows (a fold's windows.h5: from its own, or
+    its dataset's, whose signals it shares)."""
     with open_h5(path, ("images",)) as h5:
         made_from = h5.attrs.get("windows_digest", "")
-        if windows_digest is not None and made_from != windows_digest:
+        if windows_digest is not None and made_from not in (windows_digest, signals_digest):
             raise DataError(f"{path}: images were made from other windows (digest {made_from}, "
                             f"windows.h5 has {windows_digest}); rerun the gaf rule")
         return h5["images"][...]

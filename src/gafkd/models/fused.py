@@ -38,15 +38,15 @@ def load_member(fused: torch.nn.Module, member: int, members: int, state: dict) 
             target.view(members, -1, *target.shape[1:])[member].copy_(state[key])
 
 
-def build_fused(arch: str, modality: str, num_classes: int, seeds: list[int]) -> torch.nn.Module:
+def build_fused(arch: str, modality: str, num_classes: int, seeds: list[int], *, axes: int) -> torch.nn.Module:
     """A fused model whose member m starts exactly as ``build_model`` does under ``torch.manual_seed(seeds[m])``."""
     states = []
     for seed in seeds:
         torch.manual_seed(seed)
-        states.append(build_model(arch, modality, num_classes))
+        states.append(build_model(arch, modality, num_classes, axes=axes))
     if len(seeds) == 1:
         return states[0]
     states = [model.state_dict() for model in states]
-    fused = build_model(arch, modality, num_classes, members=len(seeds))
+    fused = build_model(arch, modality, num_classes, axes=axes, members=len(seeds))
     fused.load_state_dict(stack_states(states))
     return fused

@@ -11,6 +11,7 @@ from ..data.store import load_windows
 from ..distillation.registry import BASE
 from ..gaf.registry import label
 from ..grid import for_dataset, variants_of
+from ..folds import dataset_groups
 from ..io import write_text_atomic
 from ..names import DIVERGED, KD1, KD2, KD3, OK, TEACHER
 from ..provenance import package_versions, settings_digest
@@ -63,14 +64,17 @@ def footer(config: dict, runs: pd.DataFrame) -> str:
     diverged = trained[trained["status"] == DIVERGED]
     listed = "".join(f"\n- `{run.run_dir}`: {run.diverged_at}" for run in diverged.itertuples())
     return (f"Runs: {len(trained)} · config digest `{settings_digest(config)}` · code versions of the runs: {codes} · "
-            f"devices: {devices} · report environment: {versions}" + _optimism(trained)
+            f"devices: {devices} · report environment: {versions}" + _optimism(trained, config)
             + (f"\n\nDiverged ({len(diverged)}, counted out of the means like missing trials):\n{listed}"
                if len(diverged) else ""))
 
 
-def _optimism(runs: pd.DataFrame) -> str:
-    """Per dataset with a validation split: how much choosing the epoch on the test set adds, on average."""
+def _optimism(runs: pd.DataFrame, config: dict) -> str:
+    """Per dataset with a validation split (a fold-split dataset's folds together): how much choosing the epoch
+    on the test set adds, on average."""
     with_val = runs[(runs["status"] == OK) & runs["test_acc_at_best_val"].notna()]
+    group_of = {member: name for name, members in dataset_groups(config).items() for member in members}
+    with_val = with_val.assign(dataset=with_val["dataset"].map(lambda d: group_of.get(d, d)))
     lines = [f"\n- {dataset}: best test epoch {group['best_test_acc'].mean():.4f}, epoch chosen on validation "
              f"{group['test_acc_at_best_val'].mean():.4f}, final epoch {group['final_test_acc'].mean():.4f}: "
              f"selecting on the test set adds {(group['best_test_acc'] - group['test_acc_at_best_val']).mean():+.4f} "

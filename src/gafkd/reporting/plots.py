@@ -6,6 +6,8 @@ outside the data, every colour scale with a colour bar, error bars said to be po
 
 from __future__ import annotations
 
+import json
+
 import textwrap
 from dataclasses import dataclass
 
@@ -172,11 +174,16 @@ def _curve_style(curve: Curve, index: int) -> dict:
 
 
 def image_examples(windows, images_path, name: str, path, title: str, per_row: int = 7) -> None:
-    """The first training window's image of each class in representation ``name``, its channels
-    (x, y, z; per axis each part of a compound image) stacked, ``per_row`` classes a row."""
+    """The first training window's image of each class in representation ``name``, its channels (each
+    signal channel's; per channel each part of a compound image) stacked, ``per_row`` classes a row; at
+    most ``EXAMPLE_AXES`` signal channels (the title says how many there are)."""
     entry = representation(name)
     images = load_images(images_path)
-    channels = [f"{axis} {part}" if part else axis for axis in "xyz" for part in (entry.parts or ("",))]
+    axes = signal_channel_names(windows, images.shape[1] // entry.per_axis)
+    shown_axes = axes[:EXAMPLE_AXES]
+    if len(shown_axes) < len(axes):
+        title += f" (the first {len(shown_axes)} of {len(axes)} channels)"
+    channels = [f"{axis} {part}" if part else axis for axis in shown_axes for part in (entry.parts or ("",))]
     depth = len(channels)
     classes = windows.class_names
     rows = -(-len(classes) // per_row)
@@ -204,6 +211,18 @@ def image_examples(windows, images_path, name: str, path, title: str, per_row: i
     if shown is not None:
         fig.colorbar(shown, ax=axes, shrink=0.4, label=entry.title)
     _save(fig, path)
+
+
+EXAMPLE_AXES = 6  # signal channels an examples figure shows (PAMAP2 has 40)
+
+
+def signal_channel_names(windows, count: int) -> list[str]:
+    """The names of the windows' ``count`` signal channels: recorded by the reader (PAMAP2's columns), else x, y, z
+    for three axes."""
+    attrs = getattr(windows, "attrs", {})
+    if "channels" in attrs:
+        return list(json.loads(attrs["channels"]))
+    return list("xyz") if count == 3 else [f"channel {i + 1}" for i in range(count)]
 
 
 def message_plot(path, title: str, message: str) -> None:

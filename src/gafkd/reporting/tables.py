@@ -16,8 +16,10 @@ import pandas as pd
 from tabulate import tabulate
 
 from ..classes import class_names
+from ..data.formats import is_synthetic, table_label
+from ..folds import METHOD_TEXT, dataset_groups, fold_of
 from ..gaf.registry import SIGNAL
-from ..distillation.registry import BASE, VARIANTS, WEIGHTINGS
+from ..distillation.registry import BASE, LOSSES, VARIANTS, WEIGHTINGS
 from ..grid import baseline_is_teacher, experiments, for_dataset, student_model, variants_of
 from ..names import BASELINE, DIVERGED, KD1, KD2, KD3, KDN, OK, TEACHER
 from .collect import weights_text
@@ -96,12 +98,16 @@ def mean_pm_std(values: list[float | None]) -> str:
 class DatasetTables:
     """The tables of one dataset variant, from the config's grid and the runs."""
 
-    def __init__(self, config: dict, dataset: str, runs: pd.DataFrame, reference: pd.DataFrame | None = None):
-        """``reference``: the notes' numbers, for the Δ of the three-teacher cells (real data only)."""
-        settings = config["datasets"][dataset]
-        config = for_dataset(config, dataset)
+    def __init__(self, config: dict, dataset: str, runs: pd.DataFrame, reference: pd.DataFrame | None = None,
+                 members: list[str] | None = None):
+        """``reference``: the notes' numbers, for the Δ of the three-teacher cells (real data only); ``members``:
+        the dataset variants gathered as ``dataset`` (a fold-split dataset's folds, :mod:`gafkd.folds`)."""
+        self.members = list(members or [dataset])
+        settings = config["datasets"][self.members[0]]
+        config = for_dataset(config, self.members[0])
         self.config, self.dataset, self.reference = config, dataset, reference
-        self.runs = runs[runs["dataset"] == dataset]
+        self.folds = [fold_of(config["datasets"][m]) for m in self.members] if fold_of(settings) else []
+        self.runs = runs[runs["dataset"].isin(self.members)]
         self.n_classes = len(class_names(settings["classes"]))
         self.suffix = f"{settings['window']}w, {self.n_classes}cls"
         self.metric = config["report"]["metric"]
@@ -111,6 +117,10 @@ class DatasetTables:
         self.teacher_seeds = tuple(config["teachers"]["seeds"])
         self.student_seeds = tuple(students["seeds"])
         self.n_trials = max(len(self.teacher_seeds), len(self.student_seeds))
+
+    def trials(self, c: Config) -> list[float | str | None]:
+        """``c``'s trials: per configured seed, of each fold in turn (folds × trials)."""
+        return [v for m in self.members for v in c.trials(self.runs[self.runs["dataset"] == m], self.metric)]
 
     # -- the grid, in the notes' order ---------------------------------------------------------
     def main_configs(self) -> list[Config]:
@@ -162,7 +172,7 @@ class DatasetTables:
                 for arch in kd3["archs"]:
                     config = Config(KD3, "+".join(f"{m}:{arch}" for m in kd3["teachers"]), self.student, None,
                                     kd3["lam"], self.student_seeds, tuple(w), variant)
-                    cell = mean_pm_std(config.trials(self.runs, self.metric))
+                    cell = mean_pm_std(self.trials(config))
                     row.append(cell + self._delta(config))
                 body.append(row)
             tables.append((f"Three teachers, {method.label} (mean ± std; {self._epochs(method)})",
@@ -183,7 +193,7 @@ class DatasetTables:
         if self.reference is None:
             return ""
         match = self._matching(self.reference[self.reference["dataset"] == self.dataset], config)
-        values = [v for v in config.trials(self.runs, self.metric) if isinstance(v, float)]
+        values = [v for v in self.trials(config) if isinstance(v, float)]
         self.cells += 1
         if match.empty or not values:
             self.unmatched += 1
@@ -221,18 +231,67 @@ class DatasetTables:
 
     # -- tables --------------------------------------------------------------------------------
     def main_table(self) -> str:
+        if self.folds:
+            return self.pooled_table()
         alpha = format(self.config["report"]["alpha"], "g")
         headers = [f"Experiment (alpha = {alpha}, {self.suffix})", *[f"Trial {i + 1}" for i in range(self.n_trials)],
                    "Mean", "Std"]
         body = []
         for c in self.main_configs():
-            values = c.trials(self.runs, self.metric)
+            values = self.trials(c)
             mean, std, marker = stats_cells(values)
             cells = [fmt(v) if isinstance(v, float) else (v or MISSING) for v in values]
             cells += [""] * (self.n_trials - len(cells))
             body.append([self.label(c) + marker, *cells, mean, std])
         widths = [CELL_WIDTH["trial"]] * self.n_trials + [CELL_WIDTH["mean"], CELL_WIDTH["trial"]]
         return _markdown(headers, body, widths)
+
+    def pooled_table(self) -> str:
+        """A fold-split dataset's main table: each row's mean and population std over folds × trials."""
+        alpha = format(self.config["report"]["alpha"], "g")
+        headers = [f"Experiment (alpha = {alpha}, {self.suffix})", "Runs (folds × trials)", "Mean", "Std"]
+        body = []
+        for c in self.main_configs():
+            values = self.trials(c)
+            mean, std, _ = stats_cells(values)
+            done = sum(isinstance(v, float) for v in values)
+            body.append([self.label(c), f"{done}/{len(values)}", mean, std])
+        return _markdown(headers, body, [len("Runs (folds × trials)"), CELL_WIDTH["mean"], CELL_WIDTH["trial"]])
+
+    def fold_table(self) -> str | None:
+        """Beside the pooled table: each fold's mean ± std over its trials (a column per fold)."""
+        if not self.folds:
+            return None
+        headers = [f"Experiment ({self.suffix})", *[f"Fold {f['id']} (test: {' '.join(f['held_out'])})"
+                                                    for f in self.folds]]
+        body = [[self.label(c), *[mean_pm_std(c.trials(self.runs[self.runs["dataset"] == m], self.metric))
+                                  for m in self.members]] for c in self.main_configs()]
+        return _markdown(headers, body, CELL_WIDTH["pm"])
+
+    def folds_note(self) -> str | None:
+        if not self.folds:
+            return None
+        trials = max(len(self.teacher_seeds), len(self.student_seeds))
+        held = ", ".join(" ".join(f["held_out"]) for f in self.folds)
+        return (f"Folds: {METHOD_TEXT[self.folds[0]['method']]}, {len(self.folds)} folds (test subjects: {held}) × "
+                f"{trials} trial{'s' if trials != 1 else ''} = {len(self.folds) * trials} runs a row; mean and population std (ddof = 0) over "
+                "all of them. Each fold is the dataset variant `{dataset}_fold<id>` (its windows, teachers and "
+                "students); the per-fold table gives each fold's mean ± std over its trials.".replace(
+                    "{dataset}", self.dataset))
+
+    def protocol_note(self) -> str:
+        """The dataset's protocol values: the λ, α, weights and β its rows use (its own overlays, if any)."""
+        s, report = self.config["students"], self.config["report"]
+        parts = []
+        if s["kd1"]["teacher_archs"]:
+            parts.append(f"one teacher λ = {report['lam']:g}")
+        if s["kd2"]["pairs"]:
+            parts.append(f"two teachers α = {report['alpha']:g} (the image teacher's share), λ = {s['kd2']['lam']:g}")
+        if s["kd3"]["archs"]:
+            parts.append(f"three teachers {weights_text(self.kd3_weights)}, λ = {s['kd3']['lam']:g}")
+        losses = {loss: LOSSES[loss] for v in s["variants"] for loss in VARIANTS[v].losses if LOSSES[loss].coefficient}
+        parts += [f"{loss.label} weight {loss.coefficient} = {s[loss.coefficient]:g}" for loss in losses.values()]
+        return f"Protocol: {'; '.join(parts)}." if parts else ""
 
     def alpha_table(self) -> str | None:
         kd2 = self.config["students"]["kd2"]
@@ -265,7 +324,7 @@ class DatasetTables:
     def _sweep(self, title: str, parameter: str, values, rows) -> str:
         """One row per label, one ``mean ± std`` column per value of ``parameter``."""
         headers = [title, *[f"{parameter} = {v:g}" for v in values]]
-        body = [[label, *[mean_pm_std(config(v).trials(self.runs, self.metric)) for v in values]]
+        body = [[label, *[mean_pm_std(self.trials(config(v))) for v in values]]
                 for label, config in rows]
         return _markdown(headers, body, CELL_WIDTH["pm"])
 
@@ -281,7 +340,7 @@ class DatasetTables:
                 continue
             seen.add((c.kind, c.teachers, c.alpha, c.lam, weights))
             notes = match.iloc[0]
-            values = [v for v in c.trials(self.runs, self.metric) if isinstance(v, float)]
+            values = [v for v in self.trials(c) if isinstance(v, float)]
             if values:
                 mean, std = mean_std(values)
                 ours = [fmt(mean), fmt(std), f"{mean - notes['mean']:+.4f}"]
@@ -319,14 +378,8 @@ def _markdown(headers, body, cell_width: int) -> str:
 
 
 def data_source(config: dict, dataset: str) -> str:
-    """Where a dataset variant's numbers come from, said in every table's heading."""
-    source = config["datasets"][dataset]["source"]
-    if source["format"] == "synthetic":
-        return (f"**synthetic** (the embedded GENEActiv-like generator, {source.get('subjects', '?')} subjects, "
-                f"seed {source.get('seed', '?')}), not the group's recordings")
-    if source["format"] == "geneactiv":
-        return f"real recordings (GENEActiv .bin files in `{source['path']}`, labelled by `{source['annotations']}`)"
-    return f"real recordings ({source['format']} files in `{source['path']}`)"
+    """Where a dataset variant's windows came from, in the tables' words (its format's, :mod:`gafkd.data.formats`)."""
+    return table_label(config["datasets"][dataset]["source"])
 
 
 def _same_runs_note(config: dict, suffix: str) -> str:
@@ -360,15 +413,17 @@ def render_tables(config: dict, runs: pd.DataFrame, reference: pd.DataFrame, foo
              f"std (ddof = 0) over trials (seeds). {INCOMPLETE} n=k/N: only k of N configured trials have finished; "
              f"mean and std are over those ({DIVERGED}: the run's loss turned non-finite; listed at the end). "
              "Generated from `runs.csv`; do not edit by hand.", "", _teachers_note(config), ""]
-    for dataset in config["datasets"]:
-        synthetic = config["datasets"][dataset]["source"]["format"] == "synthetic"
-        tables = DatasetTables(config, dataset, runs, None if synthetic else reference)
-        parts += [f"## {dataset} ({tables.suffix})", "", f"Data: {data_source(config, dataset)}.", "",
-                  tables.main_table(), ""]
+    for dataset, members in dataset_groups(config).items():
+        synthetic = is_synthetic(config["datasets"][members[0]]["source"])
+        tables = DatasetTables(config, dataset, runs, None if synthetic else reference, members)
+        parts += [f"## {dataset} ({tables.suffix})", "", f"Data: {data_source(config, members[0])}.", ""]
+        parts += [note for note in (tables.folds_note(), tables.protocol_note()) if note for note in (note, "")]
+        parts += [tables.main_table(), ""]
         if baseline_is_teacher(tables.config):
             parts += [_same_runs_note(tables.config, tables.suffix), ""]
         comparison = None if synthetic else tables.reference_table(reference)
-        for title, table in (("Alpha sweep (two-teacher KD, mean ± std)", tables.alpha_table()),
+        for title, table in (("Per fold (mean ± std over each fold's trials)", tables.fold_table()),
+                             ("Alpha sweep (two-teacher KD, mean ± std)", tables.alpha_table()),
                              ("Lambda sweep (one-teacher KD, mean ± std)", tables.lambda_table()),
                              *tables.kd3_tables(),
                              ("Comparison with the notes", comparison)):
@@ -377,7 +432,7 @@ def render_tables(config: dict, runs: pd.DataFrame, reference: pd.DataFrame, foo
         if tables.delta_note():
             parts += [tables.delta_note(), ""]
         if synthetic:
-            parts += ["No comparison with the notes' published numbers: those come from the real GENEActiv "
+            parts += ["No comparison with the notes' published numbers: those come from the group's real "
                       "recordings, these from synthetic data.", ""]
     parts += ["---", "", footer, ""]
     return "\n".join(parts)

@@ -27,12 +27,13 @@ class RunData:
     channels_last: bool = False  # 2-D batches in NHWC, for models converted to channels_last
     val_idx: torch.Tensor = field(default_factory=lambda: torch.zeros(0, dtype=torch.long))  # empty: no val split
     images: dict | None = None  # the settings the image inputs were made with (None: raw signals)
+    axes: int | None = None  # the windows' signal channels (windows.h5): a model's input channels follow them
 
     def to(self, device) -> "RunData":
         move = lambda t: t.to(device)  # noqa: E731
         return RunData(move(self.inputs), move(self.labels), move(self.train_idx), move(self.test_idx),
                        move(self.mean), move(self.std), self.num_classes, self.windows_digest, self.channels_last,
-                       move(self.val_idx), self.images)
+                       move(self.val_idx), self.images, self.axes)
 
     def batch(self, idx: torch.Tensor) -> torch.Tensor:
         """Standardised float32 inputs of the rows ``idx``."""
@@ -83,7 +84,7 @@ def load_run_data(modality: str, windows_path, images_path=None) -> RunData:
     windows = load_windows(windows_path)
     digest = str(windows.attrs.get("settings_digest", ""))
     image = is_image(modality)
-    inputs = load_images(images_path, digest) if image else windows.signals
+    inputs = load_images(images_path, digest, windows.attrs.get("signals_digest")) if image else windows.signals
     train = windows.indices("train")
     mean, std = channel_stats(inputs, train)
     return RunData(
@@ -97,4 +98,5 @@ def load_run_data(modality: str, windows_path, images_path=None) -> RunData:
         num_classes=len(windows.class_names),
         windows_digest=digest,
         images=image_record(images_path) if image else None,
+        axes=int(windows.signals.shape[1]),
     )

@@ -99,7 +99,7 @@ class PackJob:
             records = [{**r, "images": data.images} for r in records]
         if teachers.records is not None:  # live teachers: which checkpoints ran
             records = [{**r, "live_teachers": t} for r, t in zip(records, teachers.records)]
-        fused = build_fused(first.arch, first.modality, data.num_classes, [m.seed for m in pack.members])
+        fused = build_fused(first.arch, first.modality, data.num_classes, [m.seed for m in pack.members], axes=data.axes)
         for m, member in enumerate(pack.members):
             if member.init_from:  # annealed: this member starts from the student alone's weights
                 records[m]["init"] = _anneal(fused, m, pack.width, member, data.windows_digest)
@@ -298,7 +298,8 @@ def _write_member(job: PackJob, member: RunSpec, m: int, result: PackResult) -> 
     """The member's weights, history and metrics; a diverged member's say where, and keep its best epoch."""
     run, data, device, record = result.members[m], job.data, job.device, job.records[m]
     final = None if run.diverged else member_state(result.final_state, m, job.pack.width)
-    weights = {"arch": member.arch, "modality": member.modality, "num_classes": data.num_classes, "final": final,
+    weights = {"arch": member.arch, "modality": member.modality, "num_classes": data.num_classes, "axes": data.axes,
+               "final": final,
                "best": run.best_state, "best_epoch": run.best_epoch, "best_val": run.best_val_state,
                "best_val_epoch": run.best_val_epoch, "mean": data.mean.cpu(), "std": data.std.cpu(),
                "windows_digest": data.windows_digest, "settings_digest": record["settings_digest"],

@@ -37,9 +37,20 @@ def load_teacher(weights_path, which: str = "best", device="cpu"):
     if record.get(which) is None:
         raise DataError(f"{weights_path}: the teacher has no {which} weights: it diverged "
                         f"({record.get('status', 'diverged')}, see its metrics.json); lower training.lr and rerun it")
-    model = build_model(record["arch"], record["modality"], record["num_classes"])
+    model = build_model(record["arch"], record["modality"], record["num_classes"], axes=recorded_axes(record, which))
     model.load_state_dict(record[which])
     return model.to(device).eval(), record
+
+
+def recorded_axes(record: dict, which: str) -> int:
+    """The signal channels a checkpoint was trained on: recorded since PAMAP2; before, its first
+    convolution's input channels over its representation's channels per axis."""
+    if record.get("axes"):
+        return int(record["axes"])
+    from ..gaf.registry import input_channels
+
+    first = next(t for t in record[which].values() if t.dim() >= 3)  # the stem convolution's weight
+    return int(first.shape[1]) // input_channels(record["modality"], 1)
 
 
 def teacher_inputs(loaded: dict, record: dict, weights_path, windows_path, images_path, training: dict,
