@@ -69,7 +69,9 @@ def test_schema_rejects(path, value):
     ("datasets.gene7_w500.split", {"method": "subjects"}, "train_subjects"),
     ("datasets.gene14_w500.source", {"format": "mat"}, "source.path"),
     ("teachers.archs", ["wrn15-1"], "teachers.archs"),
-    ("teachers.archs", ["resnet18"], "teachers.archs: 'resnet18' is not an architecture name"),
+    ("teachers.archs", ["densenet121"], "teachers.archs: 'densenet121' is not an architecture name"),
+    ("teachers.archs", ["resnet18"], "teachers.archs: 'resnet18' is not a valid architecture .a CIFAR ResNet has depth"),
+    ("teachers.archs", ["transformer3-64"], "teachers.archs: transformer3-64 is for signals only"),
     ("students.kdn", [{"teachers": ["rgb:wrn16-1"], "weights": [1.0]}], r"students.kdn\[0\].teachers: 'rgb:wrn16-1'"),
     ("report.lam", 0.6, "report.lam: 0.6 is not one of the swept values"),
     ("report.alpha", 0.2, "report.alpha"),
@@ -95,7 +97,7 @@ def test_the_old_gaf_section_says_where_it_went():
 
 def test_architecture_names_come_from_the_registry():
     assert arch_args("wrn28-3") == {"depth": 28, "width": 3}
-    for bad in ("wrn16", "wrn15-1", "resnet18"):
+    for bad in ("wrn16", "wrn15-1", "resnet18", "vgg9", "mobilenetv2-0", "transformer3-40", "densenet121"):
         with pytest.raises(ConfigError):
             arch_args(bad)
 

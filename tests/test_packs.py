@@ -27,19 +27,22 @@ def _relative(a, b):
     return ((a - b).abs().max() / b.abs().max()).item()
 
 
-@pytest.mark.parametrize("modality, shape", [("sig", (6, 3, 120)), ("gaf", (6, 3, 16, 16))])
+@pytest.mark.parametrize("arch, modality, shape", [
+    *((arch, modality, shape) for arch in ("wrn16-1", "resnet8", "vgg8", "mobilenetv2-0.5")  # every family
+      for modality, shape in (("sig", (6, 3, 120)), ("gaf", (6, 3, 16, 16)))),
+    ("transformer2-32", "sig", (6, 3, 120))])  # signals only
 @pytest.mark.parametrize("channels_last", [False, True])
-def test_fused_forward_and_sgd_step_equal_the_members_alone(modality, shape, channels_last):
+def test_fused_forward_and_sgd_step_equal_the_members_alone(modality, shape, channels_last, arch):
     """In float64: fused and separate runs are the same arithmetic in another summation order, and in
     float32 grouped and dense kernels round differently by CPU (7e-4 on an AVX2 machine's stem weights
     after one step); in float64 the identity holds to 1e-10 on any CPU, so 1e-5 tests the fusion alone."""
     seeds = [0, 3, 7]
     losses = [LossSpec(), LossSpec((1.0,), 0.3, 4.0), LossSpec((0.3, 0.7), 0.9, 2.0)]
-    fused = build_fused("wrn16-1", modality, 5, seeds, axes=3)
+    fused = build_fused(arch, modality, 5, seeds, axes=3)
     singles = []
     for seed in seeds:
         torch.manual_seed(seed)
-        singles.append(build_model("wrn16-1", modality, 5, axes=3))
+        singles.append(build_model(arch, modality, 5, axes=3))
     fused, singles = fused.double(), [s.double() for s in singles]
     if channels_last:
         fused.to_channels_last()

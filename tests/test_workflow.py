@@ -391,3 +391,37 @@ def test_pamap2_leave_one_subject_out_end_to_end(tmp_path):
     assert "Fold 103 (test: 103)" in tables and "leave-one-subject-out, 3 folds" in tables
     assert "Protocol: two teachers α = 0.7 (the image teacher's share), λ = 0.99." in tables
     assert "PAMAP2-like" in tables and "3/3" in tables
+
+
+FAMILIES_STUDY = {
+    **GAF_AND_SIGNAL, "report": {"html": False}, "training": {**TINY["training"], "epochs": 1, "lr_milestones": [1, 1, 1]},
+    "teachers": {"modalities": ["gaf", "sig"], "archs": ["resnet8", "vgg8", "mobilenetv2-0.5"], "seeds": [0]},
+    "students": {"arch": "resnet8", "seeds": [0], "kd1": {"representations": ["gaf"],
+                                                        "teacher_archs": ["vgg8", "mobilenetv2-0.5"], "lams": [0.7]},
+                 "kd2": {"pairs": [["vgg8", "resnet8"]], "alphas": [0.3]}, "variants": ["base", "ann+sp"],
+                 "variant_kinds": ["kd2"], "compatibility": {"archs": ["resnet8", "vgg8", "transformer2-32"], "lam": 0.7}},
+}
+
+
+@pytest.mark.slow
+def test_other_families_as_teachers_and_students_end_to_end(tmp_path):
+    """ResNet, VGG and MobileNetV2 teachers (2-D and 1-D) → their logits → a ResNet8 student, one with SPKD from a
+    2-D VGG8 teacher's stage outputs (another family, another shape), and the compatibility table's VGG8 and
+    Transformer students; labels from the registry."""
+    run = snakemake(tmp_path, "--cores", "2", config=FAMILIES_STUDY)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    runs = pd.read_csv(tmp_path / "results" / "runs.csv")
+    assert set(runs[runs["kind"] == "teacher"]["teachers"]) == {f"{m}:{a}" for m in ("gaf", "sig")
+                                                                for a in ("resnet8", "vgg8", "mobilenetv2-0.5")}
+    students = runs[runs["kind"] != "teacher"]
+    assert set(students["student"]) == {"sig:resnet8", "sig:vgg8", "sig:transformer2-32"}  # with the table's
+    assert (students["status"] == "ok").all()
+    assert set(students["variant"]) >= {"base", "ann+sp"}
+    tables = (tmp_path / "results" / "tables.md").read_text()
+    assert "T1: VGG8(GAF), T2: ResNet8(Sig), S: ResNet8(Sig)" in tables and "VGG8 (GAF single network" in tables
+    assert "T: MobileNetV2-0.5(GAF), S: ResNet8(Sig)" in tables
+    # the compatibility table: every image teacher to each student architecture, and each student alone
+    compatibility = tables.split("### Compatibility")[1].split("###")[0]
+    assert "S: VGG8(Sig)" in compatibility and "S: Transformer2-32(Sig)" in compatibility
+    rows = [line for line in compatibility.splitlines() if line.startswith(("| T: ", "| none"))]
+    assert len(rows) == 4 and all(line.count("±") == 3 and "—" not in line for line in rows)

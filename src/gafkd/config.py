@@ -214,8 +214,12 @@ def _check_grid(config: dict, dataset: str) -> None:
     for i, modality in enumerate(teachers["modalities"]):
         if modality != SIGNAL:
             representation(modality, f"{prefix('teachers')}.modalities[{i}]")
+    images = [m for m in teachers["modalities"] if m != SIGNAL]
     for arch in teachers["archs"]:
-        family_of(arch, f"{prefix('teachers')}.archs")
+        if images and 2 not in family_of(arch, f"{prefix('teachers')}.archs").dims:
+            raise ConfigError(f"{prefix('teachers')}.archs: {arch} is for signals only (1-D), and the teachers include "
+                              f"images ({', '.join(images)}); train it where teachers.modalities is [sig] (a dataset "
+                              "variant's overlay)")
     family_of(students["arch"], f"{prefix('students')}.arch")
     _check_students(students, teachers, prefix("students"))
     _check_report(view["report"], students, prefix("students"))
@@ -281,6 +285,13 @@ def _check_students(students: dict, teachers: dict, key: str = "students") -> No
     for arch in kd3["archs"]:
         for modality in kd3["teachers"]:
             _require(f"{modality}:{arch}", trained, f"{key}.kd3.archs")
+    table = students["compatibility"]
+    for i, arch in enumerate(table["archs"]):
+        family_of(arch, f"{key}.compatibility.archs[{i}]")
+    if table["archs"]:
+        representation(table["representation"], f"{key}.compatibility.representation")
+        for arch in teachers["archs"]:
+            _require(f"{table['representation']}:{arch}", trained, f"{key}.compatibility.representation")
     varied = [k for k in students["variant_kinds"] if k != "kdn" or students["kdn"]]
     annealed = [v for v in students["variants"] if VARIANTS[v].annealed]
     if annealed and varied and not students["baseline"]:

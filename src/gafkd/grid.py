@@ -140,6 +140,35 @@ def baseline_is_teacher(config: dict) -> bool:
             and set(s["seeds"]) <= set(t["seeds"]))
 
 
+def compatibility_view(config: dict, arch: str) -> dict:
+    """``config`` as the compatibility table's student ``arch`` sees it (``students.compatibility``): the student
+    alone and one-teacher KD at the table's λ from the image teacher of every ``teachers.archs``, nothing else."""
+    s, table = config["students"], config["students"]["compatibility"]
+    students = {**s, "arch": arch, "variants": [BASE], "compute_matched": False, "kdn": [],
+                "kd1": {**s["kd1"], "representations": [table["representation"]],
+                        "teacher_archs": list(config["teachers"]["archs"]), "lams": [table["lam"]]},
+                "kd2": {**s["kd2"], "pairs": []}, "kd3": {**s["kd3"], "archs": []}}
+    return {**config, "students": students}
+
+
+def student_views(config: dict) -> list[dict]:
+    """The config as each student architecture sees it: ``students.arch`` first (its grid, and the compatibility
+    table's runs it lacks), then each other architecture of the compatibility table."""
+    table = config["students"]["compatibility"]["archs"]
+    main = config["students"]["arch"]
+    return [config, *(compatibility_view(config, arch) for arch in table if arch != main)]
+
+
+def student_runs(view: dict) -> list[Experiment]:
+    """The experiments one student architecture trains (a view of :func:`student_views`): its grid, and the
+    compatibility table's runs when it is one of the table's students."""
+    s = view["students"]
+    runs = trained_experiments(view)
+    if s["arch"] in s["compatibility"]["archs"]:
+        runs += trained_experiments(compatibility_view(view, s["arch"]))
+    return list(dict.fromkeys(runs))
+
+
 def trained_experiments(config: dict) -> list[Experiment]:
     """The student experiments that train as students: the grid less a baseline that is a teacher run."""
     skip_baseline = baseline_is_teacher(config)

@@ -12,6 +12,8 @@ report whatever happened to it (an exception is recorded in its section, the oth
 - ``pack_speed``: aggregate training samples/s and achieved TFLOP/s of packs by width — the student
   at 1, 4, 16, 64 and every teacher at 1 and 3 — with deterministic on and off, channels-last on and off,
   fp32, tf32 and bf16; per model and mode the width beyond which a pack stops gaining;
+- ``families``: every model family's example (1-D and 2-D where built for both): samples/s of one run, and
+  a pack against as many separate runs (``gafkd bench``'s families section);
 - ``teacher_logits``: a teacher trained on the device, its logits computed as the pipeline does, and
   the test accuracy they give against the one the teacher reported (equal);
 - ``study_estimate``: the configured grid at the real study's window counts under the configured
@@ -57,6 +59,7 @@ def run_check(config: dict, device: str = "auto", tests: bool = True, threads: i
         "cuda_tests": lambda: _cuda_tests(dev) if tests else {"status": "skipped", "why": "not asked (tests=False)"},
         "memory": lambda: _memory(dev),
         "pack_speed": lambda: _pack_speed(dev, sizes, threads),
+        "families": lambda: _families(dev, sizes),
         "teacher_logits": lambda: _teacher_logits(dev, config, sizes, threads),
         "study_estimate": lambda: _study_estimate(dev, config, report["sections"].get("pack_speed", {}), sizes),
     }
@@ -179,6 +182,13 @@ def _measure_evaluation(model, dev, estimate, positions) -> dict:
 
 MODES = [{"deterministic": d, "channels_last": c, "precision": p}
          for d in (True, False) for c in (True, False) for p in ("fp32", "tf32", "bf16")]
+
+
+def _families(dev: torch.device, sizes: dict) -> dict:
+    from .speed import Bench
+
+    bench = Bench(dev, quick=True, image_size=sizes["image_size"], num_classes=14)
+    return {"rows": bench.families(width=4 if dev.type == "cuda" else 2)}
 
 
 def _pack_speed(dev: torch.device, sizes: dict, threads) -> dict:

@@ -181,6 +181,23 @@ class Bench:
             r["achieved_tflops"] = r["train_samples_per_s"] * r["train_flops_per_sample"] / 1e12
         return {"steps": steps, "batch": self.batch, "rows": rows}
 
+    def families(self, width: int = 4, steps: int = 2) -> list[dict]:
+        """Per model family (its registry example) and input kind it is built for: training and evaluation
+        samples/s of one run, and a pack of ``width`` against as many separate runs."""
+        from ..models.families import FAMILIES
+
+        rows = []
+        for name, family in FAMILIES.items():
+            for dims in family.dims:
+                modality = "sig" if dims == 1 else "gaf"
+                alone = self.model_speed(modality, family.example)
+                one, pack = (self.pack_speed(modality, family.example, w, steps) for w in (1, width))
+                rows.append({"family": name, "arch": family.example, "modality": modality,
+                             "params": alone["params"], "train_samples_per_s": alone["train_samples_per_s"],
+                             "eval_samples_per_s": alone["eval_samples_per_s"], "width": width,
+                             "pack_vs_separate": pack["train_samples_per_s"] / one["train_samples_per_s"]})
+        return rows
+
     # -- the training loop vs preloaded batches ----------------------------------------------
     def loop_overhead(self, n_train: int) -> dict:
         data = self._run_data("sig", n_train)
@@ -522,7 +539,7 @@ def _rss_mb() -> float:
 
 
 def run(quick: bool = False, device: str = "auto", config: dict | None = None, scratch: Path | None = None,
-        threads: int | None = None, sections=("packs",), axes: int = 3) -> dict:
+        threads: int | None = None, sections=("packs", "families"), axes: int = 3) -> dict:
     import os
     import tempfile
 
@@ -546,6 +563,8 @@ def run(quick: bool = False, device: str = "auto", config: dict | None = None, s
               "readers": readers}
     if "packs" in sections:
         report["packs"] = bench.packs(student_widths=(1, 4) if quick else (1, 4, 16, 64))
+    if "families" in sections and not quick:  # every family's example: the full bench only
+        report["families"] = bench.families()
     if config is not None:
         report["kd_cached_vs_live_grid"] = kd_grid_ratio(models, kd, config)
         report["estimate"] = study_estimate(models, config, images)
@@ -610,6 +629,13 @@ def format_report(report: dict) -> str:
         lines += ["packs (all members together, through the epoch loop):",
                   tabulate(rows, headers=["model", "width", "train samples/s", "vs one run", "achieved GFLOP/s"],
                            tablefmt="github"), ""]
+    if "families" in report:
+        rows = [[r["family"], f"{r['modality']}-{r['arch']}", f"{r['params']:,}", f"{r['train_samples_per_s']:.0f}",
+                 f"{r['eval_samples_per_s']:.0f}", f"{r['pack_vs_separate']:.2f}×"] for r in report["families"]]
+        lines += [f"model families (each registry entry's example; a pack of {report['families'][0]['width']} against "
+                  "as many separate runs):",
+                  tabulate(rows, headers=["family", "model", "params", "train samples/s", "eval samples/s",
+                                          "pack vs separate"], tablefmt="github"), ""]
     if "estimate" in report:
         est = report["estimate"]
         per = ", ".join(f"{k} {v:.2f} h" for k, v in est["hours_per_dataset"].items())

@@ -22,7 +22,8 @@ import os
 from ..classes import class_names
 from ..data.formats import channel_count
 from ..gaf.registry import SIGNAL, input_channels, is_image
-from ..grid import annealing_source, for_dataset, image_source, teacher_runs, teacher_seed, trained_experiments
+from ..grid import (annealing_source, for_dataset, image_source, student_runs, student_views, teacher_runs,
+                    teacher_seed)
 from ..models.families import MODALITY_DIMS
 from ..models.memory import PackMemory, pack_memory, parameters, widest
 from ..distillation.registry import live
@@ -143,19 +144,19 @@ def _live(experiment: Experiment) -> bool:
 
 def student_packs(config: dict, results: str, dataset: str, width: int | None = None) -> list[Pack]:
     """The student packs of ``dataset`` (``width``: instead of the configured one, for tests)."""
-    config = for_dataset(config, dataset)
-    students = config["students"]
-    arch, temperature = students["arch"], float(students["temperature"])
-    runs = [(experiment, seed) for seed in students["seeds"] for experiment in trained_experiments(config)]
-    size = width or pack_width(config, dataset, "students", SIGNAL, arch)
     packs = []
-    for group in STUDENT_GROUPS.values():
-        chunks = balanced_chunks([r for r in runs if _student_group(r[0]) == group], size)
-        for k, chunk in enumerate(chunks, 1):
-            name = f"{arch}_{group}{k}of{len(chunks)}"
-            members = tuple(_student(config, results, dataset, arch, experiment, seed, temperature)
-                            for experiment, seed in chunk)
-            packs.append(Pack(name, members, os.path.join(results, dataset, "packs", name)))
+    for view in student_views(for_dataset(config, dataset)):  # each student architecture
+        students = view["students"]
+        arch, temperature = students["arch"], float(students["temperature"])
+        runs = [(experiment, seed) for seed in students["seeds"] for experiment in student_runs(view)]
+        size = width or pack_width(view, dataset, "students", SIGNAL, arch)
+        for group in STUDENT_GROUPS.values():
+            chunks = balanced_chunks([r for r in runs if _student_group(r[0]) == group], size)
+            for k, chunk in enumerate(chunks, 1):
+                name = f"{arch}_{group}{k}of{len(chunks)}"
+                members = tuple(_student(view, results, dataset, arch, experiment, seed, temperature)
+                                for experiment, seed in chunk)
+                packs.append(Pack(name, members, os.path.join(results, dataset, "packs", name)))
     return packs
 
 

@@ -3,8 +3,7 @@
 Loaded lazily, so that ``gafkd.models.families`` (names only) never imports torch.
 """
 
-_LAZY = {"WideResNet": "wrn", "build_wrn": "wrn", "build_model": "registry", "count_parameters": "registry",
-         "embedding_size": "registry",
+_LAZY = {"build_model": "registry", "count_parameters": "registry", "embedding_size": "registry",
          "FAMILIES": "families"}
 
 

@@ -1,7 +1,7 @@
 """Fused models (``members`` > 1) from and to their members' plain state dicts.
 
 Member m of a fused model owns block m of the first dimension of every parameter and buffer (see
-:mod:`gafkd.models.wrn`), so stacking is concatenation and unstacking is slicing. Scalars
+:mod:`gafkd.models.layers`), so stacking is concatenation and unstacking is slicing. Scalars
 (batch norm's ``num_batches_tracked``) are shared: every member has taken the same number of steps.
 """
 

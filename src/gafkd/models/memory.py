@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .families import arch_args, family_of
+from .families import arch_args, family_of, mobilenetv2_plan
 
 FLOAT = 4  # bytes: activations are float32 (bf16 autocast keeps batch norm in fp32: an upper bound)
 EVAL_BUDGET = 256 * 2**20  # bytes of activations per evaluation pass
@@ -161,3 +161,145 @@ def wrn_parameters(arch: str, in_channels: int, dims: int, num_classes: int) -> 
                 total += channels * out_channels  # the 1×1 shortcut
             channels = out_channels
     return total + 2 * channels + channels * num_classes + num_classes
+
+
+def resnet_activations(arch: str, in_channels: int, positions: tuple[int, ...]) -> Activations:
+    """A CIFAR ResNet's activations: the stem's input, convolution output and ReLU output; per post-activation
+    block its two convolutions' outputs (batch norm), the first ReLU's output, the shortcut convolution's output
+    (where there is one) and the block's ReLU output; the pooled embedding."""
+    n = (arch_args(arch)["depth"] - 2) // 6
+    size = math.prod(positions)
+    saved = in_channels * size + 2 * 16 * size
+    largest, eval_peak = 16 * size, (in_channels + 2 * 16) * size
+    channels, features = 16, 0
+    for out_channels, stride in zip((16, 32, 64), (1, 2, 2)):
+        for block in range(n):
+            out_positions = _downsample(positions, stride if block == 0 else 1)
+            before, after = channels * math.prod(positions), out_channels * math.prod(out_positions)
+            shortcut = block == 0 and (stride != 1 or channels != out_channels)
+            saved += (4 + shortcut) * after
+            largest = max(largest, before, after)
+            eval_peak = max(eval_peak, before + (2 + shortcut) * after)
+            channels, positions = out_channels, out_positions
+        features += channels * math.prod(positions)
+    return Activations(saved + channels, largest, eval_peak, features + channels)
+
+
+def resnet_parameters(arch: str, in_channels: int, dims: int, num_classes: int) -> int:
+    n = (arch_args(arch)["depth"] - 2) // 6
+    kernel = 3 ** dims
+    total, channels = in_channels * 16 * kernel + 2 * 16, 16
+    for out_channels, stride in zip((16, 32, 64), (1, 2, 2)):
+        for block in range(n):
+            total += channels * out_channels * kernel + out_channels * out_channels * kernel + 4 * out_channels
+            if block == 0 and (stride != 1 or channels != out_channels):
+                total += channels * out_channels + 2 * out_channels  # the 1×1 shortcut and its batch norm
+            channels = out_channels
+    return total + channels * num_classes + num_classes
+
+
+INDEX = 2  # max pooling saves its argmax as int64: two float32s an element
+
+
+def vgg_activations(arch: str, in_channels: int, positions: tuple[int, ...]) -> Activations:
+    """A VGG's activations: each convolution's input (the first: the model's input; then a ReLU's or pooling's
+    output), its output (batch norm) and its ReLU's output; each pooling's argmax; the pooled embedding."""
+    blocks = arch_args(arch)["blocks"]
+    size = math.prod(positions)
+    saved, largest, eval_peak = in_channels * size, 0, 0
+    channels, stage_outputs = in_channels, []
+    for index, widths in enumerate(blocks):
+        if index:  # max pooling by 2 (ceil mode): its input is the last ReLU's output, saved already
+            pooled = _downsample(positions, 2)
+            saved += (1 + INDEX) * channels * math.prod(pooled)  # its output (the next conv's input), argmax
+            positions = pooled
+        for out_channels in widths:
+            before, after = channels * math.prod(positions), out_channels * math.prod(positions)
+            saved += 2 * after
+            largest = max(largest, after)
+            eval_peak = max(eval_peak, before + 2 * after)
+            channels = out_channels
+        stage_outputs.append(channels * math.prod(positions))
+    features = sum(stage_outputs[-3:])
+    return Activations(saved + channels, largest, eval_peak, features + channels)
+
+
+def vgg_parameters(arch: str, in_channels: int, dims: int, num_classes: int) -> int:
+    kernel = 3 ** dims
+    total, channels = 0, in_channels
+    for widths in arch_args(arch)["blocks"]:
+        for out_channels in widths:
+            total += channels * out_channels * kernel + 2 * out_channels
+            channels = out_channels
+    return total + channels * num_classes + num_classes
+
+
+def mobilenetv2_activations(arch: str, in_channels: int, positions: tuple[int, ...]) -> Activations:
+    """A MobileNetV2's activations: the stem's input, convolution output and ReLU output; per inverted residual
+    block its input (where no ReLU saved it: every block but the first), the expansion's output and ReLU output,
+    the depthwise convolution's output and ReLU output and the projection's output; the head's input,
+    convolution output and ReLU output; the pooled embedding."""
+    stem, groups, head = mobilenetv2_plan(arch_args(arch)["width"])
+    size = math.prod(positions)
+    positions = _downsample(positions, 2)
+    saved = in_channels * size + 2 * stem * math.prod(positions)
+    largest = eval_peak = stem * math.prod(positions)
+    channels, first, stage_outputs = stem, True, []
+    for group in groups:
+        for expansion, out_channels, stride in group:
+            hidden, before = channels * expansion, math.prod(positions)
+            out_positions = _downsample(positions, stride)
+            after = math.prod(out_positions)
+            saved += (0 if first else channels * before) + 2 * hidden * before + 2 * hidden * after \
+                + out_channels * after
+            largest = max(largest, hidden * before)
+            eval_peak = max(eval_peak, channels * before + 2 * hidden * before)
+            channels, positions, first = out_channels, out_positions, False
+        stage_outputs.append(channels * math.prod(positions))
+    last = math.prod(positions)
+    saved += channels * last + 2 * head * last + head
+    largest, eval_peak = max(largest, head * last), max(eval_peak, (channels + 2 * head) * last)
+    return Activations(saved, largest, eval_peak, sum(stage_outputs[-3:]) + head)
+
+
+def mobilenetv2_parameters(arch: str, in_channels: int, dims: int, num_classes: int) -> int:
+    stem, groups, head = mobilenetv2_plan(arch_args(arch)["width"])
+    kernel = 3 ** dims
+    total, channels = in_channels * stem * kernel + 2 * stem, stem
+    for group in groups:
+        for expansion, out_channels, _ in group:
+            hidden = channels * expansion
+            total += channels * hidden + 2 * hidden + hidden * kernel + 2 * hidden + hidden * out_channels \
+                + 2 * out_channels
+            channels = out_channels
+    return total + channels * head + 2 * head + head * num_classes + num_classes
+
+
+def _patches(arch: str, positions: tuple[int, ...]) -> int:
+    args = arch_args(arch)
+    (length,) = positions
+    return (length - args["patch"]) // args["stride"] + 1
+
+
+def transformer_activations(arch: str, in_channels: int, positions: tuple[int, ...]) -> Activations:
+    """A patch Transformer's activations, per layer: each layer norm's input, normalised input, output (its affine
+    step's) and statistics; q, k and v (members folded into the batch); the attention weights; the attention's
+    output (a copy, token-major again); the MLP's hidden activations (GELU input and output). Then the embedding's
+    input, the final norm's input, normalised input and statistics, and the pooled embedding."""
+    args = arch_args(arch)
+    n, dim, heads, hidden = _patches(arch, positions), args["dim"], max(1, args["dim"] // 16), 2 * args["dim"]
+    tokens = n * dim
+    norm = 3 * tokens + 2 * n
+    per_layer = 2 * norm + 3 * tokens + heads * n * n + tokens + 2 * hidden * n
+    saved = in_channels * positions[0] + args["layers"] * per_layer + 2 * tokens + 2 * n + dim
+    largest = max(heads * n * n, hidden * n, 3 * tokens)
+    eval_peak = 2 * heads * n * n + 6 * tokens + hidden * n
+    return Activations(saved, largest, eval_peak, min(3, args["layers"]) * tokens + dim)
+
+
+def transformer_parameters(arch: str, in_channels: int, dims: int, num_classes: int) -> int:
+    args = arch_args(arch)
+    dim, hidden = args["dim"], 2 * args["dim"]
+    layer = 4 * dim + 3 * dim * dim + 3 * dim + dim * dim + dim + dim * hidden + hidden + hidden * dim + dim
+    return in_channels * dim * args["patch"] + dim + args["max_patches"] * dim + args["layers"] * layer + 2 * dim \
+        + dim * num_classes + num_classes

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import DataError
-from ..grid import baseline_is_teacher, for_dataset, student_model
+from ..grid import baseline_is_teacher, for_dataset, student_model, student_views
 from ..io import read_json
 from ..names import BASELINE, KD3, KDN, OK, TEACHER, Experiment
 
@@ -66,8 +66,8 @@ def collect_runs(metrics_paths, config: dict | None = None) -> pd.DataFrame:
     for column in ("teachers", "student"):
         runs[column] = runs[column].fillna("")
     if config is not None:
-        aliases = [baseline_rows(runs[runs["dataset"] == d], for_dataset(config, d)) for d in config["datasets"]
-                   if baseline_is_teacher(for_dataset(config, d))]
+        aliases = [baseline_rows(runs[runs["dataset"] == d], view) for d in config["datasets"]
+                   for view in student_views(for_dataset(config, d)) if baseline_is_teacher(view)]
         runs = pd.concat([runs, *aliases], ignore_index=True)
     return runs.sort_values(["dataset", "kind", "teachers", "student", "alpha", "lam", "seed"],
                             na_position="first", kind="stable").reset_index(drop=True)

@@ -5,13 +5,14 @@ Every label names its representation (the registry's label: GAF, GADF, MTF, PI, 
 from __future__ import annotations
 
 from ..gaf.registry import label as modality_label
+from ..models.families import arch_label
 from ..names import BASELINE, TEACHER, ModelId
 
 
 def model_label(spec: str) -> str:
     """``gaf:wrn16-3`` → ``WRN16-3(GAF)``."""
     model = ModelId.parse(spec)
-    return f"{model.arch.upper()}({modality_label(model.modality)})"
+    return f"{arch_label(model.arch)}({modality_label(model.modality)})"
 
 
 def teachers_label(teachers: str, weights=None) -> str:
@@ -29,7 +30,7 @@ def experiment_label(kind: str, teachers: str, student: str, suffix: str | None,
     tail = f" ({suffix})" if suffix else ""
     if kind == TEACHER:
         model = ModelId.parse(teachers)
-        return f"{model.arch.upper()} ({modality_label(model.modality)} single network{f', {suffix}' if suffix else ''})"
+        return f"{arch_label(model.arch)} ({modality_label(model.modality)} single network{f', {suffix}' if suffix else ''})"
     if kind == BASELINE:
         return f"S: {model_label(student)} alone{tail}"
     return f"{teachers_label(teachers, weights)}, S: {model_label(student)}{tail}"

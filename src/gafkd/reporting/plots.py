@@ -23,6 +23,7 @@ from ..distillation.registry import BASE, VARIANTS  # noqa: E402
 from ..gaf.registry import SIGNAL, representation  # noqa: E402
 from ..gaf.store import load_images  # noqa: E402
 from ..io import read_json  # noqa: E402
+from ..models.families import arch_label
 from ..names import BASELINE, KD1, KD2, KD3, KDN, TEACHER, ModelId  # noqa: E402
 from .labels import run_label, teachers_label  # noqa: E402
 from .tables import METRIC_COLUMN, METRIC_TEXT  # noqa: E402
@@ -118,7 +119,7 @@ def weights_plot(runs: pd.DataFrame, archs, triples, variants, metric: str, titl
                    yerr=stats.iloc[:, 1], capsize=2, color=colours[variant], label=label)
         _baseline(ax, runs, metric)
         ax.set_xticks(np.arange(len(labels)), labels, rotation=45, ha="right", rotation_mode="anchor")
-        ax.set(xlabel="weights (teachers in order)", title=f"T: {arch.upper()} ×3" if arch else "")
+        ax.set(xlabel="weights (teachers in order)", title=f"T: {arch_label(arch)} ×3" if arch else "")
         ax.grid(alpha=0.3, axis="y")
         if chosen.empty:
             ax.text(0.5, 0.5, "no runs of this kind", ha="center", transform=ax.transAxes)

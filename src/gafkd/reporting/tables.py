@@ -21,7 +21,8 @@ from ..folds import METHOD_TEXT, dataset_groups, fold_of
 from ..gaf.registry import SIGNAL
 from ..distillation.registry import BASE, LOSSES, VARIANTS, WEIGHTINGS
 from ..grid import baseline_is_teacher, experiments, for_dataset, student_model, variants_of
-from ..names import BASELINE, DIVERGED, KD1, KD2, KD3, KDN, OK, TEACHER
+from ..models.families import arch_label
+from ..names import BASELINE, DIVERGED, KD1, KD2, KD3, KDN, OK, TEACHER, Experiment
 from .collect import weights_text
 from ..gaf.registry import label as modality_label
 from .labels import experiment_label, model_label, teachers_label
@@ -163,7 +164,7 @@ class DatasetTables:
         for variant in variants_of(self.config, KD3):
             method = VARIANTS[variant]
             headers = [f"Weights ({names}; lam = {kd3['lam']:g}, {method.label}, {self.suffix})",
-                       *[f"T: {a.upper()} ×{len(kd3['teachers'])}" for a in kd3["archs"]]]
+                       *[f"T: {arch_label(a)} ×{len(kd3['teachers'])}" for a in kd3["archs"]]]
             body = []
             # a rule that sets its own weights has one row: the configured triples are not its
             triples = kd3["weights"] if method.uses_fixed else [()]
@@ -354,6 +355,22 @@ class DatasetTables:
                    "Notes"]
         return _markdown(headers, body, [CELL_WIDTH["trial"] + 1] * 5 + [len("notes 2025-03-14 (corrected split)")])
 
+    def compatibility_table(self) -> str | None:
+        """Teacher family × student family (``students.compatibility``): one-teacher KD from each image teacher to
+        each student architecture, and each student alone (mean ± std)."""
+        table = self.config["students"]["compatibility"]
+        if not table["archs"]:
+            return None
+        representation, lam, alone = table["representation"], table["lam"], Experiment(BASELINE).variant
+        headers = [f"Teacher (one-teacher KD, lam = {lam:g}, {self.suffix})",
+                   *[f"S: {model_label(f'{SIGNAL}:{a}')}" for a in table["archs"]]]
+        body = [["none (the student alone)", *[mean_pm_std(self.trials(Config(
+            BASELINE, "", f"{SIGNAL}:{a}", None, None, self.student_seeds, None, alone))) for a in table["archs"]]]]
+        for teacher in (f"{representation}:{t}" for t in self.config["teachers"]["archs"]):
+            body.append([teachers_label(teacher), *[mean_pm_std(self.trials(Config(
+                KD1, teacher, f"{SIGNAL}:{a}", None, lam, self.student_seeds, None, BASE))) for a in table["archs"]]])
+        return _markdown(headers, body, CELL_WIDTH["pm"])
+
     def _sweep_configs(self) -> list[Config]:
         return [self._config(e) for e in experiments(self.config) if e.kind in (KD1, KD2)]
 
@@ -425,6 +442,8 @@ def render_tables(config: dict, runs: pd.DataFrame, reference: pd.DataFrame, foo
         for title, table in (("Per fold (mean ± std over each fold's trials)", tables.fold_table()),
                              ("Alpha sweep (two-teacher KD, mean ± std)", tables.alpha_table()),
                              ("Lambda sweep (one-teacher KD, mean ± std)", tables.lambda_table()),
+                             ("Compatibility: teacher × student architecture (mean ± std)",
+                              tables.compatibility_table()),
                              *tables.kd3_tables(),
                              ("Comparison with the notes", comparison)):
             if table is not None:
