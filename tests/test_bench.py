@@ -127,6 +127,18 @@ def test_agreement_summary_gap_in_units_of_seed_noise():
     assert rows["bf16"]["gap"] == pytest.approx(4.0) and rows["bf16"]["gap_in_std"] == pytest.approx(2.0)
 
 
+def test_the_bench_times_every_architecture_the_config_trains():
+    """The demo trains ResNet8 teachers on one variant: the estimates need their speeds, and get them."""
+    config = load_config(["config.yaml", "demo.yaml"])
+    timed = bench.timed_models(config)
+    assert ("gaf", "resnet8") in timed and ("sig", "resnet8") in timed and ("gaf", "wrn28-3") in timed
+    models = [{"modality": m, "arch": a, "train_samples_per_s": 1000.0, "eval_samples_per_s": 4000.0} for m, a in timed]
+    rows = {"rows": [{"modality": m, "arch": a, "width": w, "train_samples_per_s": 1000.0} for m, a in timed
+                     for w in (1, 3)]}
+    assert bench.study_estimate(models, config)["study_hours"] > 0
+    assert bench.packed_estimate(models, rows, config, {"teachers": 3, "students": 16})["study_hours"] > 0
+
+
 def test_packs_section_and_packed_estimate(small):
     packs = small.packs(student_widths=(1, 2), teacher_width=2)
     rows = {(r["modality"], r["arch"], r["width"]): r for r in packs["rows"]}

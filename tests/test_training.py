@@ -196,9 +196,9 @@ def _outputs(folder):
                                             ("weights", "weights.pt"))}
 
 
-def _teacher(tiny, folder, modality="gaf", seed=0, training=TRAINING):
+def _teacher(tiny, folder, modality="gaf", seed=0, training=TRAINING, arch="wrn16-1"):
     out = _outputs(folder)
-    train_teacher(tiny / "windows.h5", tiny / "gaf.h5", out, dataset="tiny", modality=modality, arch="wrn16-1",
+    train_teacher(tiny / "windows.h5", tiny / "gaf.h5", out, dataset="tiny", modality=modality, arch=arch,
                   seed=seed, training=training)
     return out
 
@@ -236,8 +236,9 @@ def test_same_seed_same_numbers_bitwise(tiny, tmp_path):
     assert not torch.equal(_weights(c["weights"])["final"]["fc.weight"], wa["final"]["fc.weight"])
 
 
-def test_resume_after_kill_equals_uninterrupted(tiny, tmp_path, monkeypatch):
-    reference = _teacher(tiny, tmp_path / "ref", "sig")
+@pytest.mark.parametrize("arch", ["wrn16-1", "resnet8", "vgg8", "mobilenetv2-0.5", "transformer2-32"])  # every family
+def test_resume_after_kill_equals_uninterrupted(tiny, tmp_path, monkeypatch, arch):
+    reference = _teacher(tiny, tmp_path / "ref", "sig", arch=arch)
     real_save, saves = checkpoint_module.save, []
 
     def save_then_die(path, state, epoch=0):
@@ -248,10 +249,10 @@ def test_resume_after_kill_equals_uninterrupted(tiny, tmp_path, monkeypatch):
 
     monkeypatch.setattr(checkpoint_module, "save", save_then_die)
     with pytest.raises(KeyboardInterrupt):
-        _teacher(tiny, tmp_path / "run", "sig")
+        _teacher(tiny, tmp_path / "run", "sig", arch=arch)
     assert (tmp_path / "run" / "checkpoint.pt").exists() and not (tmp_path / "run" / "metrics.json").exists()
     monkeypatch.setattr(checkpoint_module, "save", real_save)
-    resumed = _teacher(tiny, tmp_path / "run", "sig")
+    resumed = _teacher(tiny, tmp_path / "run", "sig", arch=arch)
     metrics = json.loads(open(resumed["metrics"]).read())
     assert metrics["resumed_from_epoch"] == 2
     wr, wf = _weights(reference["weights"]), _weights(resumed["weights"])

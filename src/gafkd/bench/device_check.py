@@ -294,7 +294,10 @@ def _study_estimate(dev: torch.device, config: dict, pack_speed: dict, sizes: di
         rows = [r for r in pack_speed["rows"] if r["deterministic"] and r["channels_last"] and r["precision"] == "fp32"]
     bench = Bench(dev, quick=True, image_size=sizes["image_size"], num_classes=14)
     archs = {r["arch"] for r in rows}
-    study = {**config, "teachers": {**config["teachers"], "archs": [a for a in config["teachers"]["archs"] if a in archs]}}
+    measured = lambda teachers: {**teachers, "archs": [a for a in teachers["archs"] if a in archs]}  # noqa: E731
+    study = {**config, "teachers": measured(config["teachers"]),  # a dataset's own teachers too
+             "datasets": {name: {**d, "teachers": measured(d["teachers"])} if "archs" in d.get("teachers", {}) else d
+                          for name, d in config["datasets"].items()}}
     models = [bench.model_speed(m, a) for m in ("sig", "gaf") for a in study["teachers"]["archs"]]
     if config["students"]["arch"] not in study["teachers"]["archs"]:
         models.append(bench.model_speed("sig", config["students"]["arch"]))

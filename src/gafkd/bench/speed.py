@@ -168,10 +168,12 @@ class Bench:
             F.cross_entropy(model(x), torch.zeros(2, dtype=torch.long, device=self.device)).backward()
         return counter.get_total_flops() / 2
 
-    def packs(self, student_widths=(1, 4, 16, 64), teacher_width: int = 3) -> dict:
+    def packs(self, student_widths=(1, 4, 16, 64), teacher_width: int = 3, models=None) -> dict:
+        """``models``: the (modality, arch) teachers to time (default: the study's WRNs, 1-D and 2-D)."""
         steps = 2 if self.quick else 4
         shapes = [("sig", "wrn16-1", w) for w in student_widths]
-        shapes += [(m, a, w) for m in ("sig", "gaf") for a in ARCHS for w in (1, teacher_width)]
+        models = models or [(m, a) for m in ("sig", "gaf") for a in ARCHS]
+        shapes += [(m, a, w) for m, a in models for w in (1, teacher_width)]
         rows = [self.pack_speed(m, a, w, steps) for m, a, w in dict.fromkeys(shapes)]  # each shape once
         flops = {(m, a): self.train_flops_per_sample(m, a) for m, a in {(r["modality"], r["arch"]) for r in rows}}
         single = {(r["modality"], r["arch"]): r["train_samples_per_s"] for r in rows if r["width"] == 1}
@@ -425,6 +427,20 @@ def measured_as(modality: str) -> str:
     return SIGNAL if modality == SIGNAL else "gaf"
 
 
+def timed_models(config: dict | None) -> list[tuple[str, str]]:
+    """The (modality, arch) models the bench times: the study's WRNs, 1-D and 2-D, and every other architecture
+    the config trains (any dataset's teachers, the students), in each input kind its family is built for."""
+    from ..grid import for_dataset
+    from ..models.families import family_of
+
+    archs = list(ARCHS)
+    for dataset in (config or {}).get("datasets", {}):
+        view = for_dataset(config, dataset)
+        archs += [*view["teachers"]["archs"], view["students"]["arch"]]
+    return [(modality, arch) for modality in ("sig", "gaf") for arch in dict.fromkeys(archs)
+            if (1 if modality == SIGNAL else 2) in family_of(arch).dims]
+
+
 def study_estimate(models: list[dict], config: dict, images: dict | None = None) -> dict:
     """Hours of the configured grid from measured per-sample costs (sizes: the real study's).
 
@@ -546,7 +562,8 @@ def run(quick: bool = False, device: str = "auto", config: dict | None = None, s
     dev = torch.device("cuda" if device in ("auto", "cuda") and torch.cuda.is_available() else "cpu")
     configure(threads or os.cpu_count() or 1, {"deterministic": False, "precision": "fp32"}, dev)
     bench = Bench(dev, quick, axes=axes)
-    models = [bench.model_speed(m, a) for m in ("sig", "gaf") for a in ARCHS]
+    timed = timed_models(config)
+    models = [bench.model_speed(m, a) for m, a in timed]
     speedups = _speedups(bench)
     scratch = Path(scratch or tempfile.mkdtemp(prefix="gafkd-bench-"))
     kd = bench.kd(steps=4 if quick else 16, h5_path=scratch / "naive.h5")
@@ -562,7 +579,7 @@ def run(quick: bool = False, device: str = "auto", config: dict | None = None, s
               "bin_vs_csv": readers["bin_vs_csv"], "models": models, "kd": kd, "loop": loop, "images": images,
               "readers": readers}
     if "packs" in sections:
-        report["packs"] = bench.packs(student_widths=(1, 4) if quick else (1, 4, 16, 64))
+        report["packs"] = bench.packs(student_widths=(1, 4) if quick else (1, 4, 16, 64), models=timed)
     if "families" in sections and not quick:  # every family's example: the full bench only
         report["families"] = bench.families()
     if config is not None:
