@@ -42,8 +42,9 @@ class BatchNorm1d(nn.BatchNorm1d):
 LAYERS = {1: (Conv1d, BatchNorm1d), 2: (nn.Conv2d, nn.BatchNorm2d)}
 
 
-class FusedLinear(nn.Module):
-    """M linear layers in one: weight [M·K, C] (member m: rows m·K … (m+1)·K), input [B, M·C] → [M, B, K]."""
+class TokenLinear(nn.Module):
+    """M linear layers in one, on a member axis: weight [M·K, C] (member m: rows m·K … (m+1)·K), input
+    [M, T, C] → [M, T, K], one batched matmul."""
 
     def __init__(self, members: int, in_features: int, out_features: int):
         super().__init__()
@@ -53,9 +54,27 @@ class FusedLinear(nn.Module):
 
     def forward(self, x):
         m, c, k = self.members, self.in_features, self.out_features
-        x = x.view(x.shape[0], m, c).transpose(0, 1)  # [M, B, C]
-        weight = self.weight.view(m, k, c).transpose(1, 2)  # [M, C, K]
-        return torch.baddbmm(self.bias.view(m, 1, k), x, weight)
+        return torch.baddbmm(self.bias.view(m, 1, k), x, self.weight.view(m, k, c).transpose(1, 2))
+
+
+class FusedLinear(TokenLinear):
+    """The fused classifier: input [B, M·C] (member m's features in block m) → [M, B, K]."""
+
+    def forward(self, x):
+        return super().forward(x.view(x.shape[0], self.members, self.in_features).transpose(0, 1))
+
+
+def residual_stages(block, widths, strides, blocks_per_stage: int, in_channels: int) -> tuple[nn.ModuleList, int]:
+    """Stages of ``blocks_per_stage`` blocks each, ``block(in, out, stride)`` (the stride on a stage's first
+    block), in order; and the channels they end with."""
+    stages = []
+    for out_channels, stride in zip(widths, strides):
+        blocks = []
+        for i in range(blocks_per_stage):
+            blocks.append(block(in_channels, out_channels, stride if i == 0 else 1))
+            in_channels = out_channels
+        stages.append(nn.Sequential(*blocks))
+    return nn.ModuleList(stages), in_channels
 
 
 def fused_layers(dims: int, members: int):

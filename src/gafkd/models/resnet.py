@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from .families import arch_args
-from .layers import FusedNet, classifier, fused_layers
+from .layers import FusedNet, classifier, fused_layers, residual_stages
 
 
 class BasicBlock(nn.Module):
@@ -44,14 +44,8 @@ class ResNet(FusedNet):
         n = (depth - 2) // 6
         self.depth = depth
         self.stem = nn.Sequential(conv(in_channels, 16, 3, padding=1), norm(16), nn.ReLU())
-        stages, in_ch = [], 16
-        for out_ch, stride in zip((16, 32, 64), (1, 2, 2)):
-            blocks = []
-            for i in range(n):
-                blocks.append(BasicBlock(dims, in_ch, out_ch, stride if i == 0 else 1, members))
-                in_ch = out_ch
-            stages.append(nn.Sequential(*blocks))
-        self.stages = nn.ModuleList(stages)
+        self.stages, in_ch = residual_stages(lambda i, o, s: BasicBlock(dims, i, o, s, members), (16, 32, 64),
+                                             (1, 2, 2), n, 16)
         self.fc = classifier(members, in_ch, num_classes)
         self.init_weights()
 

@@ -22,21 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .families import arch_args
-from .layers import classifier
-
-class TokenLinear(nn.Module):
-    """M linear layers on tokens: weight [M·out, in], input [M, T, in] → [M, T, out], one batched matmul."""
-
-    def __init__(self, members: int, in_features: int, out_features: int):
-        super().__init__()
-        self.members, self.in_features, self.out_features = members, in_features, out_features
-        self.weight = nn.Parameter(torch.empty(members * out_features, in_features))
-        self.bias = nn.Parameter(torch.zeros(members * out_features))
-
-    def forward(self, x):
-        m, c, k = self.members, self.in_features, self.out_features
-        return torch.baddbmm(self.bias.view(m, 1, k), x, self.weight.view(m, k, c).transpose(1, 2))
-
+from .layers import TokenLinear, classifier
 
 class TokenLayerNorm(nn.Module):
     """Layer norm over the last axis of [M, T, dim] with each member's own scale and shift."""

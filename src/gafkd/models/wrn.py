@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from .families import arch_args
-from .layers import FusedNet, classifier, fused_layers
+from .layers import FusedNet, classifier, fused_layers, residual_stages
 
 
 class PreActBlock(nn.Module):
@@ -52,14 +52,8 @@ class WideResNet(FusedNet):
         widths = [16 * width, 32 * width, 64 * width]
         self.depth, self.width = depth, width
         self.stem = conv(in_channels, 16, 3, padding=1)
-        stages, in_ch = [], 16
-        for out_ch, stride in zip(widths, (1, 2, 2)):
-            blocks = []
-            for i in range(n):
-                blocks.append(PreActBlock(dims, in_ch, out_ch, stride if i == 0 else 1, members))
-                in_ch = out_ch
-            stages.append(nn.Sequential(*blocks))
-        self.stages = nn.ModuleList(stages)
+        self.stages, in_ch = residual_stages(lambda i, o, s: PreActBlock(dims, i, o, s, members), widths, (1, 2, 2),
+                                             n, 16)
         self.bn = norm(in_ch)
         self.fc = classifier(members, in_ch, num_classes)
         self.init_weights()
