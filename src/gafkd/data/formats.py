@@ -7,7 +7,7 @@ read), its subjects (so that leave-one-subject-out folds are known when the DAG 
 there, else from what the format documents, else not yet), per-channel
 limits for a fixed image scaling when the format documents them, and the synthetic writers that emit
 it (``source: {format: synthetic, write_as: …}``). Nothing else branches on a format's name: a new
-format is its reader module plus one entry here (docs/geneactiv.md, "Adding a source format").
+format is its reader module plus one entry here (docs/pamap2.md, "Adding a source format").
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import importlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
 
 SYNTHETIC = "synthetic"  # not a format: the embedded generator, written as one of the formats below
 
@@ -135,8 +135,6 @@ def read_source(folder, settings: dict, where: str):
     """The windows of ``settings['source']`` in ``folder`` (:class:`~gafkd.data.windowset.WindowSet`)."""
     entry = source_format(settings["source"])
     if not Path(folder).is_dir():
-        from ..errors import DataError
-
         raise DataError(f"{where}: data folder {folder} does not exist; put {entry.expects} there "
                         f"(README, 'Real data') or set datasets.{where}.source.path in config.yaml")
     return entry.call("reader", Path(folder), settings, where)

@@ -45,9 +45,7 @@ def split_windows(labels: np.ndarray, subjects: np.ndarray, settings: dict, wher
 
 def validation_subjects(codes: np.ndarray, labels, subjects, val: float, seed: int = 0, tries: int = 200) -> np.ndarray:
     """``codes`` with about ``val`` of all windows' subjects moved from train to validation (a fold's)."""
-    ids, inverse = np.unique(subjects, return_inverse=True)
-    per_subject = np.zeros((len(ids), int(labels.max()) + 1))
-    np.add.at(per_subject, (inverse, labels), 1)
+    ids, inverse, per_subject = _subject_class_counts(labels, subjects)
     assign = np.full(len(ids), 2)
     for code, part in ((0, TRAIN), (1, TEST)):
         assign[np.unique(inverse[codes == part])] = code
@@ -55,6 +53,14 @@ def validation_subjects(codes: np.ndarray, labels, subjects, val: float, seed: i
     train = per_subject[assign == 0].sum() / total
     chosen = _validation_from_training(assign, per_subject, train, val, total, np.random.default_rng(seed), tries)
     return np.where(np.isin(inverse, np.flatnonzero(chosen == 3)), VAL, codes)
+
+
+def _subject_class_counts(labels, subjects) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(subject ids, each window's subject index, windows per subject and class [subjects, classes])."""
+    ids, inverse = np.unique(subjects, return_inverse=True)
+    per_subject = np.zeros((len(ids), int(labels.max()) + 1))
+    np.add.at(per_subject, (inverse, labels), 1)
+    return ids, inverse, per_subject
 
 
 def _check_fractions(train: float, test: float, val: float = 0.0) -> None:
@@ -75,14 +81,11 @@ def subject_split(labels, subjects, train: float, test: float, seed: int = 0, tr
     each side): the test subjects are those of the split without ``val``.
     """
     _check_fractions(train, test, val)
-    ids, inverse = np.unique(subjects, return_inverse=True)
+    ids, inverse, per_subject = _subject_class_counts(labels, subjects)
     needed = 3 if val else 2
     if len(ids) < needed:
         raise DataError(f"a subject-disjoint split{' with a validation set' if val else ''} needs at least "
                         f"{'three' if val else 'two'} subjects, found {len(ids)}")
-    n_classes = int(labels.max()) + 1
-    per_subject = np.zeros((len(ids), n_classes))
-    np.add.at(per_subject, (inverse, labels), 1)
     total = per_subject.sum()
     rng = np.random.default_rng(seed)
     best, best_cost = None, np.inf
