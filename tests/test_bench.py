@@ -216,7 +216,8 @@ def test_device_check_runs_every_section_on_cpu(tmp_path, capsys, monkeypatch):
     families = sections["families"]["rows"]  # every family, in each input kind it is built for
     assert {(r["family"], r["modality"]) for r in families} == {
         (name, "sig" if dims == 1 else "gaf") for name, family in FAMILIES.items() for dims in family.dims}
-    assert all(r["train_samples_per_s"] > 0 and r["pack_vs_separate"] > 0 for r in families)
+    assert all(r["train_samples_per_s"] > 0 and r["pack_vs_separate"] > 0 and r["channels_last_speedup"] > 0
+               for r in families)
     assert all(s["status"] in ("ok", "skipped") for s in sections.values()), sections
     assert sections["cuda_tests"]["status"] == "skipped" and "no CUDA here" in sections["cuda_tests"]["why"]
     assert all(r["equal"] for r in sections["teacher_logits"]["rows"])

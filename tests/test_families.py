@@ -49,10 +49,14 @@ def test_names_labels_and_bad_names():
 def test_no_other_module_names_a_family():
     """A family is its module and its registry entry: the rest of the code asks the registry."""
     src = Path(__file__).resolve().parents[1] / "src" / "gafkd"
-    own = {"families.py", "memory.py", *(f"{name}.py" for name in FAMILIES)}
-    offenders = [f"{p.name}: {name}" for p in src.rglob("*.py") if p.name not in own
+    own = {src / "models" / "families.py", *(src / "models" / name for name in FAMILIES)}
+    offenders = [f"{p.relative_to(src)}: {name}" for p in src.rglob("*.py") if not own & {p, *p.parents}
                  for name in FAMILIES if re.search(rf"[\"']{name}[\"']|{name}\.py|models\.{name}\b", p.read_text())]
     assert not offenders
+    # a family's package holds its grammar, shape walk and parameter count (torch-free) and its network
+    for family in FAMILIES.values():
+        assert all(callable(getattr(family.spec(), f)) for f in ("args", "activations", "parameters"))
+        assert callable(family.build())
 
 
 @pytest.mark.parametrize("arch", ["resnet8", "vgg8", "mobilenetv2-0.5", "transformer2-32"])

@@ -34,12 +34,12 @@ import torch.nn.functional as F
 from ..distillation.pack import PackLoss
 from ..distillation.registry import STAGES
 from ..distillation.spec import LossSpec
-from ..errors import ConfigError
 from ..gaf.registry import REPRESENTATIONS, SIGNAL
 from ..schema import section_defaults
 from ..models import build_model, count_parameters
 from ..models.fused import build_fused
 from ..provenance import package_versions
+from .budget import Budget
 from .readers import reader_speed
 from ..training.data import RunData
 from ..training.device import autocast, configure, device_name
@@ -183,22 +183,28 @@ class Bench:
             r["achieved_tflops"] = r["train_samples_per_s"] * r["train_flops_per_sample"] / 1e12
         return {"steps": steps, "batch": self.batch, "rows": rows}
 
-    def families(self, width: int = 4, steps: int = 2) -> list[dict]:
+    def families(self, width: int = 4, steps: int = 2, budget: Budget | None = None) -> list[dict]:
         """Per model family (its registry example) and input kind it is built for: training and evaluation
-        samples/s of one run, and a pack of ``width`` against as many separate runs."""
+        samples/s of one run, channels-last against contiguous training (the pipeline's default layout must pay
+        for every family), and a pack of ``width`` against as many separate runs."""
         from ..models.families import FAMILIES
 
-        rows = []
-        for name, family in FAMILIES.items():
-            for dims in family.dims:
-                modality = "sig" if dims == 1 else "gaf"
-                alone = self.model_speed(modality, family.example)
-                one, pack = (self.pack_speed(modality, family.example, w, steps) for w in (1, width))
-                rows.append({"family": name, "arch": family.example, "modality": modality,
-                             "params": alone["params"], "train_samples_per_s": alone["train_samples_per_s"],
-                             "eval_samples_per_s": alone["eval_samples_per_s"], "width": width,
-                             "pack_vs_separate": pack["train_samples_per_s"] / one["train_samples_per_s"]})
-        return rows
+        def row(case):
+            name, family, dims = case
+            modality = "sig" if dims == 1 else "gaf"
+            alone = self.model_speed(modality, family.example)
+            layouts = {layout: self.step_functions(modality, family.example, channels_last=layout == "nhwc")[1]
+                       for layout in ("nhwc", "contiguous")}
+            seconds = _interleaved_medians(layouts, self.repeats, self.sync)
+            one, pack = (self.pack_speed(modality, family.example, w, steps) for w in (1, width))
+            return {"family": name, "arch": family.example, "modality": modality,
+                    "params": alone["params"], "train_samples_per_s": alone["train_samples_per_s"],
+                    "eval_samples_per_s": alone["eval_samples_per_s"],
+                    "channels_last_speedup": seconds["contiguous"] / seconds["nhwc"], "width": width,
+                    "pack_vs_separate": pack["train_samples_per_s"] / one["train_samples_per_s"]}
+
+        cases = [(name, family, dims) for name, family in FAMILIES.items() for dims in family.dims]
+        return (budget or Budget(None)).each(cases, row, lambda c: f"families {c[1].example} {c[2]}-D")
 
     # -- the training loop vs preloaded batches ----------------------------------------------
     def loop_overhead(self, n_train: int) -> dict:
@@ -648,11 +654,12 @@ def format_report(report: dict) -> str:
                            tablefmt="github"), ""]
     if "families" in report:
         rows = [[r["family"], f"{r['modality']}-{r['arch']}", f"{r['params']:,}", f"{r['train_samples_per_s']:.0f}",
-                 f"{r['eval_samples_per_s']:.0f}", f"{r['pack_vs_separate']:.2f}×"] for r in report["families"]]
+                 f"{r['eval_samples_per_s']:.0f}", f"{r['channels_last_speedup']:.2f}×", f"{r['pack_vs_separate']:.2f}×"]
+                for r in report["families"]]
         lines += [f"model families (each registry entry's example; a pack of {report['families'][0]['width']} against "
                   "as many separate runs):",
                   tabulate(rows, headers=["family", "model", "params", "train samples/s", "eval samples/s",
-                                          "pack vs separate"], tablefmt="github"), ""]
+                                          "channels-last vs contiguous", "pack vs separate"], tablefmt="github"), ""]
     if "estimate" in report:
         est = report["estimate"]
         per = ", ".join(f"{k} {v:.2f} h" for k, v in est["hours_per_dataset"].items())

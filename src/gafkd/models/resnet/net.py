@@ -13,8 +13,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .families import arch_args
-from .layers import FusedNet, classifier, fused_layers, residual_stages
+from . import args
+from ..layers import FusedNet, classifier, fused_layers, residual_stages
 
 
 class BasicBlock(nn.Module):
@@ -50,5 +50,5 @@ class ResNet(FusedNet):
         self.init_weights()
 
 
-def build_resnet(arch: str, num_classes: int, in_channels: int = 3, dims: int = 2, members: int = 1) -> ResNet:
-    return ResNet(arch_args(arch)["depth"], num_classes, in_channels, dims, members)
+def build(arch: str, num_classes: int, in_channels: int = 3, dims: int = 2, members: int = 1) -> ResNet:
+    return ResNet(args(arch)["depth"], num_classes, in_channels, dims, members)

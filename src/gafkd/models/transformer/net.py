@@ -3,7 +3,7 @@
 
 ``transformer{layers}-{dim}`` (optionally ``-p{patch}s{stride}``; default patches of 16 samples every 8): a
 patch embedding (a convolution with kernel = patch and stride = stride, over all channels at once — PatchTST
-embeds each channel on its own), learned positions (for at most 256 patches: :func:`gafkd.models.families.arch_args`), ``layers``
+embeds each channel on its own), learned positions (for at most 256 patches: :data:`gafkd.models.transformer.MAX_PATCHES`), ``layers``
 pre-norm encoder layers (multi-head self-attention with ``dim // 16`` heads, a GELU MLP of ``2·dim``), a final
 layer norm, mean pooling over the patches and a linear classifier. No dropout, as every family here.
 
@@ -21,8 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .families import arch_args
-from .layers import TokenLinear, classifier
+from . import HEAD_DIM, args
+from ..layers import TokenLinear, classifier
 
 class TokenLayerNorm(nn.Module):
     """Layer norm over the last axis of [M, T, dim] with each member's own scale and shift."""
@@ -68,7 +68,8 @@ class PatchTransformer(nn.Module):
         self.dim, self.patch, self.stride, self.channels_last = dim, patch, stride, False
         self.embed = nn.Conv1d(in_channels * members, dim * members, patch, stride=stride, groups=members)
         self.positions = nn.Parameter(torch.empty(members * max_patches, dim))
-        self.layers = nn.ModuleList(EncoderLayer(members, dim, max(1, dim // 16), 2 * dim) for _ in range(layers))
+        self.layers = nn.ModuleList(EncoderLayer(members, dim, max(1, dim // HEAD_DIM), 2 * dim)
+                                    for _ in range(layers))
         self.norm = TokenLayerNorm(members, dim)
         self.fc = classifier(members, dim, num_classes)
         for module in self.modules():
@@ -105,10 +106,9 @@ class PatchTransformer(nn.Module):
         return (logits, stages[-3:], embedding) if features else logits
 
 
-def build_transformer(arch: str, num_classes: int, in_channels: int = 3, dims: int = 1,
-                      members: int = 1) -> PatchTransformer:
+def build(arch: str, num_classes: int, in_channels: int = 3, dims: int = 1, members: int = 1) -> PatchTransformer:
     if dims != 1:
         raise ValueError(f"{arch}: the patch Transformer is for signals (1-D) only")
-    args = arch_args(arch)
-    return PatchTransformer(args["layers"], args["dim"], args["patch"], args["stride"], args["max_patches"],
+    a = args(arch)
+    return PatchTransformer(a["layers"], a["dim"], a["patch"], a["stride"], a["max_patches"],
                             num_classes, in_channels, members)

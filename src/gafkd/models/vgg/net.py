@@ -3,7 +3,7 @@
 VGG-8: five blocks of 3×3 (or 3) convolution-BN-ReLU with 64, 128, 256, 512, 512 channels (one convolution
 each; vgg11 and vgg13 have more), max pooling by 2 between blocks, global average pooling and
 one linear classifier (RepDistiller's VGG has no fully connected stack; the blocks:
-:data:`gafkd.models.families.VGG_BLOCKS`). The stem is the first block; the
+:data:`gafkd.models.vgg.BLOCKS`). The stem is the first block; the
 stages are the other four, each a pooling and a block; feature losses read the last three. Pooling uses ceil
 mode, so short windows and small images keep at least one position. ``members`` fuse as every family does.
 """
@@ -12,15 +12,15 @@ from __future__ import annotations
 
 from torch import nn
 
-from .families import arch_args
-from .layers import FusedNet, MaxPool, classifier, fused_layers
+from . import BLOCKS, args
+from ..layers import FusedNet, MaxPool, classifier, fused_layers
 
 class VGG(FusedNet):
     def __init__(self, depth: int, num_classes: int, in_channels: int = 3, dims: int = 2, members: int = 1):
         super().__init__(num_classes, in_channels, dims, members)
         conv, norm = fused_layers(dims, members)
         self.depth = depth
-        blocks = arch_args(f"vgg{depth}")["blocks"]
+        blocks = BLOCKS[depth]
 
         def block(in_ch, widths):
             layers = []
@@ -40,5 +40,5 @@ class VGG(FusedNet):
         self.init_weights()
 
 
-def build_vgg(arch: str, num_classes: int, in_channels: int = 3, dims: int = 2, members: int = 1) -> VGG:
-    return VGG(arch_args(arch)["depth"], num_classes, in_channels, dims, members)
+def build(arch: str, num_classes: int, in_channels: int = 3, dims: int = 2, members: int = 1) -> VGG:
+    return VGG(args(arch)["depth"], num_classes, in_channels, dims, members)

@@ -3,7 +3,7 @@
 ``mobilenetv2-W``: width multiplier W (RepDistiller's ``mobile_half`` is ``mobilenetv2-0.5``). A 3×3 (or 3)
 convolution at stride 2, seven groups of inverted residual blocks (1×1 expansion by T, a depthwise 3×3, a
 linear 1×1 projection; a residual where the shape allows), a 1×1 convolution to 1280 channels, global average
-pooling and a linear classifier (:func:`gafkd.models.families.mobilenetv2_plan`). ReLU, as RepDistiller
+pooling and a linear classifier (:func:`gafkd.models.mobilenetv2.plan`). ReLU, as RepDistiller
 uses, not the paper's ReLU6. Fused, a depthwise convolution is one grouped convolution with channels ×
 members groups. The stages are the seven groups; feature losses read the last three.
 """
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from torch import nn
 
-from .families import arch_args, mobilenetv2_plan
-from .layers import FusedNet, classifier, fused_layers
+from . import args, plan
+from ..layers import FusedNet, classifier, fused_layers
 
 
 class InvertedResidual(nn.Module):
@@ -36,7 +36,7 @@ class MobileNetV2(FusedNet):
     def __init__(self, width: float, num_classes: int, in_channels: int = 3, dims: int = 2, members: int = 1):
         super().__init__(num_classes, in_channels, dims, members)
         conv, norm = fused_layers(dims, members)
-        stem, groups, head = mobilenetv2_plan(width)
+        stem, groups, head = plan(width)
         self.width = width
         self.stem = nn.Sequential(conv(in_channels, stem, 3, stride=2, padding=1), norm(stem), nn.ReLU())
         stages, in_ch = [], stem
@@ -55,6 +55,5 @@ class MobileNetV2(FusedNet):
         return self.last(out)
 
 
-def build_mobilenetv2(arch: str, num_classes: int, in_channels: int = 3, dims: int = 2,
-                      members: int = 1) -> MobileNetV2:
-    return MobileNetV2(arch_args(arch)["width"], num_classes, in_channels, dims, members)
+def build(arch: str, num_classes: int, in_channels: int = 3, dims: int = 2, members: int = 1) -> MobileNetV2:
+    return MobileNetV2(args(arch)["width"], num_classes, in_channels, dims, members)

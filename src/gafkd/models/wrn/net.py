@@ -13,8 +13,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .families import arch_args
-from .layers import FusedNet, classifier, fused_layers, residual_stages
+from . import args
+from ..layers import FusedNet, classifier, fused_layers, residual_stages
 
 
 class PreActBlock(nn.Module):
@@ -62,6 +62,6 @@ class WideResNet(FusedNet):
         return torch.relu(self.bn(out))  # pre-activation: the last block's output is not yet normalised
 
 
-def build_wrn(arch: str, num_classes: int, in_channels: int = 3, dims: int = 2, members: int = 1) -> WideResNet:
-    args = arch_args(arch)
-    return WideResNet(args["depth"], args["width"], num_classes, in_channels, dims, members)
+def build(arch: str, num_classes: int, in_channels: int = 3, dims: int = 2, members: int = 1) -> WideResNet:
+    a = args(arch)
+    return WideResNet(a["depth"], a["width"], num_classes, in_channels, dims, members)
