@@ -5,7 +5,6 @@ from pathlib import Path
 
 import pytest
 import torch
-import yaml
 
 from gafkd.bench import speed as bench
 from gafkd.cli import load_config, main
@@ -201,10 +200,8 @@ def test_reader_throughput_on_a_written_recording(tmp_path):
 
 
 @pytest.mark.slow
-def test_device_check_runs_every_section_on_cpu(tmp_path, capsys, monkeypatch):
+def test_device_check_runs_every_section_on_cpu(tmp_path, capsys):
     """The device check at CPU sizes: every section named, none failed (CUDA-only parts skip, saying why)."""
-    from gafkd.bench import device_check
-
     assert main(["bench", "--cuda-check", "--device", "cpu", "--threads", "1", "--json", str(tmp_path / "c.json"),
                  "--config", str(ROOT / "config.yaml"), str(ROOT / "demo.yaml")]) == 0
     report = json.loads((tmp_path / "c.json").read_text())
@@ -228,11 +225,7 @@ def test_device_check_runs_every_section_on_cpu(tmp_path, capsys, monkeypatch):
     printed = capsys.readouterr().out
     for name in sections:
         assert name in printed
-    # a failing section is recorded as failed, and the others still run
-    monkeypatch.setattr(device_check, "_pack_speed", lambda *args: {"rows": []})
-    broken = device_check.run_check({"training": {}}, device="cpu", tests=False)
-    assert broken["sections"]["teacher_logits"]["status"] == "failed" and not broken["ok"]
-    assert broken["sections"]["memory"]["status"] == "ok"
+    # a failing section, row or test, and a spent budget: tests/test_budget.py
 
 
 def test_images_section_without_references_says_so(small, monkeypatch):

@@ -91,3 +91,17 @@ def test_two_jobs_through_the_slot_pool_on_cuda(tmp_path, monkeypatch):
         job.join(30)
         assert job.exitcode == 0
     assert all(total == 1024.0 and count == 1 for _, total, count in got)
+
+
+def test_one_host_copy_of_a_cuda_state_equals_copies_tensor_by_tensor():
+    from gafkd.models.fused import build_fused, host_state, member_state
+
+    fused = build_fused("wrn16-1", "sig", 5, [0, 1], axes=3).cuda().to_channels_last()
+    fused(torch.randn(4, 6, 100, device="cuda"))
+    state = fused.state_dict()
+    host = host_state(state)
+    assert all(v.device.type == "cpu" for v in host.values())
+    for m in range(2):
+        before, after = member_state(state, m, 2), member_state(host, m, 2)
+        assert all(torch.equal(before[k], after[k]) for k in before)
+

@@ -87,8 +87,10 @@ def plain_loss(student, teachers, x, teacher_inputs, y, spec: LossSpec, projecto
 
 
 @pytest.mark.parametrize("device", ["cpu", CUDA])
-def test_every_entry_in_a_mixed_pack_equals_its_one_run_implementation(device, monkeypatch):
-    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
+def test_every_entry_in_a_mixed_pack_equals_its_one_run_implementation(device, request):
+    before = torch.backends.cudnn.conv.fp32_precision  # (a settable property: monkeypatch could not restore it)
+    torch.backends.cudnn.conv.fp32_precision = "ieee"
+    request.addfinalizer(lambda: setattr(torch.backends.cudnn.conv, "fp32_precision", before))
     torch.manual_seed(0)
     signals = _data(torch.randn(N, 3, 64, dtype=torch.float64), device)
     images = _data(torch.randn(N, 3, 16, 16, dtype=torch.float64), device)

@@ -17,6 +17,7 @@ import yaml
 
 from gafkd.bench.device_check import saved_activation_bytes
 from gafkd.cli import load_config
+from gafkd.errors import ConfigError
 from gafkd.schema import training_settings
 from gafkd.errors import GafkdError
 from gafkd.execution.packing import MEMORY_BUDGET, pack_width, planned_memory, student_packs, teacher_packs
@@ -25,7 +26,7 @@ from gafkd.models.fused import build_fused
 from gafkd.models.memory import EVAL_ROWS_MAX, activations, eval_rows, pack_memory, parameters
 from gafkd.models import count_parameters
 from gafkd.training import runs as runs_module
-from gafkd.training.device import DeviceError, configure, determinism_error, select_device
+from gafkd.training.device import DeviceError, configure, determinism_error, select_device, set_tf32, tf32_enabled
 from gafkd.training.runs import PackMemoryError, train_pack
 from gafkd.training.spec import Pack, RunSpec
 from test_training import TRAINING, _outputs, tiny  # noqa: F401 — the module-scoped tiny dataset
@@ -177,11 +178,11 @@ def test_cuda_without_cuda_stops_saying_why(tiny, tmp_path, monkeypatch):  # noq
 
 @pytest.fixture
 def restore_torch_flags():
-    flags = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32,
+    flags = (torch.backends.cudnn.conv.fp32_precision, torch.backends.cuda.matmul.fp32_precision,
              torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
              torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic, torch.get_num_threads())
     yield
-    torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = flags[:2]
+    torch.backends.cudnn.conv.fp32_precision, torch.backends.cuda.matmul.fp32_precision = flags[:2]
     torch.use_deterministic_algorithms(flags[2], warn_only=flags[3])
     torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = flags[4:6]
     torch.set_num_threads(flags[6])
@@ -189,17 +190,32 @@ def restore_torch_flags():
 
 def test_fp32_turns_tf32_off_and_determinism_is_strict(restore_torch_flags):
     """The flags a CUDA job sets (set without a GPU: torch only records them)."""
-    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True  # PyTorch's cuDNN default
+    set_tf32(True)  # PyTorch's cuDNN default
     record = configure(1, training_settings({"precision": "fp32"}), torch.device("cuda"))
-    assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
+    # the current API only (mixing it with the deprecated allow_tf32 flags has failed under torch.compile)
+    assert torch.backends.cudnn.conv.fp32_precision == torch.backends.cuda.matmul.fp32_precision == "ieee"
+    assert not tf32_enabled()
     assert torch.are_deterministic_algorithms_enabled() and not torch.is_deterministic_algorithms_warn_only_enabled()
     assert record == {"precision": "fp32", "computed_in": "fp32", "tf32": False, "deterministic": "strict"}
     record = configure(1, training_settings({"precision": "tf32", "deterministic": False}), torch.device("cuda"))
-    assert torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32
+    assert tf32_enabled() and torch.backends.cudnn.conv.fp32_precision == "tf32"
     assert not torch.are_deterministic_algorithms_enabled() and torch.backends.cudnn.benchmark
     assert record["computed_in"] == "tf32" and record["deterministic"] == "off"
     # TF32 is CUDA's: on the CPU the same setting computes in fp32, and says so
     assert configure(1, training_settings({"precision": "tf32"}), torch.device("cpu"))["computed_in"] == "fp32"
+
+
+def test_bf16_on_a_card_without_bf16_tensor_cores_says_so(restore_torch_flags, monkeypatch, caplog):
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: False)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "Tesla V100-SXM2-16GB")
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (7, 0))
+    with caplog.at_level("WARNING"):
+        configure(1, training_settings({"precision": "bf16"}), torch.device("cuda"))
+    assert "Tesla V100" in caplog.text and "compute capability 7.0" in caplog.text and "slower than fp32" in caplog.text
+    caplog.clear()
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: True)
+    configure(1, training_settings({"precision": "bf16"}), torch.device("cuda"))
+    assert not caplog.text
 
 
 @pytest.mark.parametrize("modality", ["sig", "gaf"])
@@ -241,6 +257,7 @@ def test_out_of_memory_is_one_sentence_with_a_width_that_fits(tiny, tmp_path, mo
 
     monkeypatch.setattr(runs_module, "fit", out_of_memory)
     monkeypatch.setattr(runs_module, "device_memory", lambda device: 2**30)  # as if on a 1 GiB card
+    monkeypatch.setattr(runs_module, "free_device_memory", lambda device: (2**30, 2**30))
     with pytest.raises(PackMemoryError) as caught:
         train_pack(pack, tiny / "windows.h5", training=TRAINING)
     message = str(caught.value)
@@ -331,3 +348,83 @@ def test_memory_estimate_of_a_pack_with_live_teachers_counts_what_they_keep():
                - batch * members * BACKWARD_BUFFERS * largest * FLOAT)
     assert 0.75 <= measured / counted <= 1.25, (measured, counted)
     assert estimate.peak > without.peak + teacher_bytes  # the teachers are counted at all
+
+
+def test_precision_per_stage_reaches_each_stages_runs_and_their_identity(tiny, tmp_path):  # noqa: F811
+    """``precision: {teachers: tf32, students: fp32}``: a teacher trains (and gives its logits) in tf32, a
+    student in fp32; each run's settings, and so its digest, carry its own stage's precision."""
+    from gafkd.names import Experiment
+    from gafkd.training.spec import RunSpec
+    from test_training import _teacher
+
+    per_stage = {**TRAINING, "epochs": 1, "precision": {"teachers": "tf32", "students": "fp32"}}
+    outputs = _teacher(tiny, tmp_path / "t", "sig", training=per_stage)
+    metrics = json.loads(open(outputs["metrics"]).read())
+    assert metrics["numerics"]["precision"] == "tf32" and metrics["numerics"]["computed_in"] == "fp32"  # a CPU
+    assert metrics["settings"]["training"]["precision"] == "tf32"
+    student = RunSpec("tiny", "sig", "wrn16-1", 0, {}, Experiment.parse("kd1_gaf-wrn16-1_lam0.7"))
+    assert student.settings("digest", per_stage)["training"]["precision"] == "fp32"
+    same = {**per_stage, "precision": "tf32"}  # tf32 for every stage: the teacher is the same run
+    assert RunSpec("tiny", "sig", "wrn16-1", 0, {}).settings(metrics["settings"]["windows_digest"],
+                                                   training_settings(same)) == \
+        metrics["settings"]
+
+
+# --- several jobs on one card -------------------------------------------------------------------------
+
+def _nvidia_smi_with_memory(folder, mib):
+    """A fake nvidia-smi: ``-L`` lists the cards, ``--query-gpu=memory.total`` gives their MiB."""
+    folder.mkdir()
+    script = folder / "nvidia-smi"
+    listing = "".join(f"echo 'GPU {i}: NVIDIA GeForce RTX 3080 (UUID: GPU-{i})'\n" for i in range(len(mib)))
+    memory = "".join(f"echo {m}\n" for m in mib)
+    script.write_text(f'#!/bin/sh\nif [ "$1" = "-L" ]; then\n{listing}else\n{memory}fi\n')
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    return folder
+
+
+def test_packs_that_cannot_share_a_card_are_refused_before_any_job(tmp_path, monkeypatch):
+    from gafkd.execution.packing import check_gpu_sharing
+    from gafkd.execution.resources import gpu_memory
+    from gafkd.models.memory import CUDA_CONTEXT, job_memory_share
+
+    monkeypatch.setenv("PATH", f"{_nvidia_smi_with_memory(tmp_path / 'bin', [10240, 12288])}{os.pathsep}/usr/bin:/bin")
+    cards = gpu_memory()
+    assert cards == [10 * 2**30, 12 * 2**30]
+    config = load_config(["config.yaml"])  # training.device: cuda
+    packs = [(d, p) for d in config["datasets"] for p in (*teacher_packs(config, "results", d),
+                                                             *student_packs(config, "results", d))]
+    check_gpu_sharing(config, packs, cards)  # one job per 10 GiB card: every planned pack fits
+    config["training"]["gpu_jobs_per_device"] = 4  # 2.5 GiB each, less its context
+    assert job_memory_share(cards[0], 4) == 2.5 * 2**30 - CUDA_CONTEXT
+    with pytest.raises(ConfigError, match=r"gpu_jobs_per_device: 4 jobs sharing a 10\.0 GiB card leave each 1\.90 "
+                                          r"GiB .* pack\(s\) are planned above it: gene14_w500/"):
+        check_gpu_sharing(config, packs, cards)
+    check_gpu_sharing(config, packs, [])  # a login node: no card to check against
+    check_gpu_sharing({**config, "training": {**config["training"], "device": "cpu"}}, packs, cards)
+
+
+def test_a_job_logs_the_memory_free_at_start_and_its_share(monkeypatch, caplog):
+    from gafkd.models.memory import PackMemory
+    from gafkd.training import runs
+    from gafkd.training.spec import Pack, RunSpec
+
+    monkeypatch.setattr(runs, "device_memory", lambda device: 10 * 2**30)
+    monkeypatch.setattr(runs, "free_device_memory", lambda device: (3 * 2**30, 10 * 2**30))  # another process's 7
+    pack = Pack("p", (RunSpec("d", "sig", "wrn16-1", 0, {"metrics": "m/metrics.json"}),), "folder")
+    memory = PackMemory(parameters=2**30, data=2**30, training=2 * 2**30, evaluation=2**30, eval_rows=64)  # 4 GiB
+    with caplog.at_level("INFO"):
+        runs._check_memory(pack, memory, torch.device("cuda"), jobs_per_device=2)
+    assert "3.00 GiB free on the device at start; this job's share 4.40 GiB (2 job(s) per device)" in caplog.text
+    assert "exceeds the memory free now" in caplog.text
+
+
+def test_fp32_teachers_on_a_gpu_are_told_what_it_costs():
+    from gafkd.execution.packing import fp32_teacher_note
+
+    config = load_config(["config.yaml"])  # CUDA, fp32, WRN28-3 among the image teachers
+    note = fp32_teacher_note(config)
+    assert "wrn28-3" in note and "wrn16-1" not in note and "not measured" in note and "teachers: tf32" in note
+    config["training"]["precision"] = {"teachers": "tf32", "students": "fp32"}
+    assert fp32_teacher_note(config) is None
+    assert fp32_teacher_note(load_config(["config.yaml", "demo.yaml"])) is None  # the demo trains on the CPU

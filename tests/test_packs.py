@@ -75,6 +75,23 @@ def test_fused_forward_and_sgd_step_equal_the_members_alone(modality, shape, cha
                 assert _relative(after[key], value) <= 1e-5, key
 
 
+def test_one_host_copy_per_epoch_gives_each_member_the_same_weights_bitwise():
+    """The best-epoch bookkeeping slices one host copy of the fused state (one transfer per dtype) instead of
+    copying every tensor of every improving member: the same member weights, bitwise, dtypes included."""
+    from gafkd.models.fused import gathered_on_host, host_state
+
+    fused = build_fused("wrn16-1", "gaf", 5, [0, 1, 2], axes=3).to_channels_last()
+    fused(torch.randn(4, 9, 16, 16).contiguous(memory_format=torch.channels_last))  # BN statistics and counters move
+    state = fused.state_dict()
+    assert host_state(state)["stem.weight"].data_ptr() == state["stem.weight"].data_ptr()  # CPU: no copy at all
+    gathered = gathered_on_host(state)  # what a CUDA state goes through
+    assert {v.dtype for v in gathered.values()} == {torch.float32, torch.int64}
+    for m in range(3):
+        before, after = member_state(state, m, 3), member_state(gathered, m, 3)
+        assert list(before) == list(after)
+        assert all(before[k].dtype == after[k].dtype and torch.equal(before[k], after[k]) for k in before)
+
+
 def test_member_weights_load_into_a_plain_model():
     fused = build_fused("wrn16-1", "sig", 4, [5, 6], axes=3)
     torch.manual_seed(6)

@@ -219,6 +219,9 @@ def test_teacher_run_outputs(tiny, tmp_path):
     assert metrics["best_test_acc"] == pytest.approx(max(float(r.split(",")[5]) for r in history[1:]), abs=1e-6)
     record = _weights(out["weights"])
     assert record["best_epoch"] == metrics["best_epoch"] and set(record["final"]) == set(record["best"])
+    # where the weights came from: device, torch, CUDA and cuDNN (None on this CPU-only torch)
+    assert record["environment"] == metrics["environment"] and record["environment"]["torch"] == torch.__version__
+    assert record["environment"]["device"].startswith("cpu") and "cudnn" in record["environment"]
     assert not (tmp_path / "t" / "checkpoint.pt").exists()
     confusion = metrics["confusion_best"]
     assert len(confusion) == 14 and sum(map(sum, confusion)) > 0

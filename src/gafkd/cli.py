@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .bench.budget import QUICK_BUDGET
 from .config import read_config_file, select_datasets, with_defaults
 from .folds import expand_folds, fold_lines
 from .errors import ConfigError
@@ -35,7 +36,8 @@ def _bench(args) -> int:
         return _device_check(args, config)
     if args.agreement:
         return _agreement(args, config)
-    report = bench.run(quick=args.quick, device=args.device, config=config, threads=args.threads, axes=args.axes)
+    report = bench.run(quick=args.quick, device=args.device, config=config, threads=args.threads, axes=args.axes,
+                       budget=args.budget)
     return _show(bench.format_report(report), report, args.json)
 
 
@@ -53,7 +55,8 @@ def _show(text: str, report: dict, json_path) -> int:
 def _device_check(args, config) -> int:
     from .bench import device_check
 
-    report = device_check.run_check(config or load_config(["config.yaml"]), device=args.device, threads=args.threads)
+    report = device_check.run_check(config or load_config(["config.yaml"]), device=args.device, threads=args.threads,
+                                    budget=args.budget, json_path=args.json)  # a line and the JSON after each section
     _show(device_check.format_report(report), report, args.json)
     return 0 if report["ok"] else 1
 
@@ -113,7 +116,11 @@ def main(argv=None) -> int:
     parser.add_argument("--version", action="version", version=f"gafkd {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     bench = commands.add_parser("bench", help="measure speeds and ratios on this machine; estimate the study")
-    bench.add_argument("--quick", action="store_true", help="about a minute instead of several")
+    bench.add_argument("--quick", action="store_true",
+                       help=f"keep to a {QUICK_BUDGET:g}-second budget (sections sized by their first timings; what "
+                            "does not fit is listed as skipped)")
+    bench.add_argument("--budget", type=float, metavar="SECONDS", default=None,
+                       help="time for the whole bench or --cuda-check; each section gets a share of what is left")
     bench.add_argument("--json", metavar="PATH", help="also write the numbers as JSON")
     bench.add_argument("--axes", type=int, default=3,
                        help="signal channels of the timed windows (3: GENEActiv's x, y, z; 40: the group's PAMAP2)")

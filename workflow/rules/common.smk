@@ -23,6 +23,8 @@ from gafkd.folds import expand_folds, fold_of, has_folds
 from gafkd.gaf.registry import is_image
 from gafkd.grid import for_dataset, image_representations, image_settings, image_source
 from gafkd.execution.packing import (
+    check_gpu_sharing,
+    fp32_teacher_note,
     images_of,
     images_path,
     logits_path,
@@ -30,7 +32,7 @@ from gafkd.execution.packing import (
     student_packs,
     teacher_packs,
 )
-from gafkd.execution.resources import gpus_per_training_job
+from gafkd.execution.resources import gpu_memory, gpus_per_training_job
 from gafkd.training.spec import training_identity
 
 try:
@@ -86,6 +88,21 @@ TEACHER_PACKS = {
 STUDENT_PACKS = {
     (d, p.name): p for d in DATASETS for p in student_packs(config, RESULTS, d)
 }
+# GPUs shared by several jobs: every pack's plan must fit its share of this host's smallest card.
+try:
+    check_gpu_sharing(
+        config,
+        [
+            (d, p)
+            for packs in (TEACHER_PACKS, STUDENT_PACKS)
+            for (d, _), p in packs.items()
+        ],
+        gpu_memory(),
+    )
+except ConfigError as error:
+    raise WorkflowError(f"config: {error}")
+if fp32_teacher_note(config):
+    print(f"Note: {fp32_teacher_note(config)}", file=sys.stderr)
 # The image representations the teachers use (gafkd.gaf.registry), in config order, and what makes
 # each dataset's (a fixed scaling reads the dataset's limits).
 IMAGES = image_representations(config)

@@ -1,8 +1,8 @@
 """Time budgets for ``gafkd bench`` and the device check: each section plans within what is left, and what it
 could not fit is recorded (what, how long it would have taken, how long was left), never silently dropped.
 
-A section gets a share of the time left (:meth:`Budget.section`); a loop over rows or models times each item
-and skips the next one when the last one's time no longer fits (:meth:`Budget.each`). Without a budget
+A section gets a share of the time left (:meth:`Budget.section`); a loop over rows or models times its first
+item and skips the next one when the last one's time no longer fits (:meth:`Budget.each`). Without a budget
 (``seconds=None``) everything runs.
 """
 
@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 import time
 from typing import Callable, Iterable
+
+QUICK_BUDGET = 120.0  # seconds `gafkd bench --quick` keeps to, on a slow 2-core machine too
 
 
 class Budget:
@@ -37,11 +39,12 @@ class Budget:
         self.skipped.append({"what": what, "needs_s": round(seconds, 2), "left_s": round(max(0.0, self.left()), 2)})
         return False
 
-    def each(self, items: Iterable, run: Callable, name: Callable = str, first: float = 0.0) -> list:
-        """``run(item)`` for each item while the last item's time (``first`` for the first) fits; the rest skipped."""
-        results, last = [], first
+    def each(self, items: Iterable, run: Callable, name: Callable = str) -> list:
+        """``run(item)`` for each item while the last item's time fits; the rest skipped. The first item always
+        runs: it is the section's first timing (a section with no time at all is skipped before it starts)."""
+        results, last = [], None
         for item in items:
-            if not self.fits(name(item), last):
+            if last is not None and not self.fits(name(item), last):
                 continue
             start = self.clock()
             results.append(run(item))

@@ -17,11 +17,19 @@ report whatever happened to it (an exception is recorded in its section, the oth
 - ``teacher_logits``: a teacher trained on the device, its logits computed as the pipeline does, and
   the test accuracy they give against the one the teacher reported (equal);
 - ``study_estimate``: the configured grid at the real study's window counts under the configured
-  packing, from the measured speeds.
+  packing, from the pack-speed rows that ran.
+
+It always returns what it measured: after every section a line is printed and the JSON so far is written
+(atomically), so a run cut off by its time limit leaves every finished section behind. With a budget
+(``--budget``), each section gets a share of the time left (:data:`SHARES`) and what does not fit is
+recorded as skipped; ``pytest -m cuda`` is capped by its share; a row of ``pack_speed`` that fails (an
+out-of-memory, cuDNN without an engine) is recorded with its error and the other rows go on.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import platform
 import subprocess
 import sys
@@ -32,11 +40,17 @@ from pathlib import Path
 
 import torch
 
+from .budget import Budget
+
 GAIN = 1.10  # a pack "still gains" when doubling-ish its width raises samples/s by at least this factor
 REPO_TESTS = Path(__file__).resolve().parents[3] / "tests"  # present in a checkout, absent after pip install .
 
 
 AXES = 3  # the check measures GENEActiv-shaped windows (x, y, z)
+PYTEST_CAP = 420  # seconds: without a budget, pytest -m cuda still cannot hang the check
+# each section's share of the time left when it starts (the last takes what remains)
+SHARES = {"environment": 1.0, "cuda_tests": 0.35, "memory": 0.1, "pack_speed": 0.45, "families": 0.4,
+          "teacher_logits": 0.6, "study_estimate": 1.0}
 
 def _sizes(cuda: bool) -> dict:
     if cuda:
@@ -47,34 +61,51 @@ def _sizes(cuda: bool) -> dict:
             "teacher_epochs": 1}
 
 
-def run_check(config: dict, device: str = "auto", tests: bool = True, threads: int | None = None) -> dict:
-    """The report: one entry per section (``status``: ok, failed or skipped, and its numbers)."""
+def run_check(config: dict, device: str = "auto", tests: bool = True, threads: int | None = None,
+              budget: float | None = None, json_path: str | os.PathLike | None = None, echo=print) -> dict:
+    """The report: one entry per section (``status``: ok, failed or skipped, and its numbers), written to
+    ``json_path`` and echoed a line at a time as each section ends; ``budget``: seconds for the whole check."""
     dev = torch.device(device if device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
     sizes = _sizes(dev.type == "cuda")
+    clock = Budget(budget)
     report = {"device": dev.type, "sizes": {k: list(v) if isinstance(v, tuple) else v for k, v in sizes.items()},
-              "sections": {}}
-    started = time.perf_counter()
+              "budget_s": budget, "sections": {}, "skipped": clock.skipped, "seconds": 0.0, "ok": True}
     sections = {
-        "environment": lambda: _environment(dev),
-        "cuda_tests": lambda: _cuda_tests(dev) if tests else {"status": "skipped", "why": "not asked (tests=False)"},
-        "memory": lambda: _memory(dev),
-        "pack_speed": lambda: _pack_speed(dev, sizes, threads),
-        "families": lambda: _families(dev, sizes),
-        "teacher_logits": lambda: _teacher_logits(dev, config, sizes, threads),
-        "study_estimate": lambda: _study_estimate(dev, config, report["sections"].get("pack_speed", {}), sizes),
+        "environment": lambda b: _environment(dev),
+        "cuda_tests": lambda b: _cuda_tests(dev, b) if tests else {"status": "skipped", "why": "not asked (tests=False)"},
+        "memory": lambda b: _memory(dev),
+        "pack_speed": lambda b: _pack_speed(dev, sizes, threads, b),
+        "families": lambda b: _families(dev, sizes, b),
+        "teacher_logits": lambda b: _teacher_logits(dev, config, sizes, threads),
+        "study_estimate": lambda b: _study_estimate(dev, config, report["sections"].get("pack_speed", {}), sizes),
     }
     for name, section in sections.items():
+        share = clock.section(SHARES[name])
         t0 = time.perf_counter()
-        try:
-            result = {"status": "ok", **section()}
-        except Exception as exc:  # a section's failure is its result; the others still run
-            result = {"status": "failed", "error": f"{type(exc).__name__}: {exc}",
-                      "traceback": traceback.format_exc(limit=8)}
+        if clock.limited and clock.left() <= 0:
+            result = {"status": "skipped", "why": f"budget: {budget:g} s spent"}
+        else:
+            try:
+                result = {"status": "ok", **section(share)}
+            except Exception as exc:  # a section's failure is its result; the others still run
+                result = {"status": "failed", "error": f"{type(exc).__name__}: {exc}",
+                          "traceback": traceback.format_exc(limit=8)}
         result["seconds"] = round(time.perf_counter() - t0, 2)
         report["sections"][name] = result
-    report["seconds"] = round(time.perf_counter() - started, 2)
-    report["ok"] = all(s["status"] != "failed" for s in report["sections"].values())
+        report["seconds"] = round(time.perf_counter() - clock.start, 2)
+        report["ok"] = all(s["status"] != "failed" for s in report["sections"].values())
+        echo(section_line(name, result))
+        if json_path is not None:
+            write_report(report, json_path)
     return report
+
+
+def write_report(report: dict, path) -> None:
+    """The JSON so far, replacing the file at once: a reader never sees half of it."""
+    path = Path(path)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    partial.replace(path)
 
 
 def _environment(dev: torch.device) -> dict:
@@ -88,17 +119,23 @@ def _environment(dev: torch.device) -> dict:
     return info
 
 
-def _cuda_tests(dev: torch.device) -> dict:
+def _cuda_tests(dev: torch.device, budget: Budget) -> dict:
     if not REPO_TESTS.is_dir():
         return {"status": "skipped", "why": f"no tests folder at {REPO_TESTS} (run from a checkout)"}
     files = sorted(str(p) for p in REPO_TESTS.glob("test_*.py") if "mark.cuda" in p.read_text(encoding="utf-8"))
-    run = subprocess.run([sys.executable, "-m", "pytest", "-m", "cuda", "-q", "-p", "no:cacheprovider", "-rs", *files],
-                         capture_output=True, text=True, timeout=420, cwd=REPO_TESTS.parent)
+    cap = min(PYTEST_CAP, budget.left())
+    try:
+        run = subprocess.run([sys.executable, "-m", "pytest", "-m", "cuda", "-q", "-p", "no:cacheprovider", "-rs",
+                              *files], capture_output=True, text=True, timeout=cap, cwd=REPO_TESTS.parent)
+    except subprocess.TimeoutExpired as exc:
+        out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+        raise RuntimeError(f"pytest -m cuda did not finish in its {cap:.0f} s (a hung or slow test); its output so "
+                           f"far:\n{out[-3000:]}") from None
     tail = run.stdout.strip().splitlines()[-1] if run.stdout.strip() else run.stderr[-500:]
     counts = {word: int(n) for n, word in
               (part.strip().split(" ")[:2] for part in tail.split(" in ")[0].strip("= ").split(",")
                if part.strip().split(" ")[0].isdigit())}
-    result = {"summary": tail, "counts": counts, "returncode": run.returncode}
+    result = {"summary": tail, "counts": counts, "returncode": run.returncode, "cap_s": round(cap, 1)}
     if run.returncode not in (0, 5) or counts.get("failed") or counts.get("error"):
         raise RuntimeError(f"pytest -m cuda: {tail}\n{run.stdout[-3000:]}")
     if dev.type != "cuda":
@@ -184,14 +221,16 @@ MODES = [{"deterministic": d, "channels_last": c, "precision": p}
          for d in (True, False) for c in (True, False) for p in ("fp32", "tf32", "bf16")]
 
 
-def _families(dev: torch.device, sizes: dict) -> dict:
+def _families(dev: torch.device, sizes: dict, budget: Budget) -> dict:
     from .speed import Bench
 
     bench = Bench(dev, quick=True, image_size=sizes["image_size"], num_classes=14)
-    return {"rows": bench.families(width=4 if dev.type == "cuda" else 2)}
+    return {"rows": bench.families(width=4 if dev.type == "cuda" else 2, budget=budget)}
 
 
-def _pack_speed(dev: torch.device, sizes: dict, threads) -> dict:
+def _pack_speed(dev: torch.device, sizes: dict, threads, budget: Budget) -> dict:
+    """Every (mode, model, width) row, each guarded: a failing row is recorded with its error, the rest go on;
+    rows that no longer fit the budget are recorded as skipped."""
     from ..training.device import configure
     from .speed import Bench
 
@@ -201,18 +240,30 @@ def _pack_speed(dev: torch.device, sizes: dict, threads) -> dict:
     shapes += [(m, a, w) for m in ("sig", "gaf") for a in sizes["archs"] for w in sizes["teacher_widths"]]
     # on a CPU only the branches (deterministic and channels-last on and off), not every precision
     modes = MODES if dev.type == "cuda" else [MODES[0], MODES[-3]]
-    rows = []
-    for mode in modes:
+    cases = [(mode, shape) for mode in modes for shape in dict.fromkeys(shapes)]
+
+    def row(case):
+        mode, (modality, arch, width) = case
         configure(threads or torch.get_num_threads(), mode, dev)
-        for modality, arch, width in dict.fromkeys(shapes):
-            row = bench.pack_speed(modality, arch, width, sizes["steps"], channels_last=mode["channels_last"],
-                                   precision=mode["precision"])
-            rows.append({**row, "deterministic": mode["deterministic"]})
+        try:
+            measured = bench.pack_speed(modality, arch, width, sizes["steps"], channels_last=mode["channels_last"],
+                                        precision=mode["precision"])
+            return {**measured, "deterministic": mode["deterministic"], "status": "ok"}
+        except Exception as exc:  # e.g. out of memory: this row's result, not the section's
+            if dev.type == "cuda":
+                torch.cuda.empty_cache()
+            return {"modality": modality, "arch": arch, "width": width, **mode, "status": "failed",
+                    "error": f"{type(exc).__name__}: {str(exc)[:500]}"}
+
+    name = lambda case: f"pack_speed {case[1][0]}:{case[1][1]}×{case[1][2]} {case[0]}"  # noqa: E731
+    rows = budget.each(cases, row, name)
     configure(threads or torch.get_num_threads(), {"deterministic": True, "precision": "fp32"}, dev)
-    flops = {(m, a): bench.train_flops_per_sample(m, a) for m, a in {(r["modality"], r["arch"]) for r in rows}}
-    for r in rows:
+    ran = [r for r in rows if r["status"] == "ok"]
+    flops = {(m, a): bench.train_flops_per_sample(m, a) for m, a in {(r["modality"], r["arch"]) for r in ran}}
+    for r in ran:
         r["achieved_tflops"] = r["train_samples_per_s"] * flops[(r["modality"], r["arch"])] / 1e12
-    return {"rows": rows, "batch": bench.batch, "steps": sizes["steps"], "stops_gaining": _saturation(rows)}
+    return {"rows": rows, "batch": bench.batch, "steps": sizes["steps"], "stops_gaining": _saturation(ran),
+            "failed_rows": len(rows) - len(ran), "skipped_rows": len(cases) - len(rows)}
 
 
 def _saturation(rows: list[dict]) -> list[dict]:
@@ -281,17 +332,19 @@ def _teacher_logits(dev: torch.device, config: dict, sizes: dict, threads) -> di
 def _study_estimate(dev: torch.device, config: dict, pack_speed: dict, sizes: dict) -> dict:
     """The configured grid, under the configured packing, from the default mode's measured pack speeds."""
     from ..execution.packing import pack_widths
+    from ..training.spec import stage_training
     from .speed import Bench, packed_estimate
 
-    if pack_speed.get("status") != "ok":
-        raise RuntimeError("needs the pack_speed section")
+    if pack_speed.get("status") != "ok" or not any(r["status"] == "ok" for r in pack_speed["rows"]):
+        raise RuntimeError("needs rows of the pack_speed section")
     default = {"deterministic": config["training"]["deterministic"], "channels_last": config["training"]["channels_last"],
-               "precision": config["training"]["precision"]}
+               "precision": stage_training(config["training"], "students")["precision"]}  # most runs
     if dev.type != "cuda" and default["precision"] == "tf32":
         default["precision"] = "fp32"
-    rows = [r for r in pack_speed["rows"] if all(r[k] == v for k, v in default.items())]
+    ran = [r for r in pack_speed["rows"] if r["status"] == "ok"]
+    rows = [r for r in ran if all(r[k] == v for k, v in default.items())]
     if not rows:
-        rows = [r for r in pack_speed["rows"] if r["deterministic"] and r["channels_last"] and r["precision"] == "fp32"]
+        rows = [r for r in ran if r["deterministic"] and r["channels_last"] and r["precision"] == "fp32"] or ran
     bench = Bench(dev, quick=True, image_size=sizes["image_size"], num_classes=14)
     archs = {r["arch"] for r in rows}
     measured = lambda teachers: {**teachers, "archs": [a for a in teachers["archs"] if a in archs]}  # noqa: E731
@@ -308,26 +361,45 @@ def _study_estimate(dev: torch.device, config: dict, pack_speed: dict, sizes: di
             if dev.type != "cuda" else "the real study's window counts and epochs"}
 
 
+def section_line(name: str, section: dict) -> str:
+    """One section's line: its status, time and what it found (a detail that cannot be said is left out: the
+    line must not fail the check)."""
+    try:
+        detail = _detail(name, section)
+    except (KeyError, TypeError, ValueError) as exc:
+        detail = f"(no summary: {type(exc).__name__} {exc})"
+    return f"  {name:15s} {section['status']:8s} {section['seconds']:6.1f} s  {detail}"
+
+
+def _detail(name: str, section: dict) -> str:
+    detail = section.get("why") or section.get("error") or ""
+    if name == "cuda_tests" and "summary" in section:
+        detail = detail or section["summary"]
+    if name == "memory" and section["status"] == "ok":
+        detail = "; ".join(f"{r['model']}×{r['width']} {r['phase']}: estimate {r['estimate_bytes'] / 2**20:.0f} MiB"
+                           + (f", measured {r['measured_bytes'] / 2**20:.0f} MiB" if r["measured_bytes"] else "")
+                           for r in section["rows"])
+    if name == "pack_speed" and section["status"] == "ok":
+        student = [s for s in section["stops_gaining"] if s["model"] == "sig:wrn16-1"]
+        detail = "; ".join(f"student det={s['deterministic']} cl={s['channels_last']} {s['precision']}: gains up to "
+                           f"{s['gains_up_to_width']}" for s in student[:4])
+        detail += f" ({section['failed_rows']} rows failed, {section['skipped_rows']} skipped)"
+    if name == "families" and section["status"] == "ok":
+        detail = f"{len(section['rows'])} family × input rows"
+    if name == "teacher_logits" and section["status"] == "ok":
+        detail = "; ".join(f"{r['teacher']} {r['logits_test_acc']:.2f} % = reported {r['reported_test_acc']:.2f} %"
+                           for r in section["rows"])
+    if name == "study_estimate" and section["status"] == "ok":
+        detail = (f"{section['study_hours']:.2f} h (teachers {section['teachers_hours']:.2f} h, students "
+                  f"{section['students_hours']:.2f} h; widths {section['widths']})")
+    return detail
+
+
 def format_report(report: dict) -> str:
-    lines = [f"device check on {report['device']} ({report['seconds']:.0f} s): "
+    lines = [f"device check on {report['device']} ({report['seconds']:.0f} s"
+             + (f" of a {report['budget_s']:g} s budget" if report.get("budget_s") else "") + "): "
              + ("every section ok or skipped" if report["ok"] else "FAILED sections below")]
-    for name, section in report["sections"].items():
-        detail = section.get("why") or section.get("error") or ""
-        if name == "cuda_tests" and "summary" in section:
-            detail = detail or section["summary"]
-        if name == "memory" and section["status"] == "ok":
-            detail = "; ".join(f"{r['model']}×{r['width']} {r['phase']}: estimate {r['estimate_bytes'] / 2**20:.0f} MiB"
-                               + (f", measured {r['measured_bytes'] / 2**20:.0f} MiB" if r["measured_bytes"] else "")
-                               for r in section["rows"])
-        if name == "pack_speed" and section["status"] == "ok":
-            student = [s for s in section["stops_gaining"] if s["model"] == "sig:wrn16-1"]
-            detail = "; ".join(f"student det={s['deterministic']} cl={s['channels_last']} {s['precision']}: gains up to "
-                               f"{s['gains_up_to_width']}" for s in student[:4])
-        if name == "teacher_logits" and section["status"] == "ok":
-            detail = "; ".join(f"{r['teacher']} {r['logits_test_acc']:.2f} % = reported {r['reported_test_acc']:.2f} %"
-                               for r in section["rows"])
-        if name == "study_estimate" and section["status"] == "ok":
-            detail = (f"{section['study_hours']:.2f} h (teachers {section['teachers_hours']:.2f} h, students "
-                      f"{section['students_hours']:.2f} h; widths {section['widths']})")
-        lines.append(f"  {name:15s} {section['status']:8s} {section['seconds']:6.1f} s  {detail}")
+    lines += [section_line(name, section) for name, section in report["sections"].items()]
+    lines += [f"  skipped for time: {s['what']} (needs ≈{s['needs_s']:g} s, {s['left_s']:g} s left)"
+              for s in report.get("skipped", [])]
     return "\n".join(lines)

@@ -39,7 +39,7 @@ from ..schema import section_defaults
 from ..models import build_model, count_parameters
 from ..models.fused import build_fused
 from ..provenance import package_versions
-from .budget import Budget
+from .budget import QUICK_BUDGET, Budget
 from .readers import reader_speed
 from ..training.data import RunData
 from ..training.device import autocast, configure, device_name
@@ -54,7 +54,11 @@ STUDY_SIZES = {"gene14_w500": (500, 22_809, 8_146), "gene7_w500": (500, 2_809, 2
                "gene7_w1000": (1000, 1_349, 1_385)}
 SPKD_PACK = 10  # members of one seed in the SPKD step's pack: the notes' ten weight triples
 KD_TEACHER = "wrn16-3"  # the live GAF teacher of the headline ``kd_cached_vs_live`` (the protocol's example pair)
-FAST_PATH_MODELS = (("gaf", "wrn16-1"), ("gaf", "wrn16-3"), ("sig", "wrn16-1"))  # channels_last / bf16 ratios
+# channels_last / bf16 ratios, cheapest first (a budget keeps the first ones)
+FAST_PATH_MODELS = (("sig", "wrn16-1"), ("gaf", "wrn16-1"), ("gaf", "wrn16-3"))
+# each section's share of the time left when it starts, under a budget (the last takes what remains)
+SHARES = {"models": 0.3, "fast_paths": 0.1, "kd": 0.3, "loop": 0.1, "images": 0.35, "readers": 0.15, "packs": 0.7,
+          "families": 1.0}
 
 
 def _median_time(fn, repeats: int, sync) -> float:
@@ -87,6 +91,7 @@ class Bench:
         self.repeats = 3 if quick else 7
         self.cuda = device.type == "cuda"
         self.sync = torch.cuda.synchronize if self.cuda else (lambda: None)
+        self.flops = {}  # (modality, arch, length) → training FLOPs per sample
 
     def inputs(self, modality: str, n: int, length: int = 500) -> torch.Tensor:
         shape = (n, self.axes, self.image_size, self.image_size) if modality == "gaf" else (n, self.axes, length)
@@ -140,6 +145,29 @@ class Bench:
                 "eval_samples_per_s": self.batch / evaluate, "peak_memory_mb": round(peak, 1),
                 "memory_kind": "cuda allocated" if self.cuda else "process rss"}
 
+    def timed_speeds(self, models: list[tuple[str, str]], budget: Budget | None = None) -> list[dict]:
+        """:meth:`model_speed` of each (modality, arch), cheapest first while ``budget`` allows; each one left
+        out is estimated from its training FLOPs at the rate the timed models of its input kind achieved
+        (``timed``: False)."""
+        flops = {m: self.train_flops_per_sample(*m) for m in models}
+        order = sorted(models, key=lambda m: flops[m])
+        measured = (budget or Budget(None)).each(order, lambda m: self.model_speed(*m),
+                                                 lambda m: f"models {m[0]}:{m[1]}")
+        timed = {(r["modality"], r["arch"]): {**r, "timed": True} for r in measured}
+        rows = []
+        for modality, arch in models:
+            if (modality, arch) in timed:
+                rows.append(timed[(modality, arch)])
+                continue
+            alike = [k for k in timed if k[0] == modality] or list(timed)
+            rate = {kind: float(np.median([timed[k][f"{kind}_samples_per_s"] * flops[k] for k in alike]))
+                    for kind in ("train", "eval")}
+            rows.append({"modality": modality, "arch": arch, "params": None, "channels_last": True,
+                         "precision": "fp32", "peak_memory_mb": None, "memory_kind": None, "timed": False,
+                         **{f"{kind}_samples_per_s": r / flops[(modality, arch)] for kind, r in rate.items()},
+                         "estimated_as": "its FLOPs at the FLOP/s the timed models of its input kind achieved"})
+        return rows
+
     # -- packs: many runs as one fused model ---------------------------------------------------
     def pack_speed(self, modality: str, arch: str, width: int, steps: int, length: int = 500,
                    channels_last: bool = True, precision: str = "fp32") -> dict:
@@ -159,24 +187,31 @@ class Bench:
                 "precision": precision, "train_samples_per_s": width * steps * self.batch / seconds}
 
     def train_flops_per_sample(self, modality: str, arch: str, length: int = 500) -> float:
-        """Forward + backward FLOPs of one training sample (``torch.utils.flop_counter``)."""
+        """Forward + backward FLOPs of one training sample (``torch.utils.flop_counter``), counted once per model."""
         from torch.utils.flop_counter import FlopCounterMode
 
-        model = self.model(modality, arch)
-        x = self.inputs(modality, 2, length)
-        with FlopCounterMode(display=False) as counter:
-            F.cross_entropy(model(x), torch.zeros(2, dtype=torch.long, device=self.device)).backward()
-        return counter.get_total_flops() / 2
+        key = (modality, arch, length)
+        if key not in self.flops:
+            model = self.model(modality, arch)
+            x = self.inputs(modality, 2, length)
+            with FlopCounterMode(display=False) as counter:
+                F.cross_entropy(model(x), torch.zeros(2, dtype=torch.long, device=self.device)).backward()
+            self.flops[key] = counter.get_total_flops() / 2
+        return self.flops[key]
 
-    def packs(self, student_widths=(1, 4, 16, 64), teacher_width: int = 3, models=None) -> dict:
-        """``models``: the (modality, arch) teachers to time (default: the study's WRNs, 1-D and 2-D)."""
+    def packs(self, student_widths=(1, 4, 16, 64), teacher_width: int = 3, models=None,
+              budget: Budget | None = None) -> dict:
+        """``models``: the (modality, arch) teachers to time (default: the study's WRNs, 1-D and 2-D); under a
+        ``budget`` the shapes that do not fit are skipped (a model's width 1 is timed before its pack)."""
         steps = 2 if self.quick else 4
         shapes = [("sig", "wrn16-1", w) for w in student_widths]
         models = models or [(m, a) for m in ("sig", "gaf") for a in ARCHS]
         shapes += [(m, a, w) for m, a in models for w in (1, teacher_width)]
-        rows = [self.pack_speed(m, a, w, steps) for m, a, w in dict.fromkeys(shapes)]  # each shape once
+        rows = (budget or Budget(None)).each(dict.fromkeys(shapes), lambda s: self.pack_speed(*s, steps),  # each once
+                                             lambda s: f"packs {s[0]}:{s[1]}×{s[2]}")
         flops = {(m, a): self.train_flops_per_sample(m, a) for m, a in {(r["modality"], r["arch"]) for r in rows}}
         single = {(r["modality"], r["arch"]): r["train_samples_per_s"] for r in rows if r["width"] == 1}
+        rows = [r for r in rows if (r["modality"], r["arch"]) in single]  # a pack without its single run: no ratio
         for r in rows:
             r["speedup_vs_one_run"] = r["train_samples_per_s"] / single[(r["modality"], r["arch"])]
             r["train_flops_per_sample"] = flops[(r["modality"], r["arch"])]
@@ -242,56 +277,73 @@ class Bench:
                        self.num_classes, "bench", axes=self.axes).to(self.device)
 
     # -- distillation: cached logits vs live teachers vs the naive loader ---------------------
-    def kd(self, steps: int, h5_path: Path) -> dict:
-        """Seconds per student step: cross-entropy only, cached logits, live teachers, the naive loader."""
+    def kd(self, steps: int, h5_path: Path, budget: Budget | None = None) -> dict:
+        """Seconds per student step: cross-entropy only, cached logits, live teachers, the naive loader. The
+        headline (cached against the live :data:`KD_TEACHER`) always; under a ``budget`` the other comparisons
+        while they fit, each one's ratio only when both its sides ran."""
         n = steps * self.batch
         signals, images = self._run_data("sig", n), self._run_data("gaf", n)
         images.channels_last = True
         live_steps = max(2, steps // 4)  # live 2-D teachers are slow; the ratio is per step
-        gaf_teachers = {a: self.model("gaf", a).eval() for a in ARCHS}
-        sig_teacher = self.model("sig", KD_TEACHER).eval()
+        gaf_teachers = {}
         one, two = LossSpec((1.0,), 0.7, 4.0), LossSpec((0.3, 0.7), 0.7, 4.0)
         zeros = torch.zeros(n, self.num_classes, device=self.device)
-        epochs = {"ce": self._student_epoch(signals, LossSpec(), None, steps),
-                  "cached_one": self._student_epoch(signals, one, CachedTeachers([zeros], [[0]], self.device), steps),
-                  "cached_two": self._student_epoch(signals, two, CachedTeachers([zeros], [[0, 0]], self.device), steps),
-                  "live_two": self._student_epoch(signals, two, LiveTeachers([(gaf_teachers[KD_TEACHER], images),
-                                                                              (sig_teacher, signals)], [[0, 1]]),
-                                                  live_steps)}
-        for arch, teacher in gaf_teachers.items():
-            epochs[f"live_one_gaf-{arch}"] = self._student_epoch(signals, one, LiveTeachers([(teacher, images)], [[0]]),
-                                                                 live_steps)
+        epochs, naive = {}, {}
+
+        def live_one(arch):
+            if arch not in gaf_teachers:
+                gaf_teachers[arch] = self.model("gaf", arch).eval()
+            epochs[f"live_one_gaf-{arch}"] = self._student_epoch(
+                signals, one, LiveTeachers([(gaf_teachers[arch], images)], [[0]]), live_steps)
+
+        def gaf_and_signal():
+            epochs["cached_two"] = self._student_epoch(signals, two, CachedTeachers([zeros], [[0, 0]], self.device),
+                                                       steps)
+            epochs["live_two"] = self._student_epoch(signals, two, LiveTeachers(
+                [(gaf_teachers[KD_TEACHER], images), (self.model("sig", KD_TEACHER).eval(), signals)], [[0, 1]]),
+                live_steps)
+
         # the later study's three teachers (GAF, PI, signal WRN16-1; PI costs as GAF): cached logits vs SPKD,
         # whose teachers run live for their stage outputs — in a pack as the study packs them (the triples of
-        # one seed draw the same rows, so each teacher runs once and its Gram matrices are computed once)
+        # one seed draw the same rows, so each teacher runs once and its Gram matrices are computed once), and
+        # a run alone (a pack of one): nothing to share, the three teachers' forwards against one student
         weights, width = (0.2, 0.3, 0.5), SPKD_PACK
-        three = [(self.model("gaf", "wrn16-1").eval(), images), (self.model("gaf", "wrn16-1").eval(), images),
-                 (self.model("sig", "wrn16-1").eval(), signals)]
         spkd = LossSpec(weights, 0.7, 4.0, extras=(("sp", 700.0),))
-        epochs["cached_three"] = self._student_epoch(signals, LossSpec(weights, 0.7, 4.0),
-                                                     CachedTeachers([zeros] * 3, [[0, 1, 2]] * width, self.device),
-                                                     steps, width)
-        epochs["spkd_three"] = self._student_epoch(signals, spkd,
-                                                   LiveTeachers(three, [[0, 1, 2]] * width, frozenset({STAGES})),
-                                                   live_steps, width)
-        # and a run alone (a pack of one): nothing to share, the three teachers' forwards against one student
-        epochs["cached_three_alone"] = self._student_epoch(signals, LossSpec(weights, 0.7, 4.0),
-                                                           CachedTeachers([zeros] * 3, [[0, 1, 2]], self.device), steps)
-        epochs["spkd_three_alone"] = self._student_epoch(signals, spkd,
-                                                         LiveTeachers(three, [[0, 1, 2]], frozenset({STAGES})),
-                                                         live_steps)
+
+        def three_teachers(suffix, members):
+            three = [(self.model("gaf", "wrn16-1").eval(), images), (self.model("gaf", "wrn16-1").eval(), images),
+                     (self.model("sig", "wrn16-1").eval(), signals)]
+            epochs[f"cached_three{suffix}"] = self._student_epoch(
+                signals, LossSpec(weights, 0.7, 4.0), CachedTeachers([zeros] * 3, [[0, 1, 2]] * members, self.device),
+                steps, members)
+            epochs[f"spkd_three{suffix}"] = self._student_epoch(
+                signals, spkd, LiveTeachers(three, [[0, 1, 2]] * members, frozenset({STAGES})), live_steps, members)
+
+        def naive_loader():
+            naive["step_s"] = self._naive_epoch(h5_path, signals, images, self.model("gaf", KD_TEACHER,
+                                                                                     channels_last=False).eval(),
+                                                steps) / steps
+
+        epochs["ce"] = self._student_epoch(signals, LossSpec(), None, steps)
+        epochs["cached_one"] = self._student_epoch(signals, one, CachedTeachers([zeros], [[0]], self.device), steps)
+        live_one(KD_TEACHER)
+        parts = {"kd GAF + signal teachers": gaf_and_signal, "kd SPKD pack": lambda: three_teachers("", width),
+                 "kd SPKD alone": lambda: three_teachers("_alone", 1), "kd naive loader": naive_loader,
+                 **{f"kd live gaf-{a} teacher": (lambda a=a: live_one(a)) for a in ARCHS if a != KD_TEACHER}}
+        (budget or Budget(None)).each(parts, lambda name: parts[name]())
         seconds = _interleaved_medians(epochs, max(1, self.repeats // 2), self.sync)
         step = {k: v / (live_steps if k.startswith(("live", "spkd")) else steps) for k, v in seconds.items()}
-        naive = self._naive_epoch(h5_path, signals, images, self.model("gaf", KD_TEACHER, channels_last=False).eval(),
-                                  steps) / steps
-        by_teacher = {f"gaf-{a}": step[f"live_one_gaf-{a}"] / step["cached_one"] for a in ARCHS}
-        return {"steps": steps, "live_steps": live_steps, "batch": self.batch, "live_teacher": f"gaf-{KD_TEACHER}",
-                "step_s": step, "naive_step_s": naive,
-                "cached_vs_live_one": by_teacher[f"gaf-{KD_TEACHER}"], "cached_vs_live_by_teacher": by_teacher,
-                "cached_vs_live_two": step["live_two"] / step["cached_two"],
-                "cached_vs_ce": step["cached_one"] / step["ce"], "ours_vs_naive": naive / step["cached_one"],
-                "spkd_pack": width, "spkd_vs_cached_three": step["spkd_three"] / step["cached_three"],
-                "spkd_vs_cached_three_alone": step["spkd_three_alone"] / step["cached_three_alone"]}
+        by_teacher = {f"gaf-{a}": step[f"live_one_gaf-{a}"] / step["cached_one"] for a in gaf_teachers}
+        result = {"steps": steps, "live_steps": live_steps, "batch": self.batch, "live_teacher": f"gaf-{KD_TEACHER}",
+                  "step_s": step, "cached_vs_live_one": by_teacher[f"gaf-{KD_TEACHER}"],
+                  "cached_vs_live_by_teacher": by_teacher, "cached_vs_ce": step["cached_one"] / step["ce"],
+                  "spkd_pack": width}
+        ratios = {"cached_vs_live_two": ("live_two", "cached_two"), "spkd_vs_cached_three": ("spkd_three", "cached_three"),
+                  "spkd_vs_cached_three_alone": ("spkd_three_alone", "cached_three_alone")}
+        result.update({name: step[a] / step[b] for name, (a, b) in ratios.items() if a in step and b in step})
+        if naive:
+            result.update(naive_step_s=naive["step_s"], ours_vs_naive=naive["step_s"] / step["cached_one"])
+        return result
 
     def _student_epoch(self, data, loss, teachers, steps, width: int = 1):
         """A warmed-up epoch of ``steps`` student steps through the real training loop (``width`` members of
@@ -341,7 +393,7 @@ class Bench:
         return _median_time(epoch, 1, self.sync)
 
     # -- image representations ---------------------------------------------------------------
-    def images(self, n_windows: int) -> dict:
+    def images(self, n_windows: int, budget: Budget | None = None) -> dict:
         """Windows/s of every representation of the registry (:mod:`gafkd.gaf.registry`; both window
         lengths, the input as its scaling leaves it), and each against every reference the entry names,
         where installed: per series, alternating rounds, the same images checked. Its ratio over the
@@ -349,7 +401,9 @@ class Bench:
         rng = np.random.default_rng(0)
         walks = rng.normal(size=(n_windows, self.axes, 500)).cumsum(-1)
         images = {}
-        for name, entry in REPRESENTATIONS.items():
+
+        def measure(name):
+            entry = REPRESENTATIONS[name]
             settings = entry.settings(IMAGE_DEFAULTS | {"image_size": self.image_size})
             by_length = {length: _bench_scaled(np.repeat(walks, length // 500, axis=-1), settings)
                          for length in (500, 1000)}
@@ -365,6 +419,8 @@ class Bench:
             images[name] = {"windows": n, "scaling": settings.get("scaling"), "ours_windows_per_s": rates[500],
                             "ours_windows_per_s_by_length": rates, "references": references,
                             "vs_fastest_reference": min(timed) if timed else None, "target": entry.speed_target}
+
+        (budget or Budget(None)).each(REPRESENTATIONS, measure, lambda name: f"images {name}")
         return images
 
     def _affordable(self, run, most: int, seconds: float = 0.5) -> int:
@@ -542,15 +598,19 @@ def kd_grid_ratio(models: list[dict], kd: dict, config: dict) -> float:
     return live / cached
 
 
-def _speedups(bench: Bench) -> dict:
+def _speedups(bench: Bench, budget: Budget | None = None) -> dict:
     """Training speed-ups of the fast paths on :data:`FAST_PATH_MODELS`, each against fp32 channels-last."""
     result = {"channels_last": {}, "bf16": {}}
-    for modality, arch in FAST_PATH_MODELS:
+
+    def measure(model):
+        modality, arch = model
         variants = {"fp32": {}, "contiguous": {"channels_last": False}, "bf16": {"precision": "bf16"}}
         steps = {name: bench.step_functions(modality, arch, **options)[1] for name, options in variants.items()}
         seconds = _interleaved_medians(steps, bench.repeats, bench.sync)
         result["channels_last"][f"{modality}-{arch}"] = seconds["contiguous"] / seconds["fp32"]
         result["bf16"][f"{modality}-{arch}"] = seconds["fp32"] / seconds["bf16"]
+
+    (budget or Budget(None)).each(FAST_PATH_MODELS, measure, lambda m: f"fast paths {m[0]}:{m[1]}")
     return result
 
 
@@ -561,73 +621,115 @@ def _rss_mb() -> float:
 
 
 def run(quick: bool = False, device: str = "auto", config: dict | None = None, scratch: Path | None = None,
-        threads: int | None = None, sections=("packs", "families"), axes: int = 3) -> dict:
+        threads: int | None = None, sections=("packs", "families"), axes: int = 3, budget: float | None = None) -> dict:
+    """The bench's report. ``budget``: seconds for all of it (``quick``: :data:`QUICK_BUDGET` unless given);
+    each section gets a share of the time left, and what does not fit is listed under ``skipped``. Models not
+    timed are estimated from their FLOPs at the rate the timed ones achieved (marked so)."""
     import os
     import tempfile
 
+    budget = QUICK_BUDGET if budget is None and quick else budget
+    clock = Budget(budget)
     dev = torch.device("cuda" if device in ("auto", "cuda") and torch.cuda.is_available() else "cpu")
     configure(threads or os.cpu_count() or 1, {"deterministic": False, "precision": "fp32"}, dev)
     bench = Bench(dev, quick, axes=axes)
-    timed = timed_models(config)
-    models = [bench.model_speed(m, a) for m, a in timed]
-    speedups = _speedups(bench)
     scratch = Path(scratch or tempfile.mkdtemp(prefix="gafkd-bench-"))
-    kd = bench.kd(steps=4 if quick else 16, h5_path=scratch / "naive.h5")
-    loop = bench.loop_overhead(n_train=1024 if quick else 8192)
-    images = bench.images(2048 if quick else 16384)
-    readers = reader_speed(hours=1 if quick else 4, scratch=scratch / "readers")
-    report = {"device": device_name(dev), "quick": quick, "axes": axes, "packages": package_versions(),
-              "kd_cached_vs_live": kd["cached_vs_live_one"],
-              **{f"{name}_vs_reference": image["vs_fastest_reference"] for name, image in images.items()},
-              "loop_overhead": loop["loop_overhead"], "ours_vs_naive": kd["ours_vs_naive"],
-              "kd_cached_vs_live_by_teacher": kd["cached_vs_live_by_teacher"], "kd_cached_vs_ce": kd["cached_vs_ce"],
-              "channels_last_speedup": speedups["channels_last"], "bf16_speedup": speedups["bf16"],
-              "bin_vs_csv": readers["bin_vs_csv"], "models": models, "kd": kd, "loop": loop, "images": images,
-              "readers": readers}
-    if "packs" in sections:
-        report["packs"] = bench.packs(student_widths=(1, 4) if quick else (1, 4, 16, 64), models=timed)
-    if "families" in sections and not quick:  # every family's example: the full bench only
-        report["families"] = bench.families()
-    if config is not None:
-        report["kd_cached_vs_live_grid"] = kd_grid_ratio(models, kd, config)
-        report["estimate"] = study_estimate(models, config, images)
-        report["study_hours"] = report["estimate"]["study_hours"]
-        if "packs" in report:
-            from ..execution.packing import pack_widths
+    report = {"device": device_name(dev), "quick": quick, "budget_s": budget, "axes": axes,
+              "packages": package_versions(), "skipped": clock.skipped}
 
-            # the widths this device would train in (the config's own device may differ)
-            widths = pack_widths({**config, "training": {**config["training"], "device": dev.type}})
-            report["estimate"]["packed"] = packed_estimate(models, report["packs"], config, widths)
+    def section(name: str, measure):
+        share = clock.section(SHARES[name])
+        if clock.limited and share.left() <= 0:
+            clock.skipped.append({"what": name, "needs_s": None, "left_s": 0.0})
+            return None
+        return measure(share)
+
+    report["models"] = section("models", lambda b: bench.timed_speeds(timed_models(config), b))
+    speedups = section("fast_paths", lambda b: _speedups(bench, b))
+    if speedups:
+        report.update(channels_last_speedup=speedups["channels_last"], bf16_speedup=speedups["bf16"])
+    kd = section("kd", lambda b: bench.kd(steps=4 if quick else 16, h5_path=scratch / "naive.h5", budget=b))
+    if kd:
+        report.update(kd=kd, kd_cached_vs_live=kd["cached_vs_live_one"],
+                      kd_cached_vs_live_by_teacher=kd["cached_vs_live_by_teacher"], kd_cached_vs_ce=kd["cached_vs_ce"])
+        if "ours_vs_naive" in kd:
+            report["ours_vs_naive"] = kd["ours_vs_naive"]
+    loop = section("loop", lambda b: bench.loop_overhead(n_train=1024 if quick else 8192))
+    if loop:
+        report.update(loop=loop, loop_overhead=loop["loop_overhead"])
+    images = section("images", lambda b: bench.images(2048 if quick else 16384, budget=b))
+    if images:
+        report["images"] = images
+        report.update({f"{name}_vs_reference": image["vs_fastest_reference"] for name, image in images.items()})
+    readers = section("readers", lambda b: reader_speed(hours=1 if quick else 4, scratch=scratch / "readers"))
+    if readers:
+        report.update(readers=readers, bin_vs_csv=readers["bin_vs_csv"])
+    if "packs" in sections:
+        report["packs"] = section("packs", lambda b: bench.packs(student_widths=(1, 4) if quick else (1, 4, 16, 64),
+                                                                  models=timed_models(config), budget=b))
+    if "families" in sections and not quick:  # every family's example: the full bench only
+        report["families"] = section("families", lambda b: bench.families(budget=b))
+    report = {k: v for k, v in report.items() if v is not None}
+    if config is not None and report.get("models"):
+        _estimates(report, config, dev)
+    report["seconds"] = round(clock.clock() - clock.start, 1)
     return report
+
+
+def _estimates(report: dict, config: dict, dev: torch.device) -> None:
+    """The study estimates from what was measured (each left out, with the reason, when a part is missing)."""
+    models = report["models"]
+    if "kd" in report:
+        report["kd_cached_vs_live_grid"] = kd_grid_ratio(models, report["kd"], config)
+    report["estimate"] = study_estimate(models, config, report.get("images"))
+    report["study_hours"] = report["estimate"]["study_hours"]
+    packs = report.get("packs")
+    if packs:
+        from ..execution.packing import pack_widths
+
+        # the widths this device would train in (the config's own device may differ)
+        widths = pack_widths({**config, "training": {**config["training"], "device": dev.type}})
+        try:
+            report["estimate"]["packed"] = packed_estimate(models, packs, config, widths)
+        except KeyError as missing:
+            report["skipped"].append({"what": f"packed estimate (no pack rows for {missing})", "needs_s": None,
+                                      "left_s": 0.0})
 
 
 def format_report(report: dict) -> str:
     from tabulate import tabulate
 
-    rows = [[m["modality"], m["arch"], f"{m['params']:,}", f"{m['train_samples_per_s']:.1f}",
-             f"{m['eval_samples_per_s']:.1f}", f"{m['peak_memory_mb']:.0f}"] for m in report["models"]]
-    lines = [f"gafkd bench on {report['device']}{' (quick)' if report['quick'] else ''}, windows of "
-             f"{report.get('axes', 3)} signal channels", "",
-             tabulate(rows, headers=["modality", "arch", "params", "train samples/s", "eval samples/s",
-                                     "peak MB"], tablefmt="github"), ""]
-    kd, images, loop = report["kd"], report["images"], report["loop"]
-    ratios = [[f"kd_cached_vs_live (live {kd['live_teacher']} teacher)", f"{kd['cached_vs_live_one']:.1f}×", "≥ 30×"]]
-    ratios += [[f"kd cached vs live {name} teacher", f"{ratio:.1f}×", ""]
-               for name, ratio in kd["cached_vs_live_by_teacher"].items() if name != kd["live_teacher"]]
+    rows = [[m["modality"], m["arch"], f"{m['params']:,}" if m["params"] else "", f"{m['train_samples_per_s']:.1f}",
+             f"{m['eval_samples_per_s']:.1f}", f"{m['peak_memory_mb']:.0f}" if m["timed"] else "estimated from FLOPs"]
+            for m in report.get("models", [])]
+    budget = f", a {report['budget_s']:g} s budget" if report.get("budget_s") else ""
+    lines = [f"gafkd bench on {report['device']}{' (quick)' if report['quick'] else ''}{budget}, windows of "
+             f"{report.get('axes', 3)} signal channels" + (f": {report['seconds']:.0f} s" if "seconds" in report else ""),
+             "", tabulate(rows, headers=["modality", "arch", "params", "train samples/s", "eval samples/s",
+                                         "peak MB"], tablefmt="github"), ""]
+    ratios = []
+    if "kd" in report:
+        kd = report["kd"]
+        ratios += [[f"kd_cached_vs_live (live {kd['live_teacher']} teacher)", f"{kd['cached_vs_live_one']:.1f}×",
+                    "≥ 30×"]]
+        ratios += [[f"kd cached vs live {name} teacher", f"{ratio:.1f}×", ""]
+                   for name, ratio in kd["cached_vs_live_by_teacher"].items() if name != kd["live_teacher"]]
     if "kd_cached_vs_live_grid" in report:
         ratios.append(["kd cached vs live, the configured grid's teacher mix", f"{report['kd_cached_vs_live_grid']:.1f}×",
                        ""])
-    ratios += [
-        ["kd cached vs live (GAF + signal)", f"{kd['cached_vs_live_two']:.1f}×", ""],
-        ["kd cached step vs cross-entropy-only step", f"{kd['cached_vs_ce']:.3f}×", ""],
-        [f"SPKD step (3 live teachers) vs cached-logit step (3 teachers), a pack of {kd.get('spkd_pack', '?')} of one seed",
-         f"{kd['spkd_vs_cached_three']:.1f}×" if "spkd_vs_cached_three" in kd else "not measured", "≤ 3×"],
-        ["the same for a run alone (a pack of one)",
-         f"{kd['spkd_vs_cached_three_alone']:.1f}×" if "spkd_vs_cached_three_alone" in kd else "not measured", ""],
-        ["ours vs naive (per-sample HDF5 DataLoader, live teacher)", f"{kd['ours_vs_naive']:.1f}×", ""],
-        ["loop_overhead (real loop vs preloaded batches)", f"{loop['loop_overhead'] * 100:+.1f}%", "≤ 10%"],
-    ]
-    for name, image in images.items():
+    if "kd" in report:
+        measured = lambda key, digits=1: f"{kd[key]:.{digits}f}×" if key in kd else "not measured"  # noqa: E731
+        ratios += [
+            ["kd cached vs live (GAF + signal)", measured("cached_vs_live_two"), ""],
+            ["kd cached step vs cross-entropy-only step", measured("cached_vs_ce", 3), ""],
+            [f"SPKD step (3 live teachers) vs cached-logit step (3 teachers), a pack of {kd.get('spkd_pack', '?')} of "
+             "one seed", measured("spkd_vs_cached_three"), "≤ 3×"],
+            ["the same for a run alone (a pack of one)", measured("spkd_vs_cached_three_alone"), ""],
+            ["ours vs naive (per-sample HDF5 DataLoader, live teacher)", measured("ours_vs_naive"), ""]]
+    if "loop" in report:
+        ratios.append(["loop_overhead (real loop vs preloaded batches)", f"{report['loop']['loop_overhead'] * 100:+.1f}%",
+                       "≤ 10%"])
+    for name, image in report.get("images", {}).items():
         for reference, r in image["references"].items():
             fastest = r.get("vs_ours") is not None and r["vs_ours"] == image["vs_fastest_reference"]
             measured = (f"{r['vs_ours']:.1f}× ({image['ours_windows_per_s']:.0f} vs {r['reference_windows_per_s']:.1f} "
@@ -652,7 +754,7 @@ def format_report(report: dict) -> str:
         lines += ["packs (all members together, through the epoch loop):",
                   tabulate(rows, headers=["model", "width", "train samples/s", "vs one run", "achieved GFLOP/s"],
                            tablefmt="github"), ""]
-    if "families" in report:
+    if report.get("families"):
         rows = [[r["family"], f"{r['modality']}-{r['arch']}", f"{r['params']:,}", f"{r['train_samples_per_s']:.0f}",
                  f"{r['eval_samples_per_s']:.0f}", f"{r['channels_last_speedup']:.2f}×", f"{r['pack_vs_separate']:.2f}×"]
                 for r in report["families"]]
@@ -671,6 +773,10 @@ def format_report(report: dict) -> str:
                          f"students {p['students_hours']:.2f} h)")
         for dataset, seconds in est.get("image_seconds_per_dataset", {}).items():
             lines.append(f"whole-dataset images, {dataset}: " + ", ".join(f"{k} {v:.1f} s" for k, v in seconds.items()))
+    if report.get("skipped"):
+        lines += ["", "skipped to keep the budget (raise it with --budget SECONDS):"]
+        lines += [f"  {s['what']}" + (f" (needs ≈{s['needs_s']:g} s, {s['left_s']:g} s left)" if s["needs_s"] else "")
+                  for s in report["skipped"]]
     return "\n".join(lines)
 
 

@@ -25,14 +25,57 @@ from ..gaf.registry import SIGNAL, input_channels, is_image
 from ..grid import (annealing_source, for_dataset, image_source, student_runs, student_views, teacher_runs,
                     teacher_seed)
 from ..models.families import MODALITY_DIMS
-from ..models.memory import PackMemory, pack_memory, parameters, widest
+from ..models.memory import CUDA_CONTEXT, PackMemory, job_memory_share, pack_memory, parameters, widest
 from ..distillation.registry import live
+from ..errors import ConfigError
 from ..names import BASELINE, TEACHER, Experiment, ModelId
-from ..training.spec import Pack, RunSpec
+from ..training.spec import Pack, RunSpec, stage_training
 
 AUTO_WIDTHS = {"cpu": {"teachers": 1, "students": 4}, "cuda": {"teachers": 3, "students": 64}}
 MEMORY_BUDGET = 8 * 2**30  # bytes a planned pack may use: a 10 GB card (RTX 3080) after CUDA's context
 DATA_ALLOWANCE = 2**30  # planning's room for the resident data (inputs, logits), unknown before windowing
+
+
+HEAVY_TEACHER = 2_000_000  # parameters of a 2-D teacher (3 channels, 14 classes) from which FP32 cores take hours
+
+
+def fp32_teacher_note(config: dict) -> str | None:
+    """A sentence when CUDA teachers train in fp32 and some 2-D teacher is large (WRN28-3: 3.3 M parameters): on
+    FP32 cores, not TF32 tensor cores, a gene14 pack of them is estimated (unmeasured) at about 2 h, at the edge of
+    the SLURM profile's 120-minute runtime."""
+    training = config["training"]
+    if training["device"] != "cuda" or stage_training(training, "teachers")["precision"] != "fp32":
+        return None
+    heavy = sorted({arch for d in config["datasets"] for modality, arch, _ in teacher_runs(for_dataset(config, d))
+                    if is_image(modality) and parameters(arch, 3, 2, 14) >= HEAVY_TEACHER})
+    if not heavy:
+        return None
+    return (f"training.precision fp32 trains the 2-D {', '.join(heavy)} teachers on the GPU's FP32 cores, not its "
+            "TF32 tensor cores: about 2 h per gene14 pack (an estimate, not measured), at the edge of profiles/slurm's "
+            "120-minute runtime. precision: {teachers: tf32, students: fp32} keeps the students in fp32.")
+
+
+def check_gpu_sharing(config: dict, packs, cards: list[int]) -> None:
+    """Refuse, before any job starts, packs whose planned peak does not fit their share of the smallest card
+    (``cards``: this host's GPUs' memory in bytes, :func:`gafkd.execution.resources.gpu_memory`); ``packs``:
+    (dataset, :class:`Pack`) pairs. Nothing to check off CUDA or where no card is visible (a login node)."""
+    if config["training"]["device"] != "cuda" or not cards:
+        return
+    jobs = config["training"]["gpu_jobs_per_device"]
+    share = job_memory_share(min(cards), jobs)
+    over = []
+    for dataset, pack in packs:
+        first = pack.members[0]
+        peak = planned_memory(config, dataset, first.modality, first.arch, pack.width).peak
+        if peak > share:
+            over.append(f"{dataset}/{pack.name} ({pack.width} × {first.modality}:{first.arch}, "
+                        f"{peak / 2**30:.2f} GiB)")
+    if over:
+        raise ConfigError(
+            f"training.gpu_jobs_per_device: {jobs} jobs sharing a {min(cards) / 2**30:.1f} GiB card leave each "
+            f"{share / 2**30:.2f} GiB (its part, less {CUDA_CONTEXT / 2**30:.1f} GiB of CUDA context), and "
+            f"{len(over)} pack(s) are planned above it: {', '.join(over[:5])}{' …' if len(over) > 5 else ''}; "
+            "lower training.gpu_jobs_per_device, or the packing width of those packs' role")
 OUTPUTS = ("metrics", "history", "weights")
 FILES = {"metrics": "metrics.json", "history": "history.csv", "weights": "weights.pt"}
 

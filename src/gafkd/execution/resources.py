@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 
@@ -15,6 +16,19 @@ def cuda_gpus() -> int:
     except (OSError, subprocess.SubprocessError):
         return 0
     return sum(line.startswith("GPU ") for line in listing.splitlines())
+
+
+def gpu_memory() -> list[int]:
+    """Each visible NVIDIA GPU's total memory in bytes (empty without a driver: a login node plans alone)."""
+    if shutil.which("nvidia-smi") is None:
+        return []
+    try:
+        listing = subprocess.run(["nvidia-smi", "--query-gpu=memory.total", "--format=csv,noheader,nounits"],
+                                 capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    lines = [line.strip() for line in listing.splitlines()]
+    return [int(float(line)) * 2**20 for line in lines if re.fullmatch(r"\d+(\.\d+)?", line)]  # one MiB count a line
 
 
 def gpus_per_training_job(device: str) -> int:

@@ -29,6 +29,31 @@ def member_state(fused: dict, member: int, members: int) -> dict:
     return state
 
 
+def host_state(fused: dict) -> dict:
+    """A fused state dict on the CPU in one transfer per dtype: the bookkeeping of improving members slices this
+    copy (:func:`member_state`) instead of copying tensor by tensor, member by member, from the device — each
+    of those a blocking round trip. On the CPU the tensors themselves (``member_state`` copies its slices)."""
+    tensors = {key: value.detach() for key, value in fused.items()}
+    if all(value.device.type == "cpu" for value in tensors.values()):
+        return tensors
+    return gathered_on_host(tensors)
+
+
+def gathered_on_host(tensors: dict) -> dict:
+    """``tensors`` on the CPU: each dtype's tensors concatenated on their device, copied once, split again."""
+    by_dtype, host = {}, {}
+    for key, value in tensors.items():
+        by_dtype.setdefault(value.dtype, []).append(key)
+    for keys in by_dtype.values():
+        flat = torch.cat([tensors[key].reshape(-1) for key in keys]).cpu()
+        offset = 0
+        for key in keys:
+            size = tensors[key].numel()
+            host[key] = flat[offset:offset + size].view(tensors[key].shape)
+            offset += size
+    return {key: host[key] for key in tensors}
+
+
 def load_member(fused: torch.nn.Module, member: int, members: int, state: dict) -> None:
     """Overwrite member ``member``'s block of a fused model (or a plain one, ``members`` 1) with a plain state dict."""
     with torch.no_grad():

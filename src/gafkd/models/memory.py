@@ -22,6 +22,13 @@ FLOAT = 4  # bytes: activations are float32 (bf16 autocast keeps batch norm in f
 EVAL_BUDGET = 256 * 2**20  # bytes of activations per evaluation pass
 EVAL_ROWS_MAX = 512  # rows per pass at most (a pack of one: the size results were made with)
 BACKWARD_BUFFERS = 3  # the backward pass holds about this many of the largest activation's gradients
+CUDA_CONTEXT = 0.6 * 2**30  # bytes each process's CUDA context takes on its card (0.3–0.6 GiB), besides its tensors
+
+
+def job_memory_share(card_bytes: int, jobs_per_device: int) -> float:
+    """Bytes one of ``jobs_per_device`` jobs sharing a card of ``card_bytes`` may plan to use: its part of the
+    card, less its own CUDA context (each caching allocator also keeps its peak: the shares must not overlap)."""
+    return card_bytes / jobs_per_device - CUDA_CONTEXT
 
 
 @dataclass(frozen=True)

@@ -155,7 +155,7 @@ class DatasetTables:
     def kd3_tables(self) -> list[tuple[str, str]]:
         """The group's three-teacher tables: one per variant, a row per weight triple, a column per
         architecture (mean ± std); with ``reference`` rows (real data), each cell also gives Δ to the notes."""
-        kd3, students = self.config["students"]["kd3"], self.config["students"]
+        kd3 = self.config["students"]["kd3"]
         self.cells = self.unmatched = 0  # counted afresh by each rendering (delta_note reports them)
         if not kd3["archs"]:
             return []

@@ -12,6 +12,7 @@ deterministic kernel is an error naming it, not a warning in a log.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 
@@ -55,8 +56,12 @@ def configure(threads: int, training: dict, device: torch.device) -> dict:
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         # strict: an op without a deterministic kernel raises (DeterminismError names it)
         torch.use_deterministic_algorithms(deterministic)
-        torch.backends.cuda.matmul.allow_tf32 = tf32
-        torch.backends.cudnn.allow_tf32 = tf32
+        set_tf32(tf32)
+        if precision == "bf16" and not torch.cuda.is_bf16_supported(including_emulation=False):
+            logging.getLogger(__name__).warning(
+                "precision bf16 on %s (compute capability %s): no bf16 tensor cores before Ampere (8.0), so bf16 is "
+                "emulated and slower than fp32 here; use fp32 (or tf32 on Ampere and newer)",
+                torch.cuda.get_device_name(device), ".".join(map(str, torch.cuda.get_device_capability(device))))
     torch.backends.cudnn.benchmark = not deterministic
     torch.backends.cudnn.deterministic = deterministic
     used = {"fp32": "fp32", "tf32": "tf32" if tf32 else "fp32", "bf16": "bf16 autocast"}[precision]
@@ -64,10 +69,43 @@ def configure(threads: int, training: dict, device: torch.device) -> dict:
             "deterministic": ("strict" if device.type == "cuda" else "cpu kernels") if deterministic else "off"}
 
 
+def set_tf32(on: bool) -> None:
+    """TF32 for convolutions and matmuls through torch's ``fp32_precision`` API (the ``allow_tf32`` flags are
+    deprecated, and mixing the two has raised errors under ``torch.compile``); the old flags only on a torch
+    without it."""
+    mode = "tf32" if on else "ieee"
+    if hasattr(torch.backends.cuda.matmul, "fp32_precision"):
+        torch.backends.cuda.matmul.fp32_precision = mode
+        torch.backends.cudnn.conv.fp32_precision = mode
+    else:  # pragma: no cover — torch before 2.9
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = on
+
+
+def tf32_enabled() -> bool:
+    """Whether convolutions and matmuls may use TF32 (both, as :func:`set_tf32` sets them)."""
+    if hasattr(torch.backends.cuda.matmul, "fp32_precision"):
+        return torch.backends.cuda.matmul.fp32_precision == "tf32" and torch.backends.cudnn.conv.fp32_precision == "tf32"
+    return torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32  # pragma: no cover
+
+
 def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return f"cuda:{torch.cuda.get_device_name(device)}"
     return f"cpu:{torch.get_num_threads()}threads"
+
+
+def device_environment(device: torch.device) -> dict:
+    """What a checkpoint came from: the device, torch, CUDA and cuDNN (cuDNN's kernels differ by version)."""
+    record = {"device": device_name(device), "torch": str(torch.__version__), "cuda": torch.version.cuda, "cudnn": None}
+    if device.type == "cuda":
+        record.update(cudnn=torch.backends.cudnn.version(),
+                      capability=".".join(map(str, torch.cuda.get_device_capability(device))))
+    return record
+
+
+def free_device_memory(device: torch.device) -> tuple[int, int]:
+    """(free, total) bytes of a CUDA device now, as the driver sees them (other processes included)."""
+    return torch.cuda.mem_get_info(device)
 
 
 def device_memory(device: torch.device) -> int | None:

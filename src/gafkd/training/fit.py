@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 
 from ..faults import diverging, maybe_die
-from ..models.fused import member_state
+from ..models.fused import host_state, member_state
 from ..models.memory import EVAL_ROWS_MAX
 from ..names import DIVERGED, OK
 from . import checkpoint
@@ -106,7 +106,7 @@ def fit(model, data: RunData, loss_fn, teachers, settings: dict, pack: Pack, che
         val_loss, val_acc = (evaluate(model, data, data.val_idx, precision, eval_rows)[:2] if len(data.val_idx)
                              else ([None] * width, [None] * width))
         seconds = time.perf_counter() - started
-        current = model.state_dict()
+        current, host = model.state_dict(), None  # host: the state on the CPU, copied once if a member improved
         for m, member in enumerate(members):
             if member.diverged is not None:
                 continue
@@ -115,12 +115,14 @@ def fit(model, data: RunData, loss_fn, teachers, settings: dict, pack: Pack, che
                                    "val_loss": val_loss[m], "val_acc": val_acc[m], "seconds": seconds})
             if test_acc[m] > member.best_test_acc:
                 member.best_test_acc, member.best_epoch = test_acc[m], epoch + 1
-                member.best_state = member_state(current, m, width)
+                host = host or host_state(current)
+                member.best_state = member_state(host, m, width)
                 member.confusion = _confusion(logits[m], data.labels[data.test_idx], data.num_classes)
             if val_acc[m] is not None and val_acc[m] > member.best_val_acc:
                 member.best_val_acc, member.best_val_epoch, member.test_acc_at_best_val = (val_acc[m], epoch + 1,
                                                                                           test_acc[m])
-                member.best_val_state = member_state(current, m, width)
+                host = host or host_state(current)
+                member.best_val_state = member_state(host, m, width)
         _log_epoch(epoch, epochs, lr, train, test_loss, test_acc, seconds, members)
         checkpoint.save(checkpoint_path, {"digest": digest, "epoch": epoch + 1, "model": model.state_dict(),
                                           "loss": loss_fn.state_dict(), "optimizer": optimizer.state_dict(),

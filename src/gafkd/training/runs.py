@@ -29,16 +29,16 @@ from ..io import remove_stale_temporaries, write_json_atomic, write_text_atomic
 from ..models import count_parameters, embedding_size
 from ..models.fused import build_fused, load_member, member_state
 from ..models.families import MODALITY_DIMS
-from ..models.memory import PackMemory, live_teacher_memory, pack_memory, widest
+from ..models.memory import PackMemory, job_memory_share, live_teacher_memory, pack_memory, widest
 from ..names import Experiment
 from ..provenance import provenance
 from ..schema import training_settings
 from .checkpoint import save as save_weights
 from .data import RunData, load_run_data
-from .device import (autocast, configure, determinism_error, device_memory, device_name, prepare_model,
-                     select_device, uses_channels_last)
+from .device import (autocast, configure, determinism_error, device_environment, device_memory, device_name,
+                     free_device_memory, prepare_model, select_device, uses_channels_last)
 from .fit import PackResult, fit
-from .spec import Pack, RunSpec
+from .spec import Pack, RunSpec, stage_training
 from .targets import CachedTeachers, LiveTeachers
 from .teachers import load_teacher, read_teacher_logits, teacher_inputs
 
@@ -60,7 +60,9 @@ def train_pack(pack: Pack, windows, gaf=None, *, training: dict, threads: int = 
     and benchmarks, packs of one) replaces the cached logits by teachers run on every batch. ``manifest``
     (the workflow's output of the job) is written last: the members' run folders and statuses.
     """
-    job = PackJob.prepare(pack, windows, gaf, training_settings(training), threads, gpus, live_teachers)
+    stage = "teachers" if pack.members[0].is_teacher else "students"
+    job = PackJob.prepare(pack, windows, gaf, stage_training(training_settings(training), stage), threads, gpus,
+                          live_teachers)
     summary = job.write(job.train())
     if manifest is not None:
         write_json_atomic(manifest, summary)
@@ -131,7 +133,7 @@ class PackJob:
         logging.info("pack %s: %d × %s %s:%s on %s (%s), %d parameters each, %d train / %d test windows", pack.name,
                      pack.width, first.dataset, first.modality, first.arch, device_name(self.device),
                      self.numerics["computed_in"], self.params, len(self.data.train_idx), len(self.data.test_idx))
-        _check_memory(pack, self.memory, self.device)
+        _check_memory(pack, self.memory, self.device, self.training["gpu_jobs_per_device"])
         precision = lambda: autocast(self.training, self.device)  # noqa: E731 — a fresh context per use
         try:
             return fit(self.model, self.data, self.loss, self.teachers, self.training, pack, self.checkpoint,
@@ -183,13 +185,22 @@ def _role(pack: Pack) -> str:
     return "teachers" if pack.members[0].is_teacher else "students"
 
 
-def _check_memory(pack: Pack, memory: PackMemory, device) -> None:
+def _check_memory(pack: Pack, memory: PackMemory, device, jobs_per_device: int = 1) -> None:
+    """Log the estimate against what this job may use: its share of the card (shared by ``jobs_per_device``
+    jobs) and the memory free when it starts (other processes may hold some)."""
     capacity = device_memory(device)
     logging.info("pack %s: %s%s", pack.name, memory.describe(),
                  "" if capacity is None else f" of {capacity / 2**30:.1f} GiB on the device")
-    if capacity is not None and memory.peak > capacity:
-        logging.warning("pack %s: the estimate exceeds the device's memory; lower packing.%s if it runs out",
-                        pack.name, _role(pack))
+    if capacity is None:
+        return
+    free, _ = free_device_memory(device)
+    share = job_memory_share(capacity, jobs_per_device)
+    logging.info("pack %s: %.2f GiB free on the device at start; this job's share %.2f GiB (%d job(s) per device)",
+                 pack.name, free / 2**30, share / 2**30, jobs_per_device)
+    if memory.peak > min(share, free):
+        logging.warning("pack %s: the estimate exceeds %s; lower packing.%s (or training.gpu_jobs_per_device) if it "
+                        "runs out", pack.name, "the memory free now" if free < share else "this job's share",
+                        _role(pack))
 
 
 def _member_loss(member: RunSpec) -> LossSpec:
@@ -303,7 +314,8 @@ def _write_member(job: PackJob, member: RunSpec, m: int, result: PackResult) -> 
                "best": run.best_state, "best_epoch": run.best_epoch, "best_val": run.best_val_state,
                "best_val_epoch": run.best_val_epoch, "mean": data.mean.cpu(), "std": data.std.cpu(),
                "windows_digest": data.windows_digest, "settings_digest": record["settings_digest"],
-               "status": run.status, "epochs_total": _epochs_total(job.training["epochs"], record)}
+               "status": run.status, "epochs_total": _epochs_total(job.training["epochs"], record),
+               "environment": device_environment(device)}
     save_weights(member.outputs["weights"], weights)
     write_text_atomic(member.outputs["history"], _history_csv(run.history))
     metrics = {"dataset": member.dataset, **member.labels, "seed": member.seed, "status": run.status,
@@ -314,7 +326,7 @@ def _write_member(job: PackJob, member: RunSpec, m: int, result: PackResult) -> 
                else None, "test_acc_at_best_val": run.test_acc_at_best_val,
                "epochs": job.training["epochs"], "epochs_total": _epochs_total(job.training["epochs"], record),
                "params": job.params, "seconds": round(result.seconds, 3),
-               "device": device_name(device), "numerics": job.numerics,
+               "device": device_name(device), "environment": device_environment(device), "numerics": job.numerics,
                "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
                "resumed_from_epoch": result.resumed_from, "pack": job.pack_record,
                "memory_estimate_bytes": job.memory.peak, "confusion_best": run.confusion, **record}

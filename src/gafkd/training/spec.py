@@ -21,6 +21,13 @@ from ..provenance import settings_digest
 NOT_RUN_IDENTITY = ("threads", "teacher_weights", "gpu_jobs_per_device")
 
 
+def stage_training(training: dict, stage: str) -> dict:
+    """``training`` as the ``stage`` (``teachers``: their training and logits; ``students``) runs it: a per-stage
+    ``precision`` (``{teachers: tf32, students: fp32}``) resolved to that stage's."""
+    precision = training.get("precision")
+    return {**training, "precision": precision[stage]} if isinstance(precision, dict) else training
+
+
 def training_identity(training: dict) -> dict:
     """The training settings that belong to a run's identity (its settings digest, Snakemake's params)."""
     return {k: v for k, v in training.items() if k not in NOT_RUN_IDENTITY}
@@ -63,7 +70,8 @@ class RunSpec:
                 "alpha": e.alpha, "lam": e.lam}
 
     def settings(self, windows_digest: str, training: dict, logits_digests=()) -> dict:
-        """The settings whose digest is this run's identity."""
+        """The settings whose digest is this run's identity (with its stage's precision)."""
+        training = stage_training(training, "teachers" if self.is_teacher else "students")
         common = {"dataset": self.dataset, "windows_digest": windows_digest, "modality": self.modality,
                   "arch": self.arch, "seed": self.seed, "training": training_identity(training)}
         if self.is_teacher:

@@ -26,6 +26,7 @@ from ..provenance import provenance
 from .data import RunData, load_run_data
 from .device import autocast, configure, prepare_model, select_device, uses_channels_last
 from .loop import predict
+from .spec import stage_training
 
 
 def load_teacher(weights_path, which: str = "best", device="cpu"):
@@ -82,7 +83,7 @@ def write_teacher_logits(weights_paths, windows_path, gaf_path, outputs, trainin
     """
     if isinstance(weights_paths, (str, os.PathLike)):
         weights_paths, outputs = [weights_paths], [outputs]
-    training = training_settings(training)
+    training = stage_training(training_settings(training), "teachers")
     which = training["teacher_weights"]
     device = select_device(training["device"], gpus)
     numerics = configure(threads, training, device)
