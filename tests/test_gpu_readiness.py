@@ -428,3 +428,42 @@ def test_fp32_teachers_on_a_gpu_are_told_what_it_costs():
     config["training"]["precision"] = {"teachers": "tf32", "students": "fp32"}
     assert fp32_teacher_note(config) is None
     assert fp32_teacher_note(load_config(["config.yaml", "demo.yaml"])) is None  # the demo trains on the CPU
+
+
+def test_the_gpu_demo_shares_one_card_within_the_memory_check():
+    from gafkd.execution.packing import check_gpu_sharing
+
+    config = load_config(["config.yaml", "demo.yaml", "demo-gpu.yaml"])
+    assert config["training"]["device"] == "cuda" and config["training"]["gpu_jobs_per_device"] == 4
+    packs = [(d, p) for d in config["datasets"] for p in (*teacher_packs(config, "results", d),
+                                                             *student_packs(config, "results", d))]
+    check_gpu_sharing(config, packs, [10 * 2**30])  # an RTX 3080's 10 GiB, four jobs: every pack fits its share
+
+
+@pytest.mark.parametrize("modality, shape", [("sig", (4, 6, 120)), ("gaf", (4, 6, 16, 16))])
+def test_compile_captures_a_fused_model_whole_and_changes_nothing(modality, shape, monkeypatch):
+    """``training.compile: true``: torch.compile captures the fused model in one graph, forward and backward
+    (fullgraph: a graph break fails), with the state dict's keys unchanged and the same numbers. The backend is
+    AOTAutograd without Inductor's code generation (which needs minutes of C++ compiling on a CPU)."""
+    from gafkd.training.device import prepare_model
+
+    compile_module = torch.nn.Module.compile
+    monkeypatch.setattr(torch.nn.Module, "compile",
+                        lambda self, **kwargs: compile_module(self, backend="aot_eager", fullgraph=True))
+    torch.manual_seed(0)
+    eager, compiled = (build_fused("wrn16-1", modality, 5, [0, 1], axes=3) for _ in range(2))
+    compiled.load_state_dict(eager.state_dict())
+    eager = prepare_model(eager, {"channels_last": True, "compile": False})
+    try:
+        compiled = prepare_model(compiled, {"channels_last": True, "compile": True})
+        x = torch.randn(*shape)
+        out = compiled(x)
+    except RuntimeError as exc:  # pragma: no cover — a torch without dynamo on this platform
+        pytest.skip(f"torch.compile is not available here: {exc}")
+    reference = eager(x)
+    # AOTAutograd may decompose ops (batch norm) into other float32 arithmetic: equal to float32 rounding
+    close = lambda a, b: torch.allclose(a, b, rtol=1e-5, atol=1e-6)  # noqa: E731
+    assert close(out, reference) and list(compiled.state_dict()) == list(eager.state_dict())
+    out.sum().backward()
+    reference.sum().backward()
+    assert all(close(p.grad, q.grad) for p, q in zip(eager.parameters(), compiled.parameters()))
