@@ -183,7 +183,7 @@ def test_the_report_sees_each_variants_own_grid():
     config = load_config([str(ROOT / "config.yaml"), str(ROOT / "demo.yaml")])
     report = report_config(config, config["training"])
     assert report["datasets"]["gene7_w500"]["teachers"]["modalities"] == ["gaf", "pi", "sig"]
-    assert report["datasets"]["gene14_w500"]["teachers"] == {"archs": ["wrn16-1", "wrn28-1"]}  # its own, as given
+    assert report["datasets"]["gene14_w500"]["teachers"] == {"archs": ["wrn16-1", "wrn28-3"]}  # its own, as given
     import pandas as pd
 
     empty = pd.DataFrame(columns=["dataset", "kind", "teachers", "student", "alpha", "lam", "weights", "variant",

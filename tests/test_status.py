@@ -91,13 +91,13 @@ def test_status_plans_like_the_profile_and_the_demo(tmp_path):
     status = check_results(load_config(configs), configs, tmp_path, snakefile=ROOT / "Snakefile",
                            profile=ROOT / "profiles" / "default")
     counts = status.counts()
-    # teachers (3 seeds a pack): gene7_w500 4 archs × 2 modalities, its PI teachers and ResNet8 teachers (GAF,
-    # PI, signal; logits only for the GAF one, the only one a student learns from); gene14_w500 2 archs,
-    # gene7_w1000 1 (× 2 modalities); students: 16 a pack, gene7_w500's annealed and live-teacher (SPKD,
-    # projector) packs apart and its Transformer students (the compatibility table); pamap2: 3 folds ×
-    # (2 teachers, 1 student pack), its windows read once and its GAF images made once
-    assert counts["train_teacher"] == (27, 69) and counts["teacher_logits"] == (25, 63)
-    assert counts["distill"][0] == 26 and counts["window"] == (4, 4) and counts["gaf"] == (5, 5)
+    # teachers (3 seeds a pack): gene7_w500 3 archs × 3 modalities (GAF, PI, signal) and ResNet8 teachers (logits
+    # only for the GAF one, the only one a student learns from); gene14_w500 2 archs, gene7_w1000 1 (× 2
+    # modalities); students: 16 a pack, gene7_w500's annealed and live-teacher (SPKD, projector) packs apart and
+    # its Transformer students (the compatibility table); pamap2: 3 folds × (2 teachers, 1 student pack), its
+    # windows read once and its GAF images made once
+    assert counts["train_teacher"] == (24, 60) and counts["teacher_logits"] == (22, 54)
+    assert counts["distill"][0] == 22 and counts["window"] == (4, 4) and counts["gaf"] == (5, 5)
     assert counts["fold_windows"] == (3, 3)
 
 
