@@ -98,11 +98,13 @@ def test_every_auto_pack_of_the_study_fits_the_budget():
 
 # --- packs are the config's, not the host's --------------------------------------------------------
 
-def _fake_nvidia_smi(folder):
+def _fake_nvidia_smi(folder, mib=(24564, 24564)):
+    """A fake nvidia-smi: ``-L`` lists the cards, ``--query-gpu=memory.total`` gives their MiB."""
     folder.mkdir()
     script = folder / "nvidia-smi"
-    script.write_text("#!/bin/sh\necho 'GPU 0: NVIDIA GeForce RTX 4090 (UUID: GPU-0)'\n"
-                      "echo 'GPU 1: NVIDIA GeForce RTX 4090 (UUID: GPU-1)'\n")
+    listing = "".join(f"echo 'GPU {i}: NVIDIA GeForce RTX 4090 (UUID: GPU-{i})'\n" for i in range(len(mib)))
+    memory = "".join(f"echo {m}\n" for m in mib)
+    script.write_text(f'#!/bin/sh\nif [ "$1" = "-L" ]; then\n{listing}else\n{memory}fi\n')
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
     return folder
 
@@ -372,23 +374,12 @@ def test_precision_per_stage_reaches_each_stages_runs_and_their_identity(tiny, t
 
 # --- several jobs on one card -------------------------------------------------------------------------
 
-def _nvidia_smi_with_memory(folder, mib):
-    """A fake nvidia-smi: ``-L`` lists the cards, ``--query-gpu=memory.total`` gives their MiB."""
-    folder.mkdir()
-    script = folder / "nvidia-smi"
-    listing = "".join(f"echo 'GPU {i}: NVIDIA GeForce RTX 3080 (UUID: GPU-{i})'\n" for i in range(len(mib)))
-    memory = "".join(f"echo {m}\n" for m in mib)
-    script.write_text(f'#!/bin/sh\nif [ "$1" = "-L" ]; then\n{listing}else\n{memory}fi\n')
-    script.chmod(script.stat().st_mode | stat.S_IEXEC)
-    return folder
-
-
 def test_packs_that_cannot_share_a_card_are_refused_before_any_job(tmp_path, monkeypatch):
     from gafkd.execution.packing import check_gpu_sharing
     from gafkd.execution.resources import gpu_memory
     from gafkd.models.memory import CUDA_CONTEXT, job_memory_share
 
-    monkeypatch.setenv("PATH", f"{_nvidia_smi_with_memory(tmp_path / 'bin', [10240, 12288])}{os.pathsep}/usr/bin:/bin")
+    monkeypatch.setenv("PATH", f"{_fake_nvidia_smi(tmp_path / 'bin', [10240, 12288])}{os.pathsep}/usr/bin:/bin")
     cards = gpu_memory()
     assert cards == [10 * 2**30, 12 * 2**30]
     config = load_config(["config.yaml"])  # training.device: cuda

@@ -101,8 +101,9 @@ try:
     )
 except ConfigError as error:
     raise WorkflowError(f"config: {error}")
-if fp32_teacher_note(config):
-    print(f"Note: {fp32_teacher_note(config)}", file=sys.stderr)
+FP32_TEACHER_NOTE = fp32_teacher_note(config)
+if FP32_TEACHER_NOTE:
+    print(f"Note: {FP32_TEACHER_NOTE}", file=sys.stderr)
 # The image representations the teachers use (gafkd.gaf.registry), in config order, and what makes
 # each dataset's (a fixed scaling reads the dataset's limits).
 IMAGES = image_representations(config)

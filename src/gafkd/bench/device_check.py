@@ -28,7 +28,6 @@ out-of-memory, cuDNN without an engine) is recorded with its error and the other
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import subprocess
@@ -41,6 +40,7 @@ from pathlib import Path
 import torch
 
 from .budget import Budget
+from .speed import write_json
 
 GAIN = 1.10  # a pack "still gains" when doubling-ish its width raises samples/s by at least this factor
 REPO_TESTS = Path(__file__).resolve().parents[3] / "tests"  # present in a checkout, absent after pip install .
@@ -96,16 +96,8 @@ def run_check(config: dict, device: str = "auto", tests: bool = True, threads: i
         report["ok"] = all(s["status"] != "failed" for s in report["sections"].values())
         echo(section_line(name, result))
         if json_path is not None:
-            write_report(report, json_path)
+            write_json(report, json_path)
     return report
-
-
-def write_report(report: dict, path) -> None:
-    """The JSON so far, replacing the file at once: a reader never sees half of it."""
-    path = Path(path)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(report, indent=2, default=str) + "\n")
-    partial.replace(path)
 
 
 def _environment(dev: torch.device) -> dict:

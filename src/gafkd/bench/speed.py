@@ -38,6 +38,7 @@ from ..gaf.registry import REPRESENTATIONS, SIGNAL
 from ..schema import section_defaults
 from ..models import build_model, count_parameters
 from ..models.fused import build_fused
+from ..io import write_text_atomic
 from ..provenance import package_versions
 from .budget import QUICK_BUDGET, Budget
 from .readers import reader_speed
@@ -493,14 +494,14 @@ def timed_models(config: dict | None) -> list[tuple[str, str]]:
     """The (modality, arch) models the bench times: the study's WRNs, 1-D and 2-D, and every other architecture
     the config trains (any dataset's teachers, the students), in each input kind its family is built for."""
     from ..grid import for_dataset
-    from ..models.families import family_of
+    from ..models.families import MODALITY_DIMS, family_of
 
     archs = list(ARCHS)
     for dataset in (config or {}).get("datasets", {}):
         view = for_dataset(config, dataset)
         archs += [*view["teachers"]["archs"], view["students"]["arch"]]
     return [(modality, arch) for modality in ("sig", "gaf") for arch in dict.fromkeys(archs)
-            if (1 if modality == SIGNAL else 2) in family_of(arch).dims]
+            if MODALITY_DIMS[modality] in family_of(arch).dims]
 
 
 def study_estimate(models: list[dict], config: dict, images: dict | None = None) -> dict:
@@ -781,4 +782,5 @@ def format_report(report: dict) -> str:
 
 
 def write_json(report: dict, path) -> None:
-    Path(path).write_text(json.dumps(report, indent=2, default=str) + "\n")
+    """The report as JSON in its own key order, replacing ``path`` at once (a reader never sees half of it)."""
+    write_text_atomic(path, json.dumps(report, indent=2, default=str) + "\n")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import args
+from . import STRIDES, WIDTHS, args
 from ..layers import FusedNet, classifier, fused_layers, residual_stages
 
 
@@ -44,8 +44,8 @@ class ResNet(FusedNet):
         n = (depth - 2) // 6
         self.depth = depth
         self.stem = nn.Sequential(conv(in_channels, 16, 3, padding=1), norm(16), nn.ReLU())
-        self.stages, in_ch = residual_stages(lambda i, o, s: BasicBlock(dims, i, o, s, members), (16, 32, 64),
-                                             (1, 2, 2), n, 16)
+        self.stages, in_ch = residual_stages(lambda i, o, s: BasicBlock(dims, i, o, s, members), WIDTHS, STRIDES,
+                                             n, 16)
         self.fc = classifier(members, in_ch, num_classes)
         self.init_weights()
 

@@ -18,9 +18,17 @@ def args(name: str) -> dict:
     return {"depth": depth, "width": width}
 
 
+STRIDES = (1, 2, 2)  # of the three stages
+
+
+def widths(width: int) -> tuple[int, int, int]:
+    """The three stages' channels of a WRN of ``width`` k: 16k, 32k, 64k."""
+    return 16 * width, 32 * width, 64 * width
+
+
 def _stages(arch: str):
     a = args(arch)
-    return (a["depth"] - 4) // 6, (16 * a["width"], 32 * a["width"], 64 * a["width"]), (1, 2, 2)
+    return (a["depth"] - 4) // 6, widths(a["width"]), STRIDES
 
 
 def activations(arch: str, in_channels: int, positions: tuple[int, ...]) -> Activations:

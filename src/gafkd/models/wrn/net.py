@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import args
+from . import STRIDES, args, widths
 from ..layers import FusedNet, classifier, fused_layers, residual_stages
 
 
@@ -49,11 +49,10 @@ class WideResNet(FusedNet):
             raise ValueError(f"WRN depth must be 6n+4 ≥ 10, got {depth}")
         conv, norm = fused_layers(dims, members)
         n = (depth - 4) // 6
-        widths = [16 * width, 32 * width, 64 * width]
         self.depth, self.width = depth, width
         self.stem = conv(in_channels, 16, 3, padding=1)
-        self.stages, in_ch = residual_stages(lambda i, o, s: PreActBlock(dims, i, o, s, members), widths, (1, 2, 2),
-                                             n, 16)
+        self.stages, in_ch = residual_stages(lambda i, o, s: PreActBlock(dims, i, o, s, members), widths(width),
+                                             STRIDES, n, 16)
         self.bn = norm(in_ch)
         self.fc = classifier(members, in_ch, num_classes)
         self.init_weights()
