@@ -12,3 +12,24 @@ def rng():
 @pytest.fixture
 def gene14():
     return GENE14
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """The tiny workflow (test_workflow.TINY) run once for the session: the tests that read its results share it,
+    and the tests that change files work on a copy (:func:`copy_study`)."""
+    from test_workflow import TINY, snakemake
+
+    workdir = tmp_path_factory.mktemp("tiny")
+    run = snakemake(workdir, "--cores", "2", config=TINY)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return workdir
+
+
+def copy_study(source, target):
+    """A finished study's working directory — results, Snakemake's records — copied with its files' times, so
+    Snakemake finds the copy exactly as up to date as the original."""
+    import shutil
+
+    shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
+    return target

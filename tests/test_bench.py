@@ -103,12 +103,16 @@ def test_load_config_merges_overlays_like_snakemake():
     assert config["datasets"]["gene14_w500"]["window"] == 500  # kept from config.yaml
 
 
+# the agreement runs' data at a tenth of its size: these tests check what is trained and compared, not accuracies
+SMALL_DATA = {"subjects": 4, "seconds_per_activity": 10, "seed": 3}
+
+
 def test_agreement_trains_every_mode_and_compares_with_exact(tmp_path):
     from gafkd.bench import agreement
 
     training = load_config(["config.yaml"])["training"]
     report = agreement.run(training, epochs=1, seeds=(0, 1), threads=1, folder=tmp_path,
-                           models=(("sig", "wrn16-1"),))
+                           models=(("sig", "wrn16-1"),), data=SMALL_DATA)
     assert [(r["mode"], r["seed"]) for r in report["runs"]] == [(m, s) for m in agreement.MODES for s in (0, 1)]
     rows = {r["mode"]: r for r in report["summary"]}
     assert rows["exact"]["gap"] == 0 and set(rows) == set(agreement.MODES)
@@ -166,7 +170,7 @@ def test_agreement_of_fused_packs_and_separate_runs(tmp_path):
     from gafkd.bench import agreement
 
     training = load_config(["config.yaml"])["training"]
-    report = agreement.run_packs(training, epochs=1, seeds=(0, 1, 2), threads=1, folder=tmp_path,
+    report = agreement.run_packs(training, epochs=1, seeds=(0, 1, 2), threads=1, folder=tmp_path, data=SMALL_DATA,
                                  models=(("sig", "wrn16-1"),))
     assert [(r["mode"], r["seed"]) for r in report["runs"]] == [(m, s) for m in ("separate", "fused") for s in (0, 1, 2)]
     rows = {r["mode"]: r for r in report["summary"]}

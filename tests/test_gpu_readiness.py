@@ -9,7 +9,6 @@ import os
 import re
 import stat
 import subprocess
-import sys
 
 import pytest
 import torch
@@ -19,7 +18,6 @@ from gafkd.bench.device_check import saved_activation_bytes
 from gafkd.cli import load_config
 from gafkd.errors import ConfigError
 from gafkd.schema import training_settings
-from gafkd.errors import GafkdError
 from gafkd.execution.packing import MEMORY_BUDGET, pack_width, planned_memory, student_packs, teacher_packs
 from gafkd.models.families import family_of
 from gafkd.models.fused import build_fused

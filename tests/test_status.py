@@ -8,6 +8,7 @@ import yaml
 
 from gafkd.cli import load_config, main
 from gafkd.execution.status import check_results, parse_jobs
+from conftest import copy_study
 from test_workflow import ROOT, TINY, snakemake
 
 
@@ -42,8 +43,8 @@ def _status_main(workdir, *extra):
 
 
 @pytest.mark.slow
-def test_status_counts_what_snakemake_would_run(tmp_path, capsys):
-    config = {**TINY, "report": {"html": False}}
+def test_status_counts_what_snakemake_would_run(tmp_path, capsys, tiny_run):
+    config = TINY
     fresh = status_of(config, tmp_path)
     assert {s: j for s, (j, _) in fresh.counts().items()} == dry_run_jobs(tmp_path, config)
     assert fresh.counts()["train_teacher"] == (6, 6)  # CPU packing: each teacher alone (gaf, pi, sig × 2 seeds)
@@ -51,7 +52,7 @@ def test_status_counts_what_snakemake_would_run(tmp_path, capsys):
     assert fresh.counts()["gaf"][0] == 2  # gaf.h5 and pi.h5
     # one cause; everything else follows from it
     assert fresh.causes == ["synthesize dataset=tiny: Missing output files: results/tiny/source"]
-    assert snakemake(tmp_path, "--cores", "2", config=config).returncode == 0
+    copy_study(tiny_run, tmp_path)  # the same config, run to the end (the session's shared run)
     assert status_of(config, tmp_path).up_to_date and dry_run_jobs(tmp_path, config) == {}
     assert _status_main(tmp_path) == 0 and "up to date: nothing would run" in capsys.readouterr().out
 

@@ -85,15 +85,6 @@ def test_missing_real_data_fails_with_one_clear_sentence(tmp_path):
     assert not (tmp_path / "results").exists()
 
 
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    """The tiny workflow run once, for the tests that read its results."""
-    workdir = tmp_path_factory.mktemp("tiny")
-    run = snakemake(workdir, "--cores", "2", config=TINY)
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    return workdir
-
-
 @pytest.mark.slow
 def test_end_to_end_tiny(tiny_run):
     """Every rule on tiny data: windows, GAF, teachers, logits, students, runs/summary/tables, plots, HTML."""

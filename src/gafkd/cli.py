@@ -36,6 +36,8 @@ def _bench(args) -> int:
         return _device_check(args, config)
     if args.agreement:
         return _agreement(args, config)
+    if args.pack_widths:
+        return _pack_widths(args, config)
     report = bench.run(quick=args.quick, device=args.device, config=config, threads=args.threads, axes=args.axes,
                        budget=args.budget)
     return _show(bench.format_report(report), report, args.json)
@@ -59,6 +61,15 @@ def _device_check(args, config) -> int:
                                     budget=args.budget, json_path=args.json)  # a line and the JSON after each section
     _show(device_check.format_report(report), report, args.json)
     return 0 if report["ok"] else 1
+
+
+def _pack_widths(args, config) -> int:
+    from .bench import widths
+
+    report = widths.measure(config or load_config(["config.yaml"]), device=args.device, threads=args.threads,
+                            budget=widths.BUDGET if args.budget is None else args.budget)
+    widths.write_overlay(report, args.pack_widths)
+    return _show(f"{widths.format_report(report)}\n\nwrote {args.pack_widths}", report, args.json)
 
 
 def _agreement(args, config) -> int:
@@ -131,6 +142,9 @@ def main(argv=None) -> int:
     bench.add_argument("--agreement", nargs="?", const="modes", choices=["modes", "packs"],
                        help="instead: train and compare accuracies — modes: exact vs channels_last vs bf16; "
                             "packs: the members of one fused pack vs the same runs trained separately")
+    bench.add_argument("--pack-widths", metavar="FILE",
+                       help="measure the pack width that pays per role and model of the config on this device, and "
+                            "write it as a config overlay (packing.measured) for packing: auto")
     bench.add_argument("--cuda-check", action="store_true",
                        help="instead: the device check — every CUDA branch (cuda tests, memory vs estimate, pack speed "
                             "by width and mode, teacher logits, the study estimate); small sizes on a CPU")

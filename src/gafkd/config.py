@@ -190,6 +190,7 @@ def check_config(config: dict) -> None:
         check_limits(config["datasets"][name].get("limits"), f"datasets.{name}.limits",
                      channel_count(config["datasets"][name]["source"]))
     _check_training(config["training"])
+    _check_measured_widths(config["packing"].get("measured", {}))
     for name in config["datasets"]:
         _check_grid(config, name)
     _check_validation(config)
@@ -260,6 +261,17 @@ def _check_training(training: dict) -> None:
     epochs = milestones(training["epochs"], spec)
     if list(epochs) != sorted(epochs):
         raise ConfigError(f"training.lr_milestones: {list(spec)} must not decrease (epochs {list(epochs)})")
+
+
+def _check_measured_widths(measured: dict) -> None:
+    """Every model ``gafkd bench --pack-widths`` recorded is one the registries know (a misspelt one would
+    silently fall back to the default width); students train on signals."""
+    for device, roles in measured.items():
+        for role in ("teachers", "students"):
+            for model in roles.get(role, {}):
+                key = f"packing.measured.{device}.{role}.{model}"
+                if ModelId.parse(model, key).modality != SIGNAL and role == "students":
+                    raise ConfigError(f"{key}: students train on signals (sig:arch)")
 
 
 def _check_students(students: dict, teachers: dict, key: str = "students") -> None:

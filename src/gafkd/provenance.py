@@ -52,6 +52,18 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+@lru_cache(maxsize=1)
+def cpu_model() -> str:
+    """The CPU's model name (Linux's /proc/cpuinfo; elsewhere what ``platform`` knows)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def provenance(settings=None) -> dict:
     """The record every result file carries."""
     record = {"code_version": code_version(), "packages": package_versions(), "platform": platform.platform()}

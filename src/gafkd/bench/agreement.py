@@ -25,13 +25,14 @@ MODELS = (("sig", "wrn16-1"), ("gaf", "wrn16-1"))
 DATA = {"subjects": 12, "seconds_per_activity": 40, "seed": 3}
 
 
-def build_data(folder: Path, image_size: int = 32) -> Path:
-    """Synthetic windows.h5 and gaf.h5 (14 classes, 500-sample windows, subject split) in ``folder``."""
+def build_data(folder: Path, image_size: int = 32, data: dict = DATA) -> Path:
+    """Synthetic windows.h5 and gaf.h5 (14 classes, 500-sample windows, subject split) in ``folder``
+    (``data``: the generator's subjects, seconds per activity and seed)."""
     from ..data.build import build_windows
     from ..data.synthetic import write_synthetic
     from ..gaf.build import build_gaf
 
-    source = write_synthetic(folder / "source", write_as="parquet", **DATA)
+    source = write_synthetic(folder / "source", write_as="parquet", **data)
     settings = {"source": {"format": "synthetic", "write_as": "parquet"}, "classes": "gene14", "window": 500,
                 "split": {"method": "subject", "train": 0.7, "test": 0.3, "seed": 0}}
     build_windows(source, settings, "agreement", folder / "windows.h5")
@@ -40,14 +41,14 @@ def build_data(folder: Path, image_size: int = 32) -> Path:
 
 
 def run(training: dict, epochs: int = 30, seeds=(0, 1, 2), threads: int = 2, device: str = "cpu",
-        folder: Path | None = None, models=MODELS) -> dict:
+        folder: Path | None = None, models=MODELS, data: dict = DATA) -> dict:
     """Best and final test accuracy of every (model, mode, seed); per model and mode mean and std."""
     from ..execution.packing import run_outputs
     from ..provenance import package_versions
     from ..training.runs import train_teacher
     from ..training.spec import RunSpec
 
-    folder = build_data(Path(folder or tempfile.mkdtemp(prefix="gafkd-agreement-")))
+    folder = build_data(Path(folder or tempfile.mkdtemp(prefix="gafkd-agreement-")), data=data)
     base = {**training, "epochs": epochs, "device": device, "deterministic": True, "compile": False}
     runs = []
     for modality, arch in models:
@@ -58,19 +59,19 @@ def run(training: dict, epochs: int = 30, seeds=(0, 1, 2), threads: int = 2, dev
                 train_teacher(folder / "windows.h5", folder / "gaf.h5", member.outputs, dataset="agreement",
                               modality=modality, arch=arch, seed=seed, training={**base, **options}, threads=threads)
                 runs.append(_row(f"{modality}-{arch}", mode, member))
-    return {"device": device, "epochs": epochs, "seeds": list(seeds), "modes": MODES, "data": DATA,
+    return {"device": device, "epochs": epochs, "seeds": list(seeds), "modes": MODES, "data": data,
             "packages": package_versions(), "runs": runs, "summary": summarise(runs)}
 
 
 def run_packs(training: dict, epochs: int = 30, seeds=tuple(range(8)), threads: int = 2, device: str = "cpu",
-              folder: Path | None = None, models=MODELS) -> dict:
+              folder: Path | None = None, models=MODELS, data: dict = DATA) -> dict:
     """Every seed trained separately, then all of them as the members of one fused pack."""
     from ..execution.packing import run_outputs
     from ..provenance import package_versions
     from ..training.runs import train_pack
     from ..training.spec import Pack, RunSpec
 
-    folder = build_data(Path(folder or tempfile.mkdtemp(prefix="gafkd-agreement-")))
+    folder = build_data(Path(folder or tempfile.mkdtemp(prefix="gafkd-agreement-")), data=data)
     training = {**training, "epochs": epochs, "device": device, "deterministic": True, "compile": False}
     runs = []
     for modality, arch in models:
@@ -83,7 +84,7 @@ def run_packs(training: dict, epochs: int = 30, seeds=tuple(range(8)), threads: 
             for pack in packs:
                 train_pack(pack, folder / "windows.h5", folder / "gaf.h5", training=training, threads=threads)
             runs += [_row(f"{modality}-{arch}", mode, m) for m in members]
-    return {"device": device, "epochs": epochs, "seeds": list(seeds), "modes": PACK_MODES, "data": DATA,
+    return {"device": device, "epochs": epochs, "seeds": list(seeds), "modes": PACK_MODES, "data": data,
             "packages": package_versions(), "runs": runs, "summary": summarise(runs, reference="separate")}
 
 

@@ -39,6 +39,7 @@ from pathlib import Path
 
 import torch
 
+from ..provenance import cpu_model
 from .budget import Budget
 from .speed import write_json
 
@@ -107,7 +108,7 @@ def _environment(dev: torch.device) -> dict:
         info.update(name=props.name, capability=f"{props.major}.{props.minor}", memory_gib=props.total_memory / 2**30,
                     cudnn=torch.backends.cudnn.version())
     else:
-        info.update(name=platform.processor() or platform.machine(), threads=torch.get_num_threads())
+        info.update(name=cpu_model(), threads=torch.get_num_threads())
     return info
 
 
@@ -217,8 +218,8 @@ def _families(dev: torch.device, sizes: dict, budget: Budget) -> dict:
     from .speed import Bench
 
     bench = Bench(dev, quick=True, image_size=sizes["image_size"], num_classes=14)
-    if dev.type != "cuda":
-        bench.repeats = 1  # a CPU check proves the section runs; its speeds are gafkd bench's to measure
+    if dev.type != "cuda":  # a CPU check proves the section runs; its speeds are gafkd bench's to measure
+        bench.repeats, bench.batch = 1, 16
     return {"rows": bench.families(width=4 if dev.type == "cuda" else 2, budget=budget)}
 
 

@@ -170,9 +170,9 @@ class Bench:
         return rows
 
     # -- packs: many runs as one fused model ---------------------------------------------------
-    def pack_speed(self, modality: str, arch: str, width: int, steps: int, length: int = 500,
-                   channels_last: bool = True, precision: str = "fp32") -> dict:
-        """Training samples/s (all members together) of a pack of ``width`` through the real epoch loop."""
+    def pack_epoch(self, modality: str, arch: str, width: int, steps: int, length: int = 500,
+                   channels_last: bool = True, precision: str = "fp32"):
+        """A warmed-up training epoch of ``steps`` batches of a pack of ``width`` through the real epoch loop."""
         data = self._run_data(modality, steps * self.batch, length)
         data.channels_last = channels_last
         model = build_fused(arch, modality, self.num_classes, list(range(width)), axes=self.axes).to(self.device)
@@ -183,9 +183,22 @@ class Bench:
         epoch = lambda: train_epoch(model, data, loss, None, optimizer, list(range(width)), 0, self.batch,  # noqa: E731
                                     precision=cast)
         epoch()
+        return epoch
+
+    def pack_speed(self, modality: str, arch: str, width: int, steps: int, length: int = 500,
+                   channels_last: bool = True, precision: str = "fp32") -> dict:
+        """Training samples/s (all members together) of a pack of ``width`` through the real epoch loop."""
+        epoch = self.pack_epoch(modality, arch, width, steps, length, channels_last, precision)
         seconds = _median_time(epoch, max(1, self.repeats // 2), self.sync)
         return {"modality": modality, "arch": arch, "width": width, "channels_last": channels_last,
                 "precision": precision, "train_samples_per_s": width * steps * self.batch / seconds}
+
+    def pack_speeds(self, modality: str, arch: str, widths, steps: int, length: int = 500) -> dict[int, float]:
+        """Training samples/s (all members together) by pack width, the widths timed in alternating rounds
+        (their ratios are what a choice of width reads)."""
+        epochs = {w: self.pack_epoch(modality, arch, w, steps, length) for w in widths}
+        seconds = _interleaved_medians(epochs, max(1, self.repeats // 2), self.sync)
+        return {w: w * steps * self.batch / seconds[w] for w in widths}
 
     def train_flops_per_sample(self, modality: str, arch: str, length: int = 500) -> float:
         """Forward + backward FLOPs of one training sample (``torch.utils.flop_counter``), counted once per model."""

@@ -7,12 +7,12 @@ about where training runs, so that ``snakemake -n`` plans the same jobs on a GPU
 without a driver and a laptop — and never plan a pack whose estimated peak device memory
 (:mod:`gafkd.models.memory`, with ``DATA_ALLOWANCE`` for the resident data) exceeds ``MEMORY_BUDGET``.
 
-The widths themselves: on CPU, measured (``gafkd bench``, section packs; docs/performance.md): the
-fused grouped convolutions process fewer samples/s together than one run alone as a pack widens, so
-CPU teachers train alone and CPU students in packs of 4 (start-up is paid once per pack). On CUDA,
-3 teachers (every seed) and 64 students are *not yet measured* with grouped convolutions (the device
-check, ``gafkd bench --cuda-check``, measures them on any GPU machine): a run alone is launch-bound,
-and a pack fills the device.
+The widths themselves: ``packing.measured`` — what ``gafkd bench --pack-widths`` measured on the
+machine that trains, per device, role and ``modality:arch`` (:mod:`gafkd.bench.widths`; the overlay it
+writes is part of the config, so every plan and result records the choice). Without a measurement,
+:data:`AUTO_WIDTHS`: on CPU, teachers alone and students 4 a pack (start-up paid once per pack;
+docs/performance.md, "Run packs"); on CUDA, 3 teachers (every seed) and 64 students, *not yet measured*
+with grouped convolutions (the device check, ``gafkd bench --cuda-check``, measures them).
 """
 
 from __future__ import annotations
@@ -101,12 +101,20 @@ def planned_memory(config: dict, dataset: str, modality: str, arch: str, width: 
     return pack_memory(arch, channels, positions, width, config["training"]["batch_size"], params, data_bytes)
 
 
+def measured_width(config: dict, role: str, modality: str, arch: str) -> int | None:
+    """The width ``gafkd bench --pack-widths`` chose for ``role``'s packs of ``modality:arch`` on the config's
+    training device (``packing.measured``), or None where it measured none."""
+    measured = config["packing"].get("measured", {}).get(config["training"]["device"], {})
+    return measured.get(role, {}).get(f"{modality}:{arch}")
+
+
 def pack_width(config: dict, dataset: str, role: str, modality: str, arch: str) -> int:
     """The width of ``role``'s packs of ``modality:arch`` on ``dataset``: an integer setting as it is;
-    ``auto``, the device's width lowered until the planned peak fits ``MEMORY_BUDGET``."""
-    width = pack_widths(config)[role]
+    ``auto``, the measured width (else the device's default) lowered until the planned peak fits
+    ``MEMORY_BUDGET``."""
     if config["packing"][role] != "auto":
-        return width
+        return int(config["packing"][role])
+    width = measured_width(config, role, modality, arch) or pack_widths(config)[role]
     return widest(lambda w: planned_memory(config, dataset, modality, arch, w).peak, MEMORY_BUDGET, most=width)
 
 
