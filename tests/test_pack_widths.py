@@ -128,3 +128,15 @@ def test_what_the_budget_leaves_out_keeps_the_default_and_is_said(monkeypatch):
                                                       "teachers pi:wrn16-1"]
     assert "teachers" not in widths.overlay(report)["packing"]["measured"]["cpu"]
     assert "not measured (the budget): teachers pi:wrn16-1; auto keeps the default width" in widths.format_report(report)
+
+
+def test_the_shipped_cpu_measurement_is_a_valid_overlay():
+    """docs/pack-widths-cpu.yaml (measured on the 2-core AVX2 machine): config.yaml's models on a CPU, alone."""
+    from test_workflow import ROOT
+
+    config = load_config([str(ROOT / "config.yaml"), str(ROOT / "docs" / "pack-widths-cpu.yaml")])
+    config["training"]["device"] = "cpu"
+    check_config(config)
+    assert pack_width(config, "gene14_w500", "students", "sig", "wrn16-1") == 1
+    assert pack_width(config, "gene14_w500", "teachers", "gaf", "wrn16-3") == 1
+    assert "CPU capability AVX2" in config["packing"]["measured"]["cpu"]["bench"]
