@@ -19,7 +19,9 @@ SCHEMA = Path(__file__).resolve().parent / "schemas" / "config.schema.yaml"
 
 @lru_cache(maxsize=1)
 def _cached() -> dict:
-    return yaml.safe_load(SCHEMA.read_text(encoding="utf-8"))
+    # libyaml's safe loader where PyYAML has it: 10 ms instead of 65 ms, paid by every training job
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(SCHEMA.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 — a safe loader
 
 
 def load_schema() -> dict:
