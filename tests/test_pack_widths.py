@@ -17,6 +17,20 @@ from gafkd.execution.packing import pack_width, student_packs, teacher_packs
 from test_workflow import TINY
 
 
+def load_config_from(config: dict, *overlays: dict) -> dict:
+    """``config`` and its overlays as the workflow reads them (files merged in order), checked."""
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as folder:
+        paths = [Path(folder) / f"part{i}.yaml" for i in range(1 + len(overlays))]
+        for path, part in zip(paths, (config, *overlays)):
+            path.write_text(yaml.safe_dump(part))
+        loaded = load_config([str(p) for p in paths])
+    check_config(loaded)
+    return loaded
+
+
 def test_a_pack_is_chosen_only_where_it_pays():
     assert widths.choose({1: 100.0, 2: 105.0, 4: 150.0}) == 4  # the fastest paying width
     assert widths.choose({1: 100.0, 2: 108.0}) == 1  # within noise of one run: not worth a pack
@@ -31,20 +45,6 @@ def test_the_models_the_config_trains_by_role():
         ("students", "sig:wrn16-1", 8),  # kd1 from GAF and PI, kd2, kdn: 4 experiments × 2 seeds
         ("teachers", "sig:wrn16-1", 2), ("teachers", "gaf:wrn16-1", 2), ("teachers", "pi:wrn16-1", 2)]  # cheap first
     assert {(m.length, m.axes, m.classes) for m in models} == {(500, 3, 14)}
-
-
-def load_config_from(config: dict, *overlays: dict, tmp_path=None) -> dict:
-    import tempfile
-    from pathlib import Path
-
-    folder = Path(tmp_path or tempfile.mkdtemp())
-    paths = []
-    for i, part in enumerate((config, *overlays)):
-        paths.append(folder / f"part{i}.yaml")
-        paths[-1].write_text(yaml.safe_dump(part))
-    loaded = load_config([str(p) for p in paths])
-    check_config(loaded)
-    return loaded
 
 
 MEASURED = {"packing": {"measured": {"cpu": {"bench": "a test", "teachers": {"gaf:wrn16-1": 2},

@@ -2,8 +2,9 @@
 overlay (``packing.measured``) that ``packing: auto`` then follows (:func:`gafkd.execution.packing.pack_width`).
 
 For every model the config trains — each teacher ``modality:arch`` and each student architecture — a pack of
-each candidate width trains through the real epoch loop (:meth:`Bench.pack_speed`, all members' samples/s
-together) against one run alone, on the config's training device. A width is chosen where its pack trains
+each candidate width trains through the real epoch loop (:meth:`Bench.pack_speeds`, all members' samples/s
+together, the widths in alternating rounds) against one run alone, on this machine's device (CUDA when there
+is one; ``--device`` chooses), and the overlay is keyed by that device. A width is chosen where its pack trains
 its runs at least :data:`PAYS` times as fast as one run at a time, the fastest such width; 1 where every
 pack loses, as on the CPUs measured so far (docs/performance.md, "Pack widths"). Process start-up, which a
 pack pays once, is not counted: at the study's sizes a run trains for minutes, not seconds (the demo's
