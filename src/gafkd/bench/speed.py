@@ -40,7 +40,7 @@ from ..models import build_model, count_parameters
 from ..models.fused import build_fused
 from ..io import write_text_atomic
 from ..provenance import package_versions
-from .budget import QUICK_BUDGET, Budget
+from .budget import QUICK_BUDGET, UNLIMITED, Budget
 from .readers import reader_speed
 from ..training.data import RunData
 from ..training.device import autocast, configure, device_name
@@ -146,13 +146,13 @@ class Bench:
                 "eval_samples_per_s": self.batch / evaluate, "peak_memory_mb": round(peak, 1),
                 "memory_kind": "cuda allocated" if self.cuda else "process rss"}
 
-    def timed_speeds(self, models: list[tuple[str, str]], budget: Budget | None = None) -> list[dict]:
+    def timed_speeds(self, models: list[tuple[str, str]], budget: Budget = UNLIMITED) -> list[dict]:
         """:meth:`model_speed` of each (modality, arch), cheapest first while ``budget`` allows; each one left
         out is estimated from its training FLOPs at the rate the timed models of its input kind achieved
         (``timed``: False)."""
         flops = {m: self.train_flops_per_sample(*m) for m in models}
         order = sorted(models, key=lambda m: flops[m])
-        measured = (budget or Budget(None)).each(order, lambda m: self.model_speed(*m),
+        measured = budget.each(order, lambda m: self.model_speed(*m),
                                                  lambda m: f"models {m[0]}:{m[1]}")
         timed = {(r["modality"], r["arch"]): {**r, "timed": True} for r in measured}
         rows = []
@@ -214,14 +214,14 @@ class Bench:
         return self.flops[key]
 
     def packs(self, student_widths=(1, 4, 16, 64), teacher_width: int = 3, models=None,
-              budget: Budget | None = None) -> dict:
+              budget: Budget = UNLIMITED) -> dict:
         """``models``: the (modality, arch) teachers to time (default: the study's WRNs, 1-D and 2-D); under a
         ``budget`` the shapes that do not fit are skipped (a model's width 1 is timed before its pack)."""
         steps = 2 if self.quick else 4
         shapes = [("sig", "wrn16-1", w) for w in student_widths]
         models = models or [(m, a) for m in ("sig", "gaf") for a in ARCHS]
         shapes += [(m, a, w) for m, a in models for w in (1, teacher_width)]
-        rows = (budget or Budget(None)).each(dict.fromkeys(shapes), lambda s: self.pack_speed(*s, steps),  # each once
+        rows = budget.each(dict.fromkeys(shapes), lambda s: self.pack_speed(*s, steps),  # each once
                                              lambda s: f"packs {s[0]}:{s[1]}×{s[2]}")
         flops = {(m, a): self.train_flops_per_sample(m, a) for m, a in {(r["modality"], r["arch"]) for r in rows}}
         single = {(r["modality"], r["arch"]): r["train_samples_per_s"] for r in rows if r["width"] == 1}
@@ -232,7 +232,7 @@ class Bench:
             r["achieved_tflops"] = r["train_samples_per_s"] * r["train_flops_per_sample"] / 1e12
         return {"steps": steps, "batch": self.batch, "rows": rows}
 
-    def families(self, width: int = 4, steps: int = 2, budget: Budget | None = None) -> list[dict]:
+    def families(self, width: int = 4, steps: int = 2, budget: Budget = UNLIMITED) -> list[dict]:
         """Per model family (its registry example) and input kind it is built for: training and evaluation
         samples/s of one run, channels-last against contiguous training (the pipeline's default layout must pay
         for every family), and a pack of ``width`` against as many separate runs."""
@@ -241,19 +241,20 @@ class Bench:
         def row(case):
             name, family, dims = case
             modality = "sig" if dims == 1 else "gaf"
-            alone = self.model_speed(modality, family.example)
-            layouts = {layout: self.step_functions(modality, family.example, channels_last=layout == "nhwc")[1]
-                       for layout in ("nhwc", "contiguous")}
+            model, step, forward = self.step_functions(modality, family.example)  # channels-last, as trained
+            layouts = {"nhwc": step, "contiguous": self.step_functions(modality, family.example, channels_last=False)[1]}
             seconds = _interleaved_medians(layouts, self.repeats, self.sync)
-            one, pack = (self.pack_speed(modality, family.example, w, steps) for w in (1, width))
+            forward()
+            evaluate = _median_time(forward, self.repeats, self.sync)
+            packs = self.pack_speeds(modality, family.example, (1, width), steps)
             return {"family": name, "arch": family.example, "modality": modality,
-                    "params": alone["params"], "train_samples_per_s": alone["train_samples_per_s"],
-                    "eval_samples_per_s": alone["eval_samples_per_s"],
+                    "params": count_parameters(model), "train_samples_per_s": self.batch / seconds["nhwc"],
+                    "eval_samples_per_s": self.batch / evaluate,
                     "channels_last_speedup": seconds["contiguous"] / seconds["nhwc"], "width": width,
-                    "pack_vs_separate": pack["train_samples_per_s"] / one["train_samples_per_s"]}
+                    "pack_vs_separate": packs[width] / packs[1]}
 
         cases = [(name, family, dims) for name, family in FAMILIES.items() for dims in family.dims]
-        return (budget or Budget(None)).each(cases, row, lambda c: f"families {c[1].example} {c[2]}-D")
+        return budget.each(cases, row, lambda c: f"families {c[1].example} {c[2]}-D")
 
     # -- the training loop vs preloaded batches ----------------------------------------------
     def loop_overhead(self, n_train: int) -> dict:
@@ -291,7 +292,7 @@ class Bench:
                        self.num_classes, "bench", axes=self.axes).to(self.device)
 
     # -- distillation: cached logits vs live teachers vs the naive loader ---------------------
-    def kd(self, steps: int, h5_path: Path, budget: Budget | None = None) -> dict:
+    def kd(self, steps: int, h5_path: Path, budget: Budget = UNLIMITED) -> dict:
         """Seconds per student step: cross-entropy only, cached logits, live teachers, the naive loader. The
         headline (cached against the live :data:`KD_TEACHER`) always; under a ``budget`` the other comparisons
         while they fit, each one's ratio only when both its sides ran."""
@@ -344,7 +345,7 @@ class Bench:
         parts = {"kd GAF + signal teachers": gaf_and_signal, "kd SPKD pack": lambda: three_teachers("", width),
                  "kd SPKD alone": lambda: three_teachers("_alone", 1), "kd naive loader": naive_loader,
                  **{f"kd live gaf-{a} teacher": (lambda a=a: live_one(a)) for a in ARCHS if a != KD_TEACHER}}
-        (budget or Budget(None)).each(parts, lambda name: parts[name]())
+        budget.each(parts, lambda name: parts[name]())
         seconds = _interleaved_medians(epochs, max(1, self.repeats // 2), self.sync)
         step = {k: v / (live_steps if k.startswith(("live", "spkd")) else steps) for k, v in seconds.items()}
         by_teacher = {f"gaf-{a}": step[f"live_one_gaf-{a}"] / step["cached_one"] for a in gaf_teachers}
@@ -407,7 +408,7 @@ class Bench:
         return _median_time(epoch, 1, self.sync)
 
     # -- image representations ---------------------------------------------------------------
-    def images(self, n_windows: int, budget: Budget | None = None) -> dict:
+    def images(self, n_windows: int, budget: Budget = UNLIMITED) -> dict:
         """Windows/s of every representation of the registry (:mod:`gafkd.gaf.registry`; both window
         lengths, the input as its scaling leaves it), and each against every reference the entry names,
         where installed: per series, alternating rounds, the same images checked. Its ratio over the
@@ -434,7 +435,7 @@ class Bench:
                             "ours_windows_per_s_by_length": rates, "references": references,
                             "vs_fastest_reference": min(timed) if timed else None, "target": entry.speed_target}
 
-        (budget or Budget(None)).each(REPRESENTATIONS, measure, lambda name: f"images {name}")
+        budget.each(REPRESENTATIONS, measure, lambda name: f"images {name}")
         return images
 
     def _affordable(self, run, most: int, seconds: float = 0.5) -> int:
@@ -612,7 +613,7 @@ def kd_grid_ratio(models: list[dict], kd: dict, config: dict) -> float:
     return live / cached
 
 
-def _speedups(bench: Bench, budget: Budget | None = None) -> dict:
+def _speedups(bench: Bench, budget: Budget = UNLIMITED) -> dict:
     """Training speed-ups of the fast paths on :data:`FAST_PATH_MODELS`, each against fp32 channels-last."""
     result = {"channels_last": {}, "bf16": {}}
 
@@ -624,7 +625,7 @@ def _speedups(bench: Bench, budget: Budget | None = None) -> dict:
         result["channels_last"][f"{modality}-{arch}"] = seconds["contiguous"] / seconds["fp32"]
         result["bf16"][f"{modality}-{arch}"] = seconds["fp32"] / seconds["bf16"]
 
-    (budget or Budget(None)).each(FAST_PATH_MODELS, measure, lambda m: f"fast paths {m[0]}:{m[1]}")
+    budget.each(FAST_PATH_MODELS, measure, lambda m: f"fast paths {m[0]}:{m[1]}")
     return result
 
 
