@@ -14,16 +14,23 @@ def gene14():
     return GENE14
 
 
+def finished_study(tmp_path_factory, name: str, config: dict):
+    """A working directory where the workflow ran ``config`` to the end (a shared fixture's study)."""
+    from test_workflow import snakemake
+
+    workdir = tmp_path_factory.mktemp(name)
+    run = snakemake(workdir, "--cores", "2", config=config)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return workdir
+
+
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
     """The tiny workflow (test_workflow.TINY) run once for the session: the tests that read its results share it,
     and the tests that change files work on a copy (:func:`copy_study`)."""
-    from test_workflow import TINY, snakemake
+    from test_workflow import TINY
 
-    workdir = tmp_path_factory.mktemp("tiny")
-    run = snakemake(workdir, "--cores", "2", config=TINY)
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    return workdir
+    return finished_study(tmp_path_factory, "tiny", TINY)
 
 
 def copy_study(source, target):

@@ -21,7 +21,7 @@ import yaml
 from gafkd.data.mat import write_window_mat
 from gafkd.errors import DataError
 from gafkd.io import write_json_atomic
-from conftest import copy_study
+from conftest import copy_study, finished_study
 from test_workflow import GAF_AND_SIGNAL, SNAKEMAKE, TINY, snakemake
 
 # one seed: a GAF and a signal teacher job side by side, and one pack of three students
@@ -54,10 +54,7 @@ def _assert_same_runs(reference: dict, resumed: dict):
 @pytest.fixture(scope="module")
 def reference_run(tmp_path_factory):
     """FAULT_CONFIG run uninterrupted: its working directory (copied by the tests that break files)."""
-    workdir = tmp_path_factory.mktemp("reference")
-    run = snakemake(workdir, "--cores", "2", config=FAULT_CONFIG)
-    assert run.returncode == 0, run.stdout[-3000:]
-    return workdir
+    return finished_study(tmp_path_factory, "reference", FAULT_CONFIG)
 
 
 @pytest.fixture(scope="module")

@@ -131,7 +131,8 @@ def main(argv=None) -> int:
                        help=f"keep to a {QUICK_BUDGET:g}-second budget (sections sized by their first timings; what "
                             "does not fit is listed as skipped)")
     bench.add_argument("--budget", type=float, metavar="SECONDS", default=None,
-                       help="time for the whole bench or --cuda-check; each section gets a share of what is left")
+                       help="time for the whole bench, --cuda-check or --pack-widths; each section (or model) gets "
+                            "a share of what is left")
     bench.add_argument("--json", metavar="PATH", help="also write the numbers as JSON")
     bench.add_argument("--axes", type=int, default=3,
                        help="signal channels of the timed windows (3: GENEActiv's x, y, z; 40: the group's PAMAP2)")

@@ -152,8 +152,7 @@ class Bench:
         (``timed``: False)."""
         flops = {m: self.train_flops_per_sample(*m) for m in models}
         order = sorted(models, key=lambda m: flops[m])
-        measured = budget.each(order, lambda m: self.model_speed(*m),
-                                                 lambda m: f"models {m[0]}:{m[1]}")
+        measured = budget.each(order, lambda m: self.model_speed(*m), lambda m: f"models {m[0]}:{m[1]}")
         timed = {(r["modality"], r["arch"]): {**r, "timed": True} for r in measured}
         rows = []
         for modality, arch in models:
@@ -222,7 +221,7 @@ class Bench:
         models = models or [(m, a) for m in ("sig", "gaf") for a in ARCHS]
         shapes += [(m, a, w) for m, a in models for w in (1, teacher_width)]
         rows = budget.each(dict.fromkeys(shapes), lambda s: self.pack_speed(*s, steps),  # each once
-                                             lambda s: f"packs {s[0]}:{s[1]}×{s[2]}")
+                           lambda s: f"packs {s[0]}:{s[1]}×{s[2]}")
         flops = {(m, a): self.train_flops_per_sample(m, a) for m, a in {(r["modality"], r["arch"]) for r in rows}}
         single = {(r["modality"], r["arch"]): r["train_samples_per_s"] for r in rows if r["width"] == 1}
         rows = [r for r in rows if (r["modality"], r["arch"]) in single]  # a pack without its single run: no ratio
@@ -635,18 +634,26 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def bench_device(device: str, threads: int | None) -> torch.device:
+    """The device a bench measures on (``auto`` and ``cuda``: CUDA where there is one), set up for speed: all
+    cores (or ``threads``), nondeterministic kernels allowed, fp32."""
+    import os
+
+    dev = torch.device("cuda" if device in ("auto", "cuda") and torch.cuda.is_available() else "cpu")
+    configure(threads or os.cpu_count() or 1, {"deterministic": False, "precision": "fp32"}, dev)
+    return dev
+
+
 def run(quick: bool = False, device: str = "auto", config: dict | None = None, scratch: Path | None = None,
         threads: int | None = None, sections=("packs", "families"), axes: int = 3, budget: float | None = None) -> dict:
     """The bench's report. ``budget``: seconds for all of it (``quick``: :data:`QUICK_BUDGET` unless given);
     each section gets a share of the time left, and what does not fit is listed under ``skipped``. Models not
     timed are estimated from their FLOPs at the rate the timed ones achieved (marked so)."""
-    import os
     import tempfile
 
     budget = QUICK_BUDGET if budget is None and quick else budget
     clock = Budget(budget)
-    dev = torch.device("cuda" if device in ("auto", "cuda") and torch.cuda.is_available() else "cpu")
-    configure(threads or os.cpu_count() or 1, {"deterministic": False, "precision": "fp32"}, dev)
+    dev = bench_device(device, threads)
     bench = Bench(dev, quick, axes=axes)
     scratch = Path(scratch or tempfile.mkdtemp(prefix="gafkd-bench-"))
     report = {"device": device_name(dev), "quick": quick, "budget_s": budget, "axes": axes,

@@ -16,7 +16,7 @@ but each is recorded under its own name, as the packs are planned.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 import torch
@@ -29,9 +29,8 @@ from ..grid import for_dataset, student_runs, student_views, teacher_runs
 from ..models.families import MODALITY_DIMS, family_of
 from ..models.memory import parameters
 from ..provenance import cpu_model
-from ..training.device import configure
 from .budget import Budget
-from .speed import Bench, measured_as
+from .speed import Bench, bench_device, measured_as
 
 # widths tried per device and role (never more than the runs there are to pack); a CUDA card has room for more
 CANDIDATES = {"cpu": {"teachers": (1, 2, 3), "students": (1, 2, 4, 8)},
@@ -65,13 +64,13 @@ def trained_models(config: dict) -> list[Model]:
     found: dict[tuple[str, str, str], Model] = {}
 
     def add(role, modality, arch, dataset, runs):
-        settings = config["datasets"][dataset]
         key = (role, modality, arch)
-        shape = dict(length=settings["window"], axes=channel_count(settings["source"]),
-                     classes=len(class_names(settings["classes"], f"datasets.{dataset}.classes")))
-        old = found.get(key)
-        found[key] = Model(role, modality, arch, runs=max(runs, old.runs if old else 0),
-                           **({k: getattr(old, k) for k in shape} if old else shape))
+        if key in found:  # the first dataset's shape; the most runs of any
+            found[key] = replace(found[key], runs=max(runs, found[key].runs))
+            return
+        settings = config["datasets"][dataset]
+        found[key] = Model(role, modality, arch, settings["window"], channel_count(settings["source"]),
+                           len(class_names(settings["classes"], f"datasets.{dataset}.classes")), runs)
 
     for dataset in config["datasets"]:
         view = for_dataset(config, dataset)
@@ -98,10 +97,7 @@ def choose(rates: dict[int, float]) -> int:
 def measure(config: dict, device: str = "auto", threads: int | None = None, budget: float | None = BUDGET) -> dict:
     """Per model: samples/s by width (timed in alternating rounds) and the chosen width, on ``device`` (auto:
     CUDA when there is one). Models that do not fit the ``budget`` keep the default width and are listed."""
-    import os
-
-    dev = torch.device("cuda" if device in ("auto", "cuda") and torch.cuda.is_available() else "cpu")
-    configure(threads or os.cpu_count() or 1, {"deterministic": False, "precision": "fp32"}, dev)
+    dev = bench_device(device, threads)
     clock = Budget(budget)
     image_size = config["images"]["image_size"]
     shared: dict[tuple, dict[int, float]] = {}  # image representations share a measurement

@@ -60,9 +60,8 @@ def train_pack(pack: Pack, windows, gaf=None, *, training: dict, threads: int = 
     and benchmarks, packs of one) replaces the cached logits by teachers run on every batch. ``manifest``
     (the workflow's output of the job) is written last: the members' run folders and statuses.
     """
-    stage = "teachers" if pack.members[0].is_teacher else "students"
-    job = PackJob.prepare(pack, windows, gaf, stage_training(training_settings(training), stage), threads, gpus,
-                          live_teachers)
+    job = PackJob.prepare(pack, windows, gaf, stage_training(training_settings(training), _role(pack)), threads,
+                          gpus, live_teachers)
     summary = job.write(job.train())
     if manifest is not None:
         write_json_atomic(manifest, summary)
