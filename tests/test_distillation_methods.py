@@ -58,7 +58,7 @@ def plain_loss(student, teachers, x, teacher_inputs, y, spec: LossSpec, projecto
     """One run, written out: CE; Hinton KD per teacher (τ², per-sample weights averaged over the batch);
     SP (G = A·Aᵀ, rows L2-normalised, ‖G_T − G_S‖²_F / b² per stage); the projector's LogSum
     (nn.Linear, then BatchNorm1d(affine=False, ε = 1e-4) on both sides, log Σ|·|⁴)."""
-    logits, stages, embedding = student(x, features=True)
+    logits, stages, embedding, _ = student(x, features=True)
     loss = (1 - spec.lam) * F.cross_entropy(logits, y)
     if not spec.weights:
         return loss
@@ -66,7 +66,7 @@ def plain_loss(student, teachers, x, teacher_inputs, y, spec: LossSpec, projecto
         outs = [t(inp, features=True) for t, inp in zip(teachers, teacher_inputs)]
     w = plain_weights(spec.weighting, [o[0] for o in outs], y, spec.weights)
     tau, b = spec.temperature, len(y)
-    for k, (t_logits, t_stages, t_embedding) in enumerate(outs):
+    for k, (t_logits, t_stages, t_embedding, _) in enumerate(outs):
         kl = F.kl_div(F.log_softmax(logits / tau, 1), F.softmax(t_logits / tau, 1), reduction="none").sum(1)
         loss = loss + spec.lam * (w[k] * kl).mean() * tau**2
         beta = spec.coefficient("sp")

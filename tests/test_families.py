@@ -20,13 +20,16 @@ INPUTS = {1: ("sig", (2, 4, 100)), 2: ("gaf", (2, 4, 17, 17))}
 
 
 @pytest.mark.parametrize("arch, modality, shape", [(a, *INPUTS[d]) for a in ARCHS for d in family_of(a).dims])
-def test_every_family_gives_logits_three_stage_outputs_and_an_embedding(arch, modality, shape):
+def test_every_family_gives_logits_three_stage_outputs_an_embedding_and_the_map_it_pools(arch, modality, shape):
     model = build_fused(arch, modality, 6, [0, 1], axes=4)
     x = torch.randn(shape[0], 2 * shape[1], *shape[2:])
-    logits, stages, embedding = model(x, features=True)
+    logits, stages, embedding, final = model(x, features=True)
     assert logits.shape == (2, 2, 6) and len(stages) == 3
     assert all(s.shape[0] == 2 and s.shape[1] % 2 == 0 and s.dim() == x.dim() for s in stages)
     assert embedding.shape == (2, 2 * model.fc.in_features)
+    # the final map: what the embedding is the mean of, in the input's dimensions whatever the layout
+    assert final.dim() == x.dim() and final.shape[:2] == embedding.shape
+    torch.testing.assert_close(final.mean(dim=tuple(range(2, final.dim()))), embedding)
     assert torch.equal(model(x), logits)  # features change nothing
 
 

@@ -33,8 +33,9 @@ def write(folder: Path, rows, subject="101", part="Protocol") -> Path:
 
 
 def settings(**source):
-    return {"source": {"format": "pamap2", "path": "unused", "columns": "wrist3", **source}, "classes": "pamap2",
-            "window": 4, "stride": 2, "sampling_rate": 100}
+    """Windows from row 0 (``window_starts: all``) so the tests below trace rows simply; the lab's rule has its own."""
+    return {"source": {"format": "pamap2", "path": "unused", "columns": "wrist3", "window_starts": "all", **source},
+            "classes": "pamap2", "window": 4, "stride": 2, "sampling_rate": 100}
 
 
 def walk(n, activity, start=0.0, heart_every=3):
@@ -181,3 +182,48 @@ def test_the_synthetic_files_read_back_as_the_groups_protocol(tmp_path):
     assert windows.signals.shape[1:] == (40, 100) and set(windows.labels) == set(range(12))
     assert sorted(set(windows.subjects)) == ["101", "102"] and np.isfinite(windows.signals).all()
 
+
+
+def lab_reference(rows, activities, window, stride, columns):
+    """The lab's preprocessing and windowing (preprocessing_pamap2_2.py, pamap2_load.py) restated from their
+    formulas, float64: drop the rows outside the label map; heart rate = the last reading among the kept rows
+    (rows before the first reading: 0, as NaN · 0 then NaN → 0 gives); other NaN → 0; windows start at
+    stride, 2·stride, … below n − window and are kept when the labels at j and j + window − 1 agree."""
+    values = np.asarray(rows, dtype=np.float64)
+    kept = values[np.isin(values[:, 1], activities)]
+    data = kept[:, [pamap2.COLUMNS.index(c) for c in columns]]
+    if "heart_rate" in columns:
+        h, last = columns.index("heart_rate"), np.nan
+        for i in range(len(data)):
+            last = data[i, h] if not np.isnan(data[i, h]) else last
+            data[i, h] = last
+    data[np.isnan(data)] = 0
+    labels = kept[:, 1]
+    starts = [j for j in range(stride, len(labels) - window, stride) if labels[j] == labels[j + window - 1]]
+    return np.stack([data[j:j + window].T for j in starts]), starts
+
+
+def test_the_lab_fills_heart_rate_after_dropping_rows_and_starts_windows_one_stride_in(tmp_path):
+    rows = walk(10, 4, heart_every=4) + walk(5, 0, 0.10, heart_every=100) + walk(16, 4, 0.15, heart_every=100)
+    rows[12][2] = 200.0  # a reading inside the dropped transient stretch
+    rows[15][2] = np.nan
+    rows[18][2] = 90.0  # the first reading after it
+    for r in rows[15:]:
+        r[HAND_ACC[0]] += 100  # the second bout's rows are traceable
+    rows[22][HAND_ACC[1]] = np.nan  # a lost packet
+    write(tmp_path, rows)
+    columns = ["heart_rate", "hand_acc16_x", "hand_acc16_y"]
+    lab = {"source": {"format": "pamap2", "path": "unused", "columns": columns}, "classes": "pamap2", "window": 4,
+           "stride": 2, "sampling_rate": 100}
+    windows = pamap2.read_source(tmp_path, lab, "p")
+    expected, starts = lab_reference(rows, pamap2.GROUP_ACTIVITIES, 4, 2, columns)
+    assert [int(i.split("@")[1]) for i in windows.ids] == starts and starts[0] == 2 and starts[-1] == 20
+    np.testing.assert_allclose(windows.signals, expected, rtol=0, atol=1e-6)
+    # rows 10–12 of the kept ones (the first bout's last reading, 108): never the dropped stretch's 200
+    assert windows.signals[starts.index(10), 0].tolist() == [108.0, 108.0, 108.0, 90.0]
+    # gafkd's other order carries the dropped reading into the kept rows; the other rule starts at 0
+    other = pamap2.read_source(tmp_path, {**lab, "source": {**lab["source"], "fill_order": "before_drop",
+                                                            "window_starts": "all"}}, "p")
+    assert other.signals[[int(i.split("@")[1]) for i in other.ids].index(10), 0].tolist() == [200.0] * 3 + [90.0]
+    # 26 kept rows, windows of 4 every 2: the lab's 2 … 20, the other rule 0 … 22 (n − window included)
+    assert [int(i.split("@")[1]) for i in other.ids][::len(other) - 1] == [0, 22] and len(other) == len(windows) + 2

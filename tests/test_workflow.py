@@ -315,8 +315,14 @@ def test_the_later_study_three_teachers_annealed_spkd_and_the_baselines(tmp_path
     assert set(kd3[kd3["variant"].isin(["camkd", "ebkd"])]["weights"]) == {""}
     assert set(kd3[~kd3["variant"].isin(["camkd", "ebkd"])]["weights"]) == {"0.2/0.2/0.6", "0.2/0.3/0.5"}
     assert (kd3["status"] == "ok").all()
+    # EBKD learns from cached logits; CAMKD by its authors needs the teachers' final maps: live, beside the projector
     cached = json.loads((results / "tiny" / "packs" / "wrn16-1_students1of1" / "students.json").read_text())
-    assert {Path(m["run"]).parent.name.rsplit("_", 1)[-1] for m in cached["members"]} >= {"camkd", "ebkd"}
+    assert {Path(m["run"]).parent.name.rsplit("_", 1)[-1] for m in cached["members"]} >= {"ebkd"}
+    live = json.loads((results / "tiny" / "packs" / "wrn16-1_live1of1" / "students.json").read_text())
+    assert {Path(m["run"]).parent.name.rsplit("_", 1)[-1] for m in live["members"]} == {"camkd", "proj2"}
+    camkd = json.loads((results / "tiny" / "students" / "wrn16-1" / "kd3_gaf-wrn16-1+pi-wrn16-1+sig-wrn16-1_lam0.7_camkd"
+                        / "seed0" / "metrics.json").read_text())
+    assert camkd["settings"]["recipe"] == "authors" and len(camkd["live_teachers"]) == 3
     students = results / "tiny" / "students" / "wrn16-1"
     annealed = json.loads((students / "kd3_gaf-wrn16-1@0.2+pi-wrn16-1@0.3+sig-wrn16-1@0.5_lam0.7_ann" / "seed0"
                            / "metrics.json").read_text())
@@ -335,9 +341,10 @@ def test_the_later_study_three_teachers_annealed_spkd_and_the_baselines(tmp_path
     assert len(projector["live_teachers"]) == 3 and "init" not in projector  # a random start, teachers run live
     tables = (results / "tables.md").read_text()
     assert "S: WRN16-1(Sig) alone (500w, 14cls) [compute-matched: 2 + 2 epochs, as an annealed student]" in tables
-    for label in ("base", "ann", "ann+sp", "CAMKD", "EBKD", "projector"):
+    for label in ("base", "ann", "ann+sp", "CAMKD (authors')", "EBKD (authors')", "projector (authors')"):
         assert f"### Three teachers, {label} (mean ± std; " in tables
-    assert "| CAMKD (per sample)" in tables and "S: WRN16-1(Sig) (500w, 14cls) [EBKD]" in tables
+    assert "| CAMKD (per sample)" in tables and "S: WRN16-1(Sig) (500w, 14cls) [EBKD (authors')]" in tables
+    assert "CAMKD by its authors: CE 1 : KD 1/K + 50 · features, T = 4" in tables  # the protocol line
     # the main table's rows at report's triple (auto: the notes' choice for 14 classes, 0.2/0.3/0.5)
     assert "T1: WRN16-1(GAF), T2: WRN16-1(PI), T3: WRN16-1(Sig), w = 0.2/0.3/0.5, S: WRN16-1(Sig) (500w, 14cls) [ann+sp]" \
         in tables
@@ -380,7 +387,9 @@ def test_pamap2_leave_one_subject_out_end_to_end(tmp_path):
     tables = (results / "tables.md").read_text()
     assert tables.count("## p2 (") == 1 and "Runs (folds × trials)" in tables
     assert "Fold 103 (test: 103)" in tables and "leave-one-subject-out, 3 folds" in tables
-    assert "Protocol: two teachers α = 0.7 (the image teacher's share), λ = 0.99." in tables
+    assert ("Protocol: two teachers α = 0.7 (the image teacher's share), λ = 0.99; KD form: KD, τ = 4; "
+            "cross-entropy plain; inputs standardised by the training rows' pooled std; signals in their units; "
+            "batch 16.") in tables
     assert "PAMAP2-like" in tables and "3/3" in tables
 
 

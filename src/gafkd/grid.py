@@ -18,7 +18,7 @@ from .distillation.registry import ANNEALED, BASE, FIXED, VARIANTS, coefficients
 from .names import BASELINE, KD1, KD2, KD3, KDN, TEACHER, Experiment
 
 
-GRID_SECTIONS = ("teachers", "students", "report")  # what a dataset variant may overlay (its protocol values)
+GRID_SECTIONS = ("teachers", "students", "report", "training")  # what a dataset variant may overlay (its protocol)
 IMAGE_KEYS = ("limits",)  # a dataset's keys that shape its images, not its windows
 
 
@@ -43,12 +43,26 @@ def _overlay(base: dict, changes: dict) -> dict:
     return out
 
 
-def image_settings(config: dict, dataset: str, name: str) -> dict:
-    """What makes ``dataset``'s images in representation ``name``: the ``gaf`` rule's params. A fixed scaling's
-    limits: the dataset's, else those its source format documents (PAMAP2's), else the training windows'."""
+def fixed_limits(config: dict, dataset: str) -> dict | None:
+    """A fixed scaling's limits on ``dataset``: its own, else those its source format documents (PAMAP2's);
+    None: the training windows' (images and signals alike)."""
     settings = config["datasets"][dataset]
-    limits = settings.get("limits") or documented_limits(settings["source"])
-    return representation(name).settings(config["images"], limits)
+    return settings.get("limits") or documented_limits(settings["source"])
+
+
+def image_settings(config: dict, dataset: str, name: str) -> dict:
+    """What makes ``dataset``'s images in representation ``name``: the ``gaf`` rule's params (a fixed scaling's
+    limits: :func:`fixed_limits`)."""
+    return representation(name).settings(config["images"], fixed_limits(config, dataset))
+
+
+def dataset_training(config: dict, dataset: str) -> dict:
+    """The training section ``dataset``'s runs use: the global one with the variant's protocol overlay, its
+    ``signal_scaling: fixed`` resolved to the limits it scales by (so they are part of each run's identity)."""
+    training = dict(for_dataset(config, dataset)["training"])
+    if training.get("signal_scaling") == "fixed":
+        training["signal_scaling"] = {"kind": "fixed", "limits": fixed_limits(config, dataset) or TRAINING}
+    return training
 
 
 def image_source(config: dict, dataset: str, name: str) -> str:

@@ -21,7 +21,13 @@ from gafkd.data.formats import is_synthetic
 from gafkd.errors import ConfigError
 from gafkd.folds import expand_folds, fold_of, has_folds
 from gafkd.gaf.registry import is_image
-from gafkd.grid import for_dataset, image_representations, image_settings, image_source
+from gafkd.grid import (
+    dataset_training,
+    for_dataset,
+    image_representations,
+    image_settings,
+    image_source,
+)
 from gafkd.execution.packing import (
     check_gpu_sharing,
     fp32_teacher_note,
@@ -72,13 +78,17 @@ READ = {
 
 # From the config (training.device), never from this host's driver: a login node plans as a GPU node.
 GPUS_PER_JOB = gpus_per_training_job(config["training"]["device"])
-# What training jobs get as params: the settings that shape a run's numbers (threads come from
-# `threads:`), so that a speed-only change does not make Snakemake rerun finished training.
-TRAINING = training_identity(config["training"])
+# What training jobs get as params, per dataset (its protocol overlay: gafkd.grid.dataset_training): the
+# settings that shape a run's numbers (threads come from `threads:`), so that a speed-only change does
+# not make Snakemake rerun finished training.
+TRAINING = {d: training_identity(dataset_training(config, d)) for d in DATASETS}
 # The teacher_logits rule also reads which checkpoint students learn from.
-LOGITS_TRAINING = {**TRAINING, "teacher_weights": config["training"]["teacher_weights"]}
+LOGITS_TRAINING = {
+    d: {**training, "teacher_weights": config["training"]["teacher_weights"]}
+    for d, training in TRAINING.items()
+}
 # What the report rules get (gafkd.config.report_config): the settings that change a number.
-REPORT_CONFIG = report_config(config, TRAINING)
+REPORT_CONFIG = report_config(config, training_identity(config["training"]))
 
 # The packs: runs trained together as one fused model, one job each; decided by the config alone.
 # One rule per stage takes the pack as a wildcard (profiles name the stage; the rule graph shows the study).

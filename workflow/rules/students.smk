@@ -25,6 +25,6 @@ rule distill:
         gpu=GPUS_PER_JOB,
     params:
         pack=lambda wc: student_pack(wc).to_dict(),
-        training=TRAINING,
+        training=lambda wc: TRAINING[wc.dataset],
     script:
         "../scripts/train_pack.py"

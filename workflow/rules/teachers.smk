@@ -21,7 +21,7 @@ rule train_teacher:
         gpu=GPUS_PER_JOB,
     params:
         pack=lambda wc: teacher_pack(wc).to_dict(),
-        training=TRAINING,
+        training=lambda wc: TRAINING[wc.dataset],
     script:
         "../scripts/train_pack.py"
 
@@ -47,6 +47,6 @@ rule teacher_logits:
     params:
         weights=lambda wc: member_files(wc, "weights"),
         logits=member_logits,
-        training=LOGITS_TRAINING,
+        training=lambda wc: LOGITS_TRAINING[wc.dataset],
     script:
         "../scripts/teacher_logits.py"

@@ -6,15 +6,20 @@ PAMAP2 (UCI "PAMAP2 Physical Activity Monitoring") has one space-separated text 
 then three IMUs (hand, chest, ankle) at 100 Hz with temperature, 3-D acceleration ±16 g and ±6 g,
 gyroscope, magnetometer and 4 orientation values (documented as invalid); lost packets are NaN.
 
-The defaults are the lab's preprocessing (../shared/reference/protocol.md), in its order, one subject
-file at a time: rows of activities outside ``activities`` (0, transient, and the optional ones) are
-dropped; the ``columns`` kept (the group's 40: every IMU value but orientation, and heart rate); heart
-rate filled forward from its last reading (``heart_rate: ffill``); every other NaN set to 0
+The defaults are the lab's preprocessing (its ``preprocessing_pamap2_2.py`` and ``pamap2_load.py``;
+docs/fidelity.md), in its order, one subject file at a time: rows of activities outside ``activities``
+(0, transient, and the optional ones) are dropped; the ``columns`` kept (the group's 40: every IMU
+value but orientation, and heart rate); then (``fill_order: after_drop``) heart rate filled forward
+from its last reading among the kept rows (``heart_rate: ffill``) and every other NaN set to 0
 (``gaps: {fill: zero}``); every third row kept (``resample: subsample``: 100 → 33.3 Hz, no
-anti-alias filter); windows of ``window`` samples starting every ``stride``, kept when the labels
-at the window's first and last sample agree (``window_labels: ends``). The lab's [0, 1] scaling by
-fixed limits is the images' ``fixed`` scaling (:func:`documented_limits`); the signal models
-standardise by the training subjects' statistics, which an affine scaling does not change.
+anti-alias filter); windows of ``window`` samples, the first starting one ``stride`` in and the last
+before the final ``window`` rows (``window_starts: lab``, the lab's ``range(stride, n − window,
+stride)``), kept when the labels at the window's first and last sample agree (``window_labels: ends``).
+The lab's [0, 1] scaling by fixed limits (:func:`documented_limits`) is the images' ``fixed`` scaling
+and, for the signal models, ``training.signal_scaling: fixed`` (:mod:`gafkd.training.data`).
+
+``fill_order: before_drop`` fills first (a reading inside a dropped stretch then carries into the kept
+rows after it); ``window_starts: all`` starts at row 0 and includes the last full window.
 
 The alternatives: ``gaps: {fill: interpolate, max_gap: s}`` interpolates gaps up to ``max_gap``
 seconds and drops every window that touches a longer one; ``resample: poly`` resamples each gap-free
@@ -59,7 +64,8 @@ LAB_MIN = (0, 0, -114.755, -104.301, -73.0384, -61.1938, -61.8086, -61.4193, -27
            -14.162, -13.0401, -14.0196, -172.865, -137.908, -102.232)
 # The format's source settings when a config leaves them out (filled in by gafkd.config.dataset_settings).
 DEFAULTS = {"columns": "group40", "activities": list(GROUP_ACTIVITIES), "optional": False, "heart_rate": "ffill",
-            "gaps": {"fill": "zero", "max_gap": 0.1}, "resample": "subsample", "window_labels": "ends"}
+            "fill_order": "after_drop", "gaps": {"fill": "zero", "max_gap": 0.1}, "resample": "subsample",
+            "window_labels": "ends", "window_starts": "lab"}
 
 
 def channels_of(source: dict, key: str = "source.columns") -> tuple[str, ...]:
@@ -184,6 +190,25 @@ def preprocess(values: np.ndarray, source: dict, rate: float) -> tuple[np.ndarra
     time, activity = values[:, 0], values[:, 1]
     data = values[:, [COLUMNS.index(c) for c in columns]]
     counts = {"rows": len(values)}
+    keep = np.isin(activity, activities)
+    counts["rows_dropped_activity"] = {str(int(a)): int(n) for a, n in zip(*np.unique(activity[~keep], return_counts=True))}
+    if source.get("fill_order", DEFAULTS["fill_order"]) == "after_drop":  # the lab's: fill the kept rows only
+        time, activity, data = time[keep], activity[keep], data[keep]
+        data = _filled(data, columns, source, gaps, counts)
+    else:
+        data = _filled(data, columns, source, gaps, counts)[keep]
+        time, activity = time[keep], activity[keep]
+    if source.get("resample", DEFAULTS["resample"]) == "subsample":
+        step = _step(rate, "sampling_rate")
+        time, activity, data = time[::step], activity[::step], data[::step]
+        stretch = np.zeros(len(time), dtype=np.int64)  # the lab windows across dropped rows
+    else:
+        time, activity, data, stretch = _resample_poly(time, activity, data, rate)
+    return time, activity, data, stretch, counts
+
+
+def _filled(data: np.ndarray, columns, source: dict, gaps: dict, counts: dict) -> np.ndarray:
+    """Heart rate between its readings, then every other NaN (set to 0, or short gaps interpolated)."""
     if "heart_rate" in columns:  # readings at ~9 Hz: every row gets the last (or interpolated) reading
         h = columns.index("heart_rate")
         series = pd.Series(data[:, h])
@@ -195,18 +220,8 @@ def preprocess(values: np.ndarray, source: dict, rate: float) -> tuple[np.ndarra
     if gaps["fill"] == "interpolate":
         data = _interpolate_short_gaps(data, int(round(gaps["max_gap"] * RATE)))
         counts["nan_values_left"] = int(np.isnan(data).sum())  # in gaps longer than max_gap: their windows go
-    else:
-        data = np.where(missing, 0.0, data)
-    keep = np.isin(activity, activities)
-    counts["rows_dropped_activity"] = {str(int(a)): int(n) for a, n in zip(*np.unique(activity[~keep], return_counts=True))}
-    time, activity, data = time[keep], activity[keep], data[keep]
-    if source.get("resample", DEFAULTS["resample"]) == "subsample":
-        step = _step(rate, "sampling_rate")
-        time, activity, data = time[::step], activity[::step], data[::step]
-        stretch = np.zeros(len(time), dtype=np.int64)  # the lab windows across dropped rows
-    else:
-        time, activity, data, stretch = _resample_poly(time, activity, data, rate)
-    return time, activity, data, stretch, counts
+        return data
+    return np.where(missing, 0.0, data)
 
 
 def _interpolate_short_gaps(data: np.ndarray, max_gap: int) -> np.ndarray:
@@ -229,11 +244,19 @@ def _resample_poly(time, activity, data, rate):
     return new_ns / 1e9, activity[source_rows], new_data, stretch
 
 
+def candidate_starts(rows: int, window: int, stride: int, rule: str) -> np.ndarray:
+    """Where windows may start: ``lab``: stride, 2·stride, … below rows − window (the lab's ``range(stride,
+    n − window, stride)``: no window at row 0 nor at the last full position); ``all``: 0, stride, … up to it."""
+    if rule == "lab":
+        return np.arange(stride, rows - window, stride)
+    return np.arange(0, max(rows - window + 1, 0), stride)
+
+
 def window_starts(activity: np.ndarray, data: np.ndarray, stretch: np.ndarray, window: int, stride: int,
-                  labels_rule: str) -> tuple[np.ndarray, dict]:
-    """Window starts every ``stride`` rows, kept when the labels agree (at both ends, or everywhere), no NaN is
-    inside and the window lies in one stretch; counts of what was dropped and why."""
-    starts = np.arange(0, max(len(activity) - window + 1, 0), stride)
+                  labels_rule: str, starts_rule: str = "all") -> tuple[np.ndarray, dict]:
+    """Window starts every ``stride`` rows (:func:`candidate_starts`), kept when the labels agree (at both ends,
+    or everywhere), no NaN is inside and the window lies in one stretch; counts of what was dropped and why."""
+    starts = candidate_starts(len(activity), window, stride, starts_rule)
     last = starts + window - 1
     if labels_rule == "ends":
         labels_ok = activity[starts] == activity[last]
@@ -261,7 +284,8 @@ def read_source(folder: Path, settings: dict, where: str) -> WindowSet:
     for subject, paths in subject_files(folder, source["optional"]).items():
         for path in paths:
             time, activity, data, stretch, counts = preprocess(read_dat(path), source, rate)
-            starts, windowed = window_starts(activity, data, stretch, window, stride, source["window_labels"])
+            starts, windowed = window_starts(activity, data, stretch, window, stride, source["window_labels"],
+                                             source["window_starts"])
             report[f"{path.parent.name}/{path.name}"] = {**counts, **windowed}
             idx = starts[:, None] + np.arange(window)
             parts.append(WindowSet(

@@ -6,8 +6,8 @@ For sample i and its K teachers, L_k = CE(z_Tk, y_i) (τ = 1) and
     w_k = (1 − softmax_k(L)) / (K − 1),
 
 so the weights sum to 1 (with one teacher, w = 1). The paper's repository (CA-MKD) also divides the summed
-KD term by K; that constant is λ's business here. CAMKD's feature-level part (weighted intermediate
-features) is not this rule: a rule weighs teachers, a loss entry would add the features.
+KD term by K: the variant's authors' recipe applies it (``students.recipes.camkd: shared`` leaves it out). CAMKD's feature-level part (weighted intermediate features) is not this rule: a rule weighs teachers; the
+``camkd_features`` loss entry (:mod:`.camkd_features`) adds the features in the variant's authors' recipe.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""EBKD's teacher weights (Kwon, Na, Kim & Kim, "Adaptive Knowledge Distillation Based on Entropy",
+"""EBKD's teacher weights (Kwon, Na, Lee & Kim, "Adaptive Knowledge Distillation Based on Entropy",
 ICASSP 2020), per sample, as the CAMKD paper compares against it (its repository's ``EBKD``): a teacher
 whose prediction has lower entropy weighs more.
 
@@ -7,8 +7,9 @@ For sample i and its K teachers, H_k = −Σ_c p_kc log p_kc with p_k = softmax(
     w_k = (1 − H_k / Σ_j H_j) / (K − 1),
 
 so the weights sum to 1 (with one teacher, w = 1; where every teacher is certain, Σ H = 0, uniform).
-The repository sums (1 − H_k/Σ H)·KD_k and divides by K instead: the same weights up to the constant
-(K − 1)/K, which λ absorbs.
+The repository sums (1 − H_k/Σ H)·KD_k and divides by K instead: the same weights times (K − 1)/K, which
+the variant's authors' recipe applies to λ (:data:`gafkd.distillation.registry.VARIANTS`; ``students.recipes.
+ebkd: shared`` leaves it out).
 """
 
 from __future__ import annotations

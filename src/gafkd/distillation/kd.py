@@ -38,10 +38,14 @@ class KDTerm(nn.Module):
         super().__init__()
         self.register_buffer("temperature", torch.tensor([s.temperature for s in specs], device=device))
 
-    def forward(self, student, teachers, weights) -> torch.Tensor:
+    def per_sample(self, student_logits, teacher_logits, tau) -> torch.Tensor:
+        """The τ²-free divergence per sample [M, T, B] (a KD form's own: :mod:`.lab_kd` overrides it)."""
+        return kd_per_sample(student_logits, teacher_logits, tau)
+
+    def forward(self, student, teachers, weights, labels=None) -> torch.Tensor:
         members = student.logits.shape[0]
         tau = self.temperature.view(members, 1)
-        per_sample = kd_per_sample(student.logits.unsqueeze(1), teachers.logits, tau)  # [M, T, B]
+        per_sample = self.per_sample(student.logits.unsqueeze(1), teachers.logits, tau)  # [M, T, B]
         scale = tau**2
         per_run = (weights.per_run * (per_sample.mean(-1) * scale)).sum(1)
         if weights.per_sample is None:

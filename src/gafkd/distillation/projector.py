@@ -55,7 +55,7 @@ class ProjectorTerm(nn.Module):
         self.weight, self.bias = nn.Parameter(weight.to(device)), nn.Parameter(bias.to(device))
         self.register_buffer("mask", mask.to(device))
 
-    def forward(self, student, teachers, weights) -> torch.Tensor:
+    def forward(self, student, teachers, weights, labels=None) -> torch.Tensor:
         widest = self.mask.shape[-1]
         projected = torch.einsum("mbs,mtds->mtbd", student.embedding, self.weight) + self.bias.unsqueeze(2)
         padded = [torch.nn.functional.pad(wide(e), (0, widest - e.shape[1])) for e in teachers.embeddings]

@@ -24,17 +24,19 @@ class StudentOutputs:
     logits: torch.Tensor  # [M, B, K]
     stages: list[torch.Tensor] | None = None  # per stage: [M, B, d] (member m's map, flattened)
     embedding: torch.Tensor | None = None  # [M, B, D]: the pooled features before the classifier
+    map: torch.Tensor | None = None  # [M, B, D, *positions]: the final map the embedding pools
 
     @classmethod
     def of(cls, output, members: int) -> "StudentOutputs":
-        """From a model's output: logits, or (logits, stages, embedding) with ``features=True``."""
+        """From a model's output: logits, or (logits, stages, embedding, map) with ``features=True``."""
         if isinstance(output, torch.Tensor):
             return cls(wide(_members_first(output, members)))
-        logits, stages, embedding = output
+        logits, stages, embedding, final = output
         batch = embedding.shape[0]
         return cls(wide(_members_first(logits, members)),
                    [wide(s.reshape(batch, members, -1).transpose(0, 1)) for s in stages],
-                   wide(embedding.reshape(batch, members, -1).transpose(0, 1)))
+                   wide(embedding.reshape(batch, members, -1).transpose(0, 1)),
+                   wide(final.reshape(batch, members, -1, *final.shape[2:]).transpose(0, 1)))
 
 
 def _members_first(logits: torch.Tensor, members: int) -> torch.Tensor:
@@ -47,6 +49,7 @@ class TeacherSignals:
     entry: torch.Tensor | None = None  # [M, T] long: which feature entry member m's teacher t is; -1: spare
     stages: list[list[torch.Tensor]] = field(default_factory=list)  # per entry: per stage [B, d]
     embeddings: list[torch.Tensor] = field(default_factory=list)  # per entry: [B, D]
+    maps: list[torch.Tensor] = field(default_factory=list)  # per entry: [B, D, *positions] (the final map)
 
     @classmethod
     def wrap(cls, teachers) -> "TeacherSignals | None":

@@ -36,7 +36,7 @@ class SPTerm(nn.Module):
     def __init__(self, specs, device="cpu", **_):
         super().__init__()
 
-    def forward(self, student, teachers, weights) -> torch.Tensor:
+    def forward(self, student, teachers, weights, labels=None) -> torch.Tensor:
         student_grams = torch.stack([gram(s) for s in student.stages], dim=1)  # [M, S, B, B]
         entries = torch.stack([torch.stack([gram(f) for f in stages]) for stages in teachers.stages])  # [U, S, B, B]
         entries = torch.cat([entries, torch.zeros_like(entries[:1])])  # spare slots (-1): zeros, weight 0

@@ -26,7 +26,7 @@ from ..grid import (annealing_source, for_dataset, image_source, student_runs, s
                     teacher_seed)
 from ..models.families import MODALITY_DIMS
 from ..models.memory import CUDA_CONTEXT, PackMemory, job_memory_share, pack_memory, parameters, widest
-from ..distillation.registry import live
+from ..distillation.registry import KD, KD_FORMS, live, recipe_of
 from ..errors import ConfigError
 from ..names import BASELINE, TEACHER, Experiment, ModelId
 from ..training.spec import Pack, RunSpec, stage_training
@@ -98,7 +98,8 @@ def planned_memory(config: dict, dataset: str, modality: str, arch: str, width: 
     classes = len(class_names(settings["classes"], f"datasets.{dataset}.classes"))
     channels = input_channels(modality, channel_count(settings["source"]))
     params = parameters(arch, channels, MODALITY_DIMS[modality], classes)
-    return pack_memory(arch, channels, positions, width, config["training"]["batch_size"], params, data_bytes)
+    batch_size = for_dataset(config, dataset)["training"]["batch_size"]  # the dataset's protocol
+    return pack_memory(arch, channels, positions, width, batch_size, params, data_bytes)
 
 
 def measured_width(config: dict, role: str, modality: str, arch: str) -> int | None:
@@ -185,12 +186,12 @@ STUDENT_GROUPS = {(False, False): "students", (True, False): "annealed", (False,
                   (True, True): "annealed_live"}
 
 
-def _student_group(experiment: Experiment) -> str:
-    return STUDENT_GROUPS[experiment.method.annealed, _live(experiment)]
+def _student_group(experiment: Experiment, students: dict) -> str:
+    return STUDENT_GROUPS[experiment.method.annealed, _live(experiment, students)]
 
 
-def _live(experiment: Experiment) -> bool:
-    return bool(experiment.teachers) and live(experiment.variant)
+def _live(experiment: Experiment, students: dict) -> bool:
+    return bool(experiment.teachers) and live(experiment.variant, students)
 
 
 def student_packs(config: dict, results: str, dataset: str, width: int | None = None) -> list[Pack]:
@@ -202,7 +203,7 @@ def student_packs(config: dict, results: str, dataset: str, width: int | None = 
         runs = [(experiment, seed) for seed in students["seeds"] for experiment in student_runs(view)]
         size = width or pack_width(view, dataset, "students", SIGNAL, arch)
         for group in STUDENT_GROUPS.values():
-            chunks = balanced_chunks([r for r in runs if _student_group(r[0]) == group], size)
+            chunks = balanced_chunks([r for r in runs if _student_group(r[0], students) == group], size)
             for k, chunk in enumerate(chunks, 1):
                 name = f"{arch}_{group}{k}of{len(chunks)}"
                 members = tuple(_student(view, results, dataset, arch, experiment, seed, temperature)
@@ -226,13 +227,16 @@ def _student(config, results, dataset, arch, experiment: Experiment, seed: int, 
     which = lambda: config["training"]["teacher_weights"]  # noqa: E731 — asked only by annealed and live runs
     init = (annealing_weights(config, results, dataset, seed), which()) if experiment.method.annealed else None
     live = ()
-    if _live(experiment):  # the teachers run live, on their own inputs
+    if _live(experiment, config["students"]):  # the teachers run live, on their own inputs
         models = [ModelId.parse(t) for t in experiment.teachers]
         live = tuple((run_outputs(teacher_dir(results, dataset, m.modality, m.arch, teacher_seed(config, seed)))
                       ["weights"], which(), images_of(config, results, dataset, m.modality) if is_image(m.modality) else "")
                      for m in models)
+    students = config["students"]
+    kd = KD_FORMS[students["kd_loss"]] if experiment.teachers else KD
+    authors = bool(experiment.teachers) and recipe_of(students, experiment.variant) is not None
     return RunSpec(dataset, SIGNAL, arch, seed, run_outputs(student_dir(results, dataset, arch, experiment.spec, seed)),
-                   experiment, () if live else logits, temperature, init, live)
+                   experiment, () if live else logits, temperature, init, live, kd, authors)
 
 
 STAGE_FILES = {"train_teacher": "teachers.json", "teacher_logits": "logits.json", "distill": "students.json"}

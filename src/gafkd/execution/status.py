@@ -24,7 +24,7 @@ from pathlib import Path
 import h5py
 
 from ..config import dataset_settings
-from ..grid import image_settings
+from ..grid import dataset_training, image_settings
 from ..io import read_json
 from .packing import STAGE_FILES, student_packs, teacher_packs
 
@@ -167,7 +167,7 @@ def _changed_settings(job: Job, config: dict, results: str, pack) -> list[str]:
         windows = settings_digest(dataset_settings(config, dataset))
         member = pack.members[0]
         stored = _stored_settings(Path(member.outputs["metrics"])) or {}
-        expected = member.settings(windows, config["training"], stored.get("teacher_logits", ()))
+        expected = member.settings(windows, dataset_training(config, dataset), stored.get("teacher_logits", ()))
         pairs = [(Path(member.outputs["metrics"]), expected)]
     else:
         return []

@@ -146,8 +146,9 @@ class FusedNet(nn.Module):
 
     def forward(self, x, features: bool = False):
         """Logits; with ``features`` also the last three stages' outputs, each [B, M·C, …] (member m's channels in
-        block m), and the pooled embedding [B, M·C] the classifier reads (feature-level distillation). Without,
-        none is kept past its stage (evaluation memory stays one block's tensors)."""
+        block m), the pooled embedding [B, M·C] the classifier reads and the final map it pools [B, M·C, …]
+        (after the head; a 1-D model's [B, M·C, L] in any layout) (feature-level distillation). Without, none is
+        kept past its stage (evaluation memory stays one block's tensors)."""
         if self.dims == 1 and self.channels_last:
             x = x.unsqueeze(2).contiguous(memory_format=torch.channels_last)
         out = self.stem(x)
@@ -161,4 +162,6 @@ class FusedNet(nn.Module):
         # so strict determinism would refuse every model
         embedding = out.mean(dim=tuple(range(2, out.dim())))
         logits = self.fc(embedding)
-        return (logits, stages[-3:], embedding) if features else logits
+        if not features:
+            return logits
+        return logits, stages[-3:], embedding, out.squeeze(2) if self.dims == 1 and out.dim() == 4 else out

@@ -19,7 +19,7 @@ from ..classes import class_names
 from ..data.formats import is_synthetic, table_label
 from ..folds import METHOD_TEXT, dataset_groups, fold_of
 from ..gaf.registry import SIGNAL
-from ..distillation.registry import BASE, LOSSES, VARIANTS, WEIGHTINGS
+from ..distillation.registry import BASE, KD_FORMS, LOSSES, VARIANTS, WEIGHTINGS, recipe_text, variant_label
 from ..grid import baseline_is_teacher, experiments, for_dataset, student_model, variants_of
 from ..models.families import arch_label
 from ..names import BASELINE, DIVERGED, KD1, KD2, KD3, KDN, OK, TEACHER, Experiment
@@ -162,8 +162,8 @@ class DatasetTables:
         names = "/".join(modality_label(m) for m in kd3["teachers"])
         tables = []
         for variant in variants_of(self.config, KD3):
-            method = VARIANTS[variant]
-            headers = [f"Weights ({names}; lam = {kd3['lam']:g}, {method.label}, {self.suffix})",
+            method, method_label = VARIANTS[variant], variant_label(self.config["students"], variant)
+            headers = [f"Weights ({names}; lam = {kd3['lam']:g}, {method_label}, {self.suffix})",
                        *[f"T: {arch_label(a)} ×{len(kd3['teachers'])}" for a in kd3["archs"]]]
             body = []
             # a rule that sets its own weights has one row: the configured triples are not its
@@ -176,7 +176,7 @@ class DatasetTables:
                     cell = mean_pm_std(self.trials(config))
                     row.append(cell + self._delta(config))
                 body.append(row)
-            tables.append((f"Three teachers, {method.label} (mean ± std; {self._epochs(method)})",
+            tables.append((f"Three teachers, {method_label} (mean ± std; {self._epochs(method)})",
                            _markdown(headers, body, CELL_WIDTH["pm"] + 10)))
         return tables
 
@@ -228,7 +228,8 @@ class DatasetTables:
             epochs = self.config["training"]["epochs"]
             return label + f" [compute-matched: {epochs} + {epochs} epochs, as an annealed student]"
         several = len(variants_of(self.config, c.kind)) > 1
-        return label + (f" [{VARIANTS[c.variant].label}]" if c.variant and (c.variant != BASE or several) else "")
+        shown = c.variant and (c.variant != BASE or several)
+        return label + (f" [{variant_label(self.config['students'], c.variant)}]" if shown else "")
 
     # -- tables --------------------------------------------------------------------------------
     def main_table(self) -> str:
@@ -292,6 +293,15 @@ class DatasetTables:
             parts.append(f"three teachers {weights_text(self.kd3_weights)}, λ = {s['kd3']['lam']:g}")
         losses = {loss: LOSSES[loss] for v in s["variants"] for loss in VARIANTS[v].losses if LOSSES[loss].coefficient}
         parts += [f"{loss.label} weight {loss.coefficient} = {s[loss.coefficient]:g}" for loss in losses.values()]
+        training = self.config["training"]
+        scaling = training.get("signal_scaling", "none")
+        parts += [f"KD form: {LOSSES[KD_FORMS[s['kd_loss']]].label}, τ = {s['temperature']:g}",
+                  f"cross-entropy {training.get('cross_entropy', 'plain')}",
+                  f"inputs standardised {STANDARDISATION_TEXT[training.get('standardisation', 'pooled')]}",
+                  "signals " + ("in their units" if scaling == "none" else
+                                "scaled to [0, 1] by fixed limits and clipped (the lab's)"),
+                  f"batch {training['batch_size']}"]
+        parts += [text for v in s["variants"] if (text := recipe_text(s, v))]
         return f"Protocol: {'; '.join(parts)}." if parts else ""
 
     def alpha_table(self) -> str | None:
@@ -376,6 +386,8 @@ class DatasetTables:
 
 
 MARKER_ROOM = len(f" {INCOMPLETE} n=10/10")
+STANDARDISATION_TEXT = {"pooled": "by the training rows' pooled std",
+                         "window": "by the mean per-window std (the lab's)"}
 CELL_WIDTH = {"trial": len("100.0000"), "mean": len("<u>**100.0000**</u>"), "pm": len("100.0000 ± 100.0000") + MARKER_ROOM}
 
 

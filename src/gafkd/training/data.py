@@ -1,4 +1,20 @@
-"""A run's data, whole in memory (on the GPU when training there): no per-sample reads, no workers."""
+"""A run's data, whole in memory (on the GPU when training there): no per-sample reads, no workers.
+
+How a model reads its inputs is part of a run's protocol (``training`` settings, per dataset):
+
+- ``signal_scaling`` — raw signals as windows.h5 holds them (``none``), or ``fixed``: each channel to
+  [0, 1] by the dataset's limits and clipped as the lab clips (x' > 1 → 0.99, x' < 0 → 0;
+  :func:`gafkd.gaf.scaling.fixed_scaled`, the same function the images' ``fixed`` scaling uses). Images
+  are made by their representation's own scaling and are never scaled again here.
+- ``standardisation`` — x' = (x − mean_c) / s_c per channel with the training rows' pooled mean and
+  ``pooled``: s_c the pooled standard deviation over every training sample of the channel; or
+  ``window``: s_c the mean over training windows of each window's own standard deviation (population,
+  over its samples or pixels), the lab's ``data_loader_custom.py``; a zero s_c becomes machine epsilon,
+  as the lab guards its images (pooled: 1).
+
+A checkpoint records both (its ``inputs`` record, :func:`inputs_record`), so its teacher's logits and
+live features are computed on inputs read exactly as it trained on them.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +24,13 @@ import numpy as np
 import torch
 
 from ..data.store import load_windows
+from ..errors import ConfigError
 from ..gaf.registry import is_image
+from ..gaf.scaling import TRAINING, scaling_of
 from ..gaf.store import image_record, load_images
+
+STANDARDISATIONS = ("pooled", "window")
+SIGNAL_SCALINGS = ("none", "fixed")
 
 
 @dataclass
@@ -28,12 +49,13 @@ class RunData:
     val_idx: torch.Tensor = field(default_factory=lambda: torch.zeros(0, dtype=torch.long))  # empty: no val split
     images: dict | None = None  # the settings the image inputs were made with (None: raw signals)
     axes: int | None = None  # the windows' signal channels (windows.h5): a model's input channels follow them
+    inputs_record: dict | None = None  # how the inputs were read (scaling, standardisation): checkpoints keep it
 
     def to(self, device) -> "RunData":
         move = lambda t: t.to(device)  # noqa: E731
         return RunData(move(self.inputs), move(self.labels), move(self.train_idx), move(self.test_idx),
                        move(self.mean), move(self.std), self.num_classes, self.windows_digest, self.channels_last,
-                       move(self.val_idx), self.images, self.axes)
+                       move(self.val_idx), self.images, self.axes, self.inputs_record)
 
     def batch(self, idx: torch.Tensor) -> torch.Tensor:
         """Standardised float32 inputs of the rows ``idx``."""
@@ -65,30 +87,63 @@ class RunData:
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last and x.dim() == 4 else x
 
 
-def channel_stats(inputs: np.ndarray, rows: np.ndarray, chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel mean and std over ``rows`` (float64, chunked so float16 images never expand whole)."""
+def channel_stats(inputs: np.ndarray, rows: np.ndarray, chunk: int = 1024,
+                  standardisation: str = "pooled") -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and scale over ``rows`` (float64, chunked so float16 images never expand whole):
+    the pooled mean, and the pooled std or (``window``) the mean of the rows' per-window stds."""
     channels = inputs.shape[1]
-    total, sq, count = np.zeros(channels), np.zeros(channels), 0
+    total, sq, window_std, count = np.zeros(channels), np.zeros(channels), np.zeros(channels), 0
     for start in range(0, len(rows), chunk):
         x = inputs[rows[start:start + chunk]].astype(np.float64).reshape(-1, channels, int(np.prod(inputs.shape[2:])))
         total += x.sum(axis=(0, 2))
         sq += (x * x).sum(axis=(0, 2))
+        if standardisation == "window":
+            window_std += x.std(axis=2).sum(axis=0)
         count += x.shape[0] * x.shape[2]
     mean = total / count
+    if standardisation == "window":
+        std = window_std / len(rows)
+        return mean, np.where(std == 0.0, np.finfo(np.float64).eps, std)
     std = np.sqrt(np.maximum(sq / count - mean * mean, 0.0))
     return mean, np.where(std > 1e-8, std, 1.0)
 
 
-def load_run_data(modality: str, windows_path, images_path=None) -> RunData:
-    """The windows' signals, or for an image modality the images of ``images_path`` (``{representation}.h5``)."""
+def input_settings(training: dict) -> dict:
+    """The ``training`` settings that decide how a run reads its inputs (its checkpoint's ``inputs`` record)."""
+    standardisation = training.get("standardisation", "pooled")
+    scaling = training.get("signal_scaling", "none")
+    if standardisation not in STANDARDISATIONS:
+        raise ConfigError(f"training.standardisation: {standardisation!r} is not one of {STANDARDISATIONS}")
+    if (scaling if isinstance(scaling, str) else scaling.get("kind")) not in SIGNAL_SCALINGS:
+        raise ConfigError(f"training.signal_scaling: {scaling!r} is not one of {SIGNAL_SCALINGS}")
+    return {"standardisation": standardisation, "signal_scaling": scaling}
+
+
+def inputs_record(settings: dict, scaling) -> dict:
+    """What a checkpoint says of its inputs: the standardisation and the signal scaling with its limits."""
+    record = {"standardisation": settings["standardisation"], "signal_scaling": "none"}
+    if scaling is not None:
+        record["signal_scaling"] = {"kind": "fixed", "limits": {"min": scaling.low.tolist(),
+                                                               "max": scaling.high.tolist()}}
+    return record
+
+
+def load_run_data(modality: str, windows_path, images_path=None, inputs: dict | None = None) -> RunData:
+    """The windows' signals, or for an image modality the images of ``images_path`` (``{representation}.h5``),
+    read as ``inputs`` (:func:`input_settings` of a training section; absent: raw signals, pooled)."""
+    settings = input_settings(inputs or {})
     windows = load_windows(windows_path)
     digest = str(windows.attrs.get("settings_digest", ""))
     image = is_image(modality)
-    inputs = load_images(images_path, digest, windows.attrs.get("signals_digest")) if image else windows.signals
+    values = load_images(images_path, digest, windows.attrs.get("signals_digest")) if image else windows.signals
+    scaling = None
+    if not image and settings["signal_scaling"] != "none":
+        scaling = _signal_scaling(settings["signal_scaling"], windows, windows_path)
+        values = scaling.apply(values)[0].astype(np.float32)
     train = windows.indices("train")
-    mean, std = channel_stats(inputs, train)
+    mean, std = channel_stats(values, train, standardisation=settings["standardisation"])
     return RunData(
-        inputs=torch.from_numpy(np.ascontiguousarray(inputs)),
+        inputs=torch.from_numpy(np.ascontiguousarray(values)),
         labels=torch.from_numpy(windows.labels),
         train_idx=torch.from_numpy(train),
         test_idx=torch.from_numpy(windows.indices("test")),
@@ -99,4 +154,12 @@ def load_run_data(modality: str, windows_path, images_path=None) -> RunData:
         windows_digest=digest,
         images=image_record(images_path) if image else None,
         axes=int(windows.signals.shape[1]),
+        inputs_record=inputs_record(settings, scaling),
     )
+
+
+def _signal_scaling(setting, windows, where):
+    """The fixed scaling a ``signal_scaling`` setting resolves to: ``fixed`` (limits from the training windows)
+    or ``{kind: fixed, limits: {min, max} | "train"}`` (the workflow resolves the dataset's limits into it)."""
+    limits = TRAINING if isinstance(setting, str) else setting.get("limits", TRAINING)
+    return scaling_of({"scaling": "fixed", "limits": limits}, windows, str(where))

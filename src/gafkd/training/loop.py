@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ..distillation.registry import EMBEDDING, STAGES
+from ..distillation.registry import FEATURES
 from ..distillation.signals import StudentOutputs
 from ..faults import maybe_die
 from ..models.memory import EVAL_ROWS_MAX
@@ -99,13 +99,14 @@ def train_epoch(model, data: RunData, loss_fn, teachers, optimizer, seeds, epoch
     """
     model.train()
     orders = member_orders(data.train_idx, seeds, epoch)
+    loss_fn.set_epoch(epoch)  # terms that start later (CA-MKD's features) know which epoch runs
     members, n = orders.shape
     n_batches = -(-n // batch_size) if n_batches is None else n_batches
     device = data.labels.device
     losses = torch.zeros(n_batches, members, device=device)
     correct = torch.zeros(members, device=device, dtype=torch.long)
     seen = 0
-    features = bool(loss_fn.needs & {STAGES, EMBEDDING})  # the student's side of a feature loss
+    features = bool(loss_fn.needs & FEATURES)  # the student's side of a feature loss
     for b in range(n_batches):
         idx = orders[:, b * batch_size:(b + 1) * batch_size]
         labels = data.labels[idx]

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from ..distillation.pack import PackLoss
-from ..distillation.registry import EMBEDDING, STAGES
+from ..distillation.registry import FEATURES, MAP, VARIANTS
 from ..distillation.spec import LossSpec
 from ..errors import DataError, GafkdError
 from ..gaf.registry import SIGNAL
@@ -91,7 +91,7 @@ class PackJob:
         device = select_device(training["device"], gpus)
         numerics = configure(threads, training, device)
         first = pack.members[0]
-        data = load_run_data(first.modality, windows, gaf)
+        data = load_run_data(first.modality, windows, gaf, training)
         losses = [_member_loss(m) for m in pack.members]
         teachers = _teacher_provider(pack, losses, data.windows_digest, windows, training, device, live_teachers)
         records = [provenance(m.settings(data.windows_digest, training, d)) for m, d in zip(pack.members,
@@ -110,8 +110,10 @@ class PackJob:
                                  teachers.live)
         data = data.to(device)
         data.channels_last = uses_channels_last(training)  # the 2-D batches; 1-D models lay theirs out themselves
+        heads = teachers.provider.heads if any(MAP in spec.needs for spec in losses) else None  # CA-MKD's adapters
         loss = PackLoss(losses, device, seeds=[m.seed for m in pack.members], student_dim=embedding_size(model),
-                        teacher_dims=getattr(teachers.provider, "embedding_dims", None))
+                        teacher_dims=getattr(teachers.provider, "embedding_dims", None), teacher_heads=heads,
+                        cross_entropy=training["cross_entropy"])
         return cls(pack, training, device, numerics, data, model, teachers.provider, loss, records, params, memory,
                    teachers.resident, teachers.live)
 
@@ -206,7 +208,16 @@ def _member_loss(member: RunSpec) -> LossSpec:
     if member.is_teacher:
         return LossSpec()
     e = member.experiment
-    return LossSpec(e.teacher_weights, e.lam or 0.0, member.temperature, e.weighting, e.extras)
+    recipe = VARIANTS[e.variant].authors if member.authors_recipe and e.teachers else None
+    if recipe is None:
+        return LossSpec(e.teacher_weights, e.lam or 0.0, member.temperature, e.weighting, e.extras, member.kd)
+    lam = e.lam or 0.0
+    kd_weight = (lam if recipe.kd_weight is None else recipe.kd_weight) * \
+        (recipe.kd_scale(len(e.teachers)) if recipe.kd_scale else 1.0)
+    extras = tuple((name, recipe.coefficients.get(name, value)) for name, value in e.extras) + \
+        tuple((name, recipe.coefficients[name]) for name in recipe.extras)
+    return LossSpec(e.teacher_weights, lam, recipe.temperature or member.temperature, e.weighting, extras, member.kd,
+                    ce_weight=recipe.ce_weight, kd_weight=kd_weight)
 
 
 @dataclass
@@ -277,7 +288,7 @@ def _live_teachers(pack: Pack, needs, windows, training: dict, device) -> _Teach
         modalities.add(record["modality"])
         live.append(live_teacher_memory(record["arch"], data.inputs.shape[1], tuple(data.inputs.shape[2:]),
                                         data.num_classes, MODALITY_DIMS[record["modality"]], inputs,
-                                        bool(needs & {STAGES, EMBEDDING})))
+                                        bool(needs & FEATURES)))
     provider = LiveTeachers([(model, data) for model, data, _ in teachers], slots, needs,
                             lambda: autocast(training, device))
     digests = [tuple(t["settings_digest"] for t in member) for member in records]
@@ -312,6 +323,7 @@ def _write_member(job: PackJob, member: RunSpec, m: int, result: PackResult) -> 
                "final": final,
                "best": run.best_state, "best_epoch": run.best_epoch, "best_val": run.best_val_state,
                "best_val_epoch": run.best_val_epoch, "mean": data.mean.cpu(), "std": data.std.cpu(),
+               "inputs": data.inputs_record,
                "windows_digest": data.windows_digest, "settings_digest": record["settings_digest"],
                "status": run.status, "epochs_total": _epochs_total(job.training["epochs"], record),
                "environment": device_environment(device)}

@@ -19,6 +19,9 @@ from ..provenance import settings_digest
 # deterministic for a fixed thread count), `teacher_weights` is read by the teacher_logits rule only,
 # `gpu_jobs_per_device` only decides which jobs share a GPU.
 NOT_RUN_IDENTITY = ("threads", "teacher_weights", "gpu_jobs_per_device")
+# Settings added after results existed, at the value every earlier run had: left out of the identity there,
+# so those results keep their digests (and Snakemake its params) and are not retrained for nothing.
+IDENTITY_WHEN_SET = {"standardisation": "pooled", "signal_scaling": "none", "cross_entropy": "plain"}
 
 
 def stage_training(training: dict, stage: str) -> dict:
@@ -30,7 +33,8 @@ def stage_training(training: dict, stage: str) -> dict:
 
 def training_identity(training: dict) -> dict:
     """The training settings that belong to a run's identity (its settings digest, Snakemake's params)."""
-    return {k: v for k, v in training.items() if k not in NOT_RUN_IDENTITY}
+    return {k: v for k, v in training.items()
+            if k not in NOT_RUN_IDENTITY and not (k in IDENTITY_WHEN_SET and v == IDENTITY_WHEN_SET[k])}
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,10 @@ class RunSpec:
     # students whose losses need teacher features (SPKD, the projector): per teacher (its weights.pt, which
     # checkpoint, its images file or "" for signals), run live for what a cache cannot hold
     live_teachers: tuple[tuple[str, str, str], ...] = ()
+    # students: the KD form's loss entry (students.kd_loss) and whether the variant's authors' recipe weighs the
+    # loss (students.recipes); at their defaults left out of the identity, which predates them
+    kd: str = "kd"
+    authors_recipe: bool = False
 
     @property
     def is_teacher(self) -> bool:
@@ -80,7 +88,9 @@ class RunSpec:
         return {"role": "student", **common, "experiment": e.spec, "teachers": list(e.teachers),
                 "weights": list(e.weights), "lam": e.lam, "temperature": float(self.temperature),
                 "teacher_logits": list(logits_digests),
-                **({"init_weights": self.init_from[1]} if self.init_from else {})}
+                **({"init_weights": self.init_from[1]} if self.init_from else {}),
+                **({"kd_loss": self.kd} if self.kd != "kd" else {}),
+                **({"recipe": "authors"} if self.authors_recipe else {})}
 
     def to_dict(self) -> dict:
         """Plain data (Snakemake params, logs); :meth:`from_dict` reverses it."""
@@ -89,7 +99,9 @@ class RunSpec:
                 "teacher_logits": list(self.teacher_logits), "temperature": self.temperature,
                 # only when set: a random-start run's params stay what they were before annealing existed
                 **({"init_from": list(self.init_from)} if self.init_from else {}),
-                **({"live_teachers": [list(t) for t in self.live_teachers]} if self.live_teachers else {})}
+                **({"live_teachers": [list(t) for t in self.live_teachers]} if self.live_teachers else {}),
+                **({"kd": self.kd} if self.kd != "kd" else {}),
+                **({"authors_recipe": True} if self.authors_recipe else {})}
 
     @classmethod
     def from_dict(cls, d: dict) -> "RunSpec":
@@ -98,7 +110,8 @@ class RunSpec:
         return cls(d["dataset"], d["modality"], d["arch"], int(d["seed"]), dict(d["outputs"]), experiment,
                    tuple(str(p) for p in d.get("teacher_logits", ())), float(d.get("temperature", 4.0)),
                    (str(init[0]), str(init[1])) if init else None,
-                   tuple(tuple(str(v) for v in t) for t in d.get("live_teachers", ())))
+                   tuple(tuple(str(v) for v in t) for t in d.get("live_teachers", ())),
+                   str(d.get("kd", "kd")), bool(d.get("authors_recipe", False)))
 
 
 @dataclass(frozen=True)

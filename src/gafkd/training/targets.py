@@ -21,7 +21,7 @@ from contextlib import nullcontext
 
 import torch
 
-from ..distillation.registry import EMBEDDING, STAGES
+from ..distillation.registry import EMBEDDING, FEATURES, MAP, STAGES
 from ..distillation.signals import TeacherSignals, wide
 from ..models import embedding_size
 
@@ -55,20 +55,31 @@ class LiveTeachers:
         self.users = {u: (torch.tensor([m for v, m, _ in pairs if v == u]),
                           torch.tensor([t for v, _, t in pairs if v == u]))
                       for u in dict.fromkeys(u for u, _, _ in pairs)}
-        self.features = bool(needs & {STAGES, EMBEDDING})
-        self.stages, self.embedding = STAGES in needs, EMBEDDING in needs  # what entries hold
+        self.features = bool(needs & FEATURES)
+        self.stages, self.embedding, self.maps = STAGES in needs, EMBEDDING in needs, MAP in needs  # what entries hold
 
     @property
     def embedding_dims(self) -> list[list[int]]:
         """Per member and slot: the size of that teacher's pooled embedding (its classifier's input)."""
         return [[embedding_size(self.teachers[u][0]) for u in member] for member in self.slots]
 
+    @property
+    def heads(self) -> list[list[tuple]]:
+        """Per member and slot: that teacher's classifier (weight [K, D], bias [K], frozen copies) and the shape of
+        its final map (D, *positions), from one forward pass on two of its rows (CA-MKD's adapters are sized by it)."""
+        shapes = {}
+        for u, (model, data) in enumerate(self.teachers):
+            with torch.no_grad():
+                final = model(data.batch(data.train_idx[:2]), features=True)[3]
+            shapes[u] = (model.fc.weight.detach().clone(), model.fc.bias.detach().clone(), tuple(final.shape[1:]))
+        return [[shapes[u] for u in member] for member in self.slots]
+
     @torch.no_grad()
     def __call__(self, idx: torch.Tensor) -> TeacherSignals:
         members, batch = idx.shape
         logits = None
         entry = torch.full((members, self.width), -1, dtype=torch.long, device=idx.device)
-        stages, embeddings = [], []
+        stages, embeddings, maps = [], [], []
         for j, (model, data) in enumerate(self.teachers):
             if j not in self.users:
                 continue
@@ -93,5 +104,6 @@ class LiveTeachers:
                 at = torch.searchsorted(rows, rows_drawn)
                 stages.append([wide(f[at]) for f in flat] if self.stages else [])
                 embeddings.append(wide(out[2][at]) if self.embedding else None)
+                maps.append(wide(out[3][at]) if self.maps else None)
             entry[user_members, user_slots] = first + group
-        return TeacherSignals(logits, entry if self.features else None, stages, embeddings)
+        return TeacherSignals(logits, entry if self.features else None, stages, embeddings, maps)

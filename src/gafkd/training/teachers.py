@@ -11,6 +11,7 @@ embeddings), and for tests and benchmarks that prove both give the same student.
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import os
 from pathlib import Path
@@ -56,14 +57,16 @@ def recorded_axes(record: dict, which: str) -> int:
 
 def teacher_inputs(loaded: dict, record: dict, weights_path, windows_path, images_path, training: dict,
                    device) -> RunData:
-    """A teacher's inputs as it trained on them: its modality's data, read and moved to the device once per
-    ``loaded`` (a cache the caller keeps), with the teacher's own training statistics."""
-    modality = record["modality"]
-    if modality not in loaded:
-        data = load_run_data(modality, windows_path, images_path).to(device)
+    """A teacher's inputs as it trained on them: its modality's data read as its checkpoint's ``inputs`` record
+    says (signal scaling, standardisation; absent in checkpoints older than the record: raw, pooled), read and
+    moved to the device once per ``loaded`` (a cache the caller keeps), with the teacher's own statistics."""
+    modality, inputs = record["modality"], record.get("inputs") or {}
+    key = (modality, json.dumps(inputs, sort_keys=True))
+    if key not in loaded:
+        data = load_run_data(modality, windows_path, images_path, inputs).to(device)
         data.channels_last = uses_channels_last(training)
-        loaded[modality] = data
-    data = copy.copy(loaded[modality])
+        loaded[key] = data
+    data = copy.copy(loaded[key])
     if data.windows_digest != record["windows_digest"]:
         raise DataError(f"{weights_path}: teacher was trained on other windows than {windows_path}; rerun train_teacher")
     data.mean, data.std = record["mean"].to(device), record["std"].to(device)

@@ -85,7 +85,7 @@ class PatchTransformer(nn.Module):
 
     def forward(self, x, features: bool = False):
         """Logits [M, B, K] (a plain model's [B, K]); with ``features`` also the last three layers' outputs as
-        [B, M·dim, N] and the pooled embedding [B, M·dim]."""
+        [B, M·dim, N], the pooled embedding [B, M·dim] and the normalised tokens it pools [B, M·dim, N]."""
         if x.dim() == 4:  # [B, C, 1, L]: a channels-last 1-D batch
             x = x.squeeze(2)
         batch, m = x.shape[0], self.members
@@ -100,10 +100,13 @@ class PatchTransformer(nn.Module):
             x = layer(x, batch)
             if features:
                 stages.append(x.view(m, batch, n, self.dim).permute(1, 0, 3, 2).reshape(batch, m * self.dim, n))
-        pooled = self.norm(x).view(m, batch, n, self.dim).mean(dim=2)  # [M, B, dim]
+        normed = self.norm(x).view(m, batch, n, self.dim)
+        pooled = normed.mean(dim=2)  # [M, B, dim]
         embedding = pooled.transpose(0, 1).reshape(batch, m * self.dim)
         logits = self.fc(embedding)
-        return (logits, stages[-3:], embedding) if features else logits
+        if not features:
+            return logits
+        return logits, stages[-3:], embedding, normed.permute(1, 0, 3, 2).reshape(batch, m * self.dim, n)
 
 
 def build(arch: str, num_classes: int, in_channels: int = 3, dims: int = 1, members: int = 1) -> PatchTransformer:
