@@ -11,7 +11,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
 # import name → conda-forge package name, where they differ
-CONDA_NAMES = {"torch": "pytorch", "yaml": "pyyaml"}
+CONDA_NAMES = {"torch": "pytorch", "yaml": "pyyaml", "scikit_posthocs": "scikit-posthocs"}
 STANDARD = set(sys.stdlib_module_names)
 PROVIDED = {"gafkd", "snakemake"}  # the workflow itself and the Snakemake that runs the script
 

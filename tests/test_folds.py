@@ -107,7 +107,8 @@ def test_the_tables_pool_folds_and_trials_with_the_population_std():
     expand_folds(config)
     rng = np.random.default_rng(4)
     rows = [dict(dataset=d, kind="teacher", teachers=f"{m}:wrn16-1", student="", alpha=np.nan, lam=np.nan, seed=s,
-                 weights="", variant="", status="ok", best_test_acc=round(rng.uniform(60, 90), 4))
+                 weights="", variant="", status="ok", best_test_acc=round(rng.uniform(60, 90), 4),
+                 test_acc_at_best_val=np.nan, trained_as="")
             for d in config["datasets"] for m in ("gaf", "sig") for s in (0, 1, 2)]
     runs = pd.DataFrame(rows)
     members = dataset_groups(config)["p2"]

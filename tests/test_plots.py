@@ -53,7 +53,7 @@ def test_confusion_plot_has_a_colour_bar_and_names_the_run_with_lambda(figures, 
     assert min(t.get_fontsize() for t in texts(fig)) >= plots.FONT
 
 
-def test_learning_curves_never_repeat_a_colour_and_line_in_a_panel(figures, tmp_path):
+def test_learning_curves_are_small_multiples_a_handful_of_distinct_lines_each(figures, tmp_path):
     history = tmp_path / "history.csv"
     pd.DataFrame({"epoch": [1, 2], "test_acc": [10.0, 20.0]}).to_csv(history, index=False)
     archs = ["wrn16-1", "wrn16-3", "wrn28-1", "wrn28-3"]
@@ -61,13 +61,21 @@ def test_learning_curves_never_repeat_a_colour_and_line_in_a_panel(figures, tmp_
     curves += [Curve("alone", (str(history),), "baseline", "")]
     curves += [Curve(f"kd1 {a}", (str(history),), "kd1", f"gaf:{a}") for a in archs]
     curves += [Curve(f"kd2 {a}", (str(history),), "kd2", f"gaf:{a}+sig:{a}") for a in archs]
+    curves += [Curve(f"kd3 {i}", (str(history),), "kd3", "gaf:wrn16-1+pi:wrn16-1+sig:wrn16-1") for i in range(12)]
     plots.learning_curves(curves, "unused.png", "title", "students (λ = 0.7)")
     fig = figures[0]
-    for ax in fig.axes:
+    panels = {ax.get_title(): ax for ax in fig.axes if ax.get_lines()}
+    assert set(panels) == {"teachers: GAF", "teachers: Sig", "students: one teacher", "students: two teachers",
+                           "students: three teachers"}
+    for title, ax in panels.items():
         styles = [(line.get_color(), line.get_linestyle()) for line in ax.get_lines()]
-        assert len(styles) == len(set(styles)) and len(styles) in (8, 9)
+        assert len(styles) == len(set(styles)), title  # never a colour and line twice in a panel
         assert min(t.get_fontsize() for t in ax.get_legend().get_texts()) >= plots.FONT
-    assert fig.axes[1].get_title() == "students (λ = 0.7)"
+        # the student alone, black, in every students' panel and only there
+        assert any(line.get_label() == "alone (n=1)" and line.get_color() == "black"
+                   for line in ax.get_lines()) == title.startswith("students")
+    assert len(panels["teachers: GAF"].get_lines()) == 4 and len(panels["students: three teachers"].get_lines()) == 13
+    assert "students (λ = 0.7)" in fig._suptitle.get_text()
 
 
 def test_sweeps_say_their_error_bars_are_population_std(figures):

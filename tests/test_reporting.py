@@ -73,7 +73,8 @@ def test_row_order_and_labels():
     assert len(labels) == 17
     header = [line for line in text.splitlines() if line.startswith("| Experiment (alpha")][0]
     assert [c.strip() for c in header.split("|")[1:-1]] == [
-        "Experiment (alpha = 0.3, 500w, 14cls)", "Trial 1", "Trial 2", "Trial 3", "Mean", "Std"]
+        "Experiment (alpha = 0.3, 500w, 14cls)", "Trial 1", "Trial 2", "Trial 3", "Mean", "Std", "n",
+        "Δ vs alone [95 % CI]"]
     for dataset, suffix in (("gene7_w500", "500w, 7cls"), ("gene7_w1000", "1000w, 7cls")):
         assert f"## {dataset} ({suffix})" in text
     assert "### Alpha sweep" in text and "### Lambda sweep" in text and "footer" in text
@@ -84,7 +85,9 @@ def test_the_notes_example_renders_exactly():
     mask = (runs["kind"] == "teacher") & (runs["teachers"] == "gaf:wrn16-1")
     runs.loc[mask, "best_test_acc"] = NOTES
     row = main_table_rows(render_tables(CONFIG, runs, load_reference(), ""))[0]
-    assert [c.strip() for c in row.split("|")[2:-1]] == ["63.0491", "63.3270", "62.9797", "<u>**63.1186**</u>", "0.1501"]
+    # the notes' columns exactly; then n and (a teacher row) no effect
+    assert [c.strip() for c in row.split("|")[2:-1]] == ["63.0491", "63.3270", "62.9797", "<u>**63.1186**</u>", "0.1501",
+                                                         "3", ""]
 
 
 def test_missing_trials_are_marked_not_averaged_as_complete():
@@ -157,7 +160,11 @@ def test_editing_one_run_changes_exactly_the_affected_rows():
     runs.loc[runs[target & (runs["seed"] == 2)].index, "best_test_acc"] = 99.5
     after = render_tables(CONFIG, runs, load_reference(), "").splitlines()
     changed = [b for a, b in zip(before, after) if a != b]
-    assert len(changed) == 3  # the main-table row, the alpha-sweep row, the notes comparison row
+    # the main-table row, the alpha-sweep row, the notes comparison row; and the dataset's power line, which
+    # summarises the spread of every row's differences
+    power = [line for line in changed if line.startswith("Power: ")]
+    changed = [line for line in changed if not line.startswith("Power: ")]
+    assert len(changed) == 3 and len(power) == 1
     assert all("WRN16-3(GAF), T2: WRN16-3(Sig)" in line for line in changed)
     assert "99.5000" in changed[0]
 

@@ -270,6 +270,16 @@ def test_html_report_shows_the_tables_in_a_browser(tiny_run, tmp_path):
             first_row = rows.first.inner_text()
             mean = frame.locator("tbody tr td u strong").first.inner_text()
             row_count = rows.count()
+            header = frame.locator("thead").first.inner_text()
+            effects_text = frame.get_by_text("Δ vs alone: the mean of the per-trial differences").first.inner_text()
+            # the effects' figures: a category of their own, the rankings and each dataset's
+            effects_page = ""
+            for subcategory in ("rankings", "tiny"):
+                page.goto((tiny_run / "results" / "report.html").as_uri())
+                page.get_by_text("Effects", exact=True).click()
+                page.get_by_text(subcategory, exact=True).click()
+                page.wait_for_timeout(300)
+                effects_page += page.locator("body").inner_text()
         finally:
             browser.close()
     # main table (8 rows: 3 teachers, the student alone, kd1 from GAF and from PI, kd2, kdn), alpha sweep (1),
@@ -278,6 +288,10 @@ def test_html_report_shows_the_tables_in_a_browser(tiny_run, tmp_path):
     assert first_row.startswith("WRN16-1 (GAF single network, 500w, 14cls)")
     assert re.fullmatch(r"\d+\.\d{4}", mean)  # the notes' underlined bold mean, rendered, not markdown
     assert (tmp_path / "report-tables.png").stat().st_size > 20_000
+    assert "Δ vs alone [95 % CI]" in header and "n" in header.split()
+    assert "With 2 pairs the exact test's smallest p is 0.5" in effects_text
+    assert all(name in effects_page for name in ("critical_difference.png", "forest.png", "gain_vs_teacher.png")), \
+        effects_page[:2000]
 
 
 # the later study, and the next encodings (Q-GAF, recurrence plots) as teachers; PI scaled by the device's ±8 g

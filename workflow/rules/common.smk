@@ -19,7 +19,7 @@ from gafkd.config import (
 from gafkd.data.build import missing_data_folders
 from gafkd.data.formats import is_synthetic
 from gafkd.errors import ConfigError
-from gafkd.folds import expand_folds, fold_of, has_folds
+from gafkd.folds import dataset_groups, expand_folds, fold_of, has_folds
 from gafkd.gaf.registry import is_image
 from gafkd.grid import (
     dataset_training,
@@ -318,6 +318,8 @@ PLOTS = [
     "learning_curves",
     "confusion_teacher",
     "confusion_student",
+    "forest",
+    "gain_vs_teacher",
 ]
 
 
@@ -326,33 +328,36 @@ def examples_png(dataset="{dataset}", name="{representation}"):
     return results("plots", dataset, f"{name}_examples.png")
 
 
-def plotted_datasets():
-    """The datasets with plots: every one, but of a fold-split dataset only its first fold (the tables
-    gather every fold)."""
-    firsts = {}
-    for d in DATASETS:
-        firsts.setdefault((fold_of(config["datasets"][d]) or {"of": d})["of"], d)
-    return list(firsts.values())
+# The report's sections: each dataset, a fold-split dataset's folds together (under the dataset's name).
+SECTIONS = dataset_groups(config)
+
+
+def section_windows(wildcards):
+    """The windows a section's figures name the classes and draw examples from: its first fold's."""
+    return windows_h5(SECTIONS[wildcards.dataset][0])
 
 
 def examples_images(wildcards):
-    """The images an examples figure shows: those the dataset's teachers train on."""
-    return images_of(config, RESULTS, wildcards.dataset, wildcards.representation)
+    """The images an examples figure shows: those the dataset's teachers train on (a section's first fold)."""
+    return images_of(
+        config, RESULTS, SECTIONS[wildcards.dataset][0], wildcards.representation
+    )
 
 
 def all_outputs():
     return [
         results("tables.md"),
         results("summary.csv"),
+        results("effects.csv"),
         *expand(
             results("plots", "{dataset}", "{plot}.png"),
-            dataset=plotted_datasets(),
+            dataset=SECTIONS,
             plot=PLOTS,
         ),
         *[
             examples_png(d, name)
-            for d in plotted_datasets()
-            for name in for_dataset(config, d)["teachers"]["modalities"]
+            for d, members in SECTIONS.items()
+            for name in for_dataset(config, members[0])["teachers"]["modalities"]
             if is_image(name)
         ],
     ]

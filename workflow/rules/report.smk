@@ -1,4 +1,5 @@
-# Stage 5: runs.csv → summary.csv, tables.md and the plots; `snakemake --report` gathers them.
+# Stage 5: runs.csv → summary.csv, effects.csv, rankings.csv, tables.md (and each table as LaTeX and CSV) and
+# the plots; `snakemake --report` gathers them.
 
 
 localrules:
@@ -26,28 +27,45 @@ rule collect_runs:
 
 
 rule summarize_runs:
+    """Every statistic of the runs, in one job: mean and std per configuration; each KD configuration against
+    the matching student alone (Δ, interval, tests); the main tables' student rows ranked over folds × seeds
+    (Friedman, Nemenyi) with their critical-difference diagrams."""
     input:
         rules.collect_runs.output[0],
     output:
-        results("summary.csv"),
+        summary=results("summary.csv"),
+        effects=results("effects.csv"),
+        rankings=results("rankings.csv"),
+        diagram=report(
+            results("plots", "critical_difference.png"),
+            caption="../report/critical_difference.rst",
+            category="Effects",
+            subcategory="rankings",
+        ),
     log:
         results("logs", "summarize_runs.log"),
     conda:
         "../../envs/report.yaml"
+    params:
+        config=REPORT_CONFIG,
     script:
         "../scripts/summarize_runs.py"
 
 
 rule tables:
-    """The notes' markdown tables, every number from runs.csv; the same as HTML for the report."""
+    """The notes' markdown tables, every number from runs.csv; the same as HTML for the report, and each
+    table as LaTeX (booktabs) and CSV."""
     input:
         runs=rules.collect_runs.output[0],
-        summary=rules.summarize_runs.output[0],
+        summary=rules.summarize_runs.output.summary,
+        effects=rules.summarize_runs.output.effects,
+        rankings=rules.summarize_runs.output.rankings,
     output:
         markdown=results("tables.md"),
         html=report(
             results("tables.html"), caption="../report/tables.rst", category="Tables"
         ),
+        exports=directory(results("tables")),
     log:
         results("logs", "tables.log"),
     conda:
@@ -59,9 +77,12 @@ rule tables:
 
 
 rule plots:
+    """One dataset section's figures (a fold-split dataset's folds pooled); beside summarize_runs, not after it
+    (the section's effects are computed again here, the same function of the same runs).
+    """
     input:
         runs=rules.collect_runs.output[0],
-        windows=windows_h5("{dataset}"),
+        windows=section_windows,
     output:
         alpha_sweep=report(
             results("plots", "{dataset}", "alpha_sweep.png"),
@@ -99,6 +120,18 @@ rule plots:
             category="Confusion matrices",
             subcategory="{dataset}",
         ),
+        forest=report(
+            results("plots", "{dataset}", "forest.png"),
+            caption="../report/forest.rst",
+            category="Effects",
+            subcategory="{dataset}",
+        ),
+        gain_vs_teacher=report(
+            results("plots", "{dataset}", "gain_vs_teacher.png"),
+            caption="../report/gain_vs_teacher.rst",
+            category="Effects",
+            subcategory="{dataset}",
+        ),
     log:
         results("logs", "plots", "{dataset}.log"),
     conda:
@@ -110,9 +143,10 @@ rule plots:
 
 
 rule image_examples:
-    """One training window per class in each image representation the teachers use."""
+    """One training window per class in each image representation the teachers use (a fold-split dataset's
+    first fold)."""
     input:
-        windows=windows_h5("{dataset}"),
+        windows=section_windows,
         images=examples_images,
     output:
         report(

@@ -13,12 +13,16 @@ from ..gaf.registry import label
 from ..grid import for_dataset, variants_of
 from ..folds import dataset_groups
 from ..io import write_text_atomic
-from ..names import DIVERGED, KD1, KD2, KD3, OK, TEACHER
+from ..names import BASELINE, DIVERGED, KD1, KD2, KD3, OK, TEACHER
 from ..provenance import package_versions, settings_digest
 from .collect import collect_runs, listed_metrics, read_runs
-from .plots import Curve, confusion_plot, image_examples, learning_curves, message_plot, sweep_plot, weights_plot
+from .effects import read_effects
+from .exports import write_exports
+from .plots import (Curve, confusion_plot, critical_difference_plot, forest_plot, gain_plot, image_examples,
+                    learning_curves, message_plot, sweep_plot, weights_plot)
+from .ranking import rankings, rankings_frame, read_rankings
 from .summary import CONFIG_COLUMNS, summarize
-from .tables import METRIC_COLUMN, DatasetTables, render_tables, tables_html
+from .tables import METRIC_COLUMN, DatasetTables, render_tables, study_effects, tables_html
 
 # the notes' published numbers: one- and two-teacher (alpha), and three-teacher (weights) tables
 REFERENCES = ("reference_results.csv", "reference_results_three_teachers.csv")
@@ -29,12 +33,6 @@ def write_runs(manifest_paths, output, config: dict | None = None) -> dict:
     runs = collect_runs(listed_metrics(manifest_paths), config)
     write_text_atomic(output, runs.to_csv(index=False))
     return {"runs": len(runs)}
-
-
-def write_summary(runs_path, output) -> dict:
-    summary = summarize(read_runs(runs_path))
-    write_text_atomic(output, summary.to_csv(index=False))
-    return {"configurations": len(summary.drop_duplicates(CONFIG_COLUMNS))}
 
 
 def load_reference(path=None) -> pd.DataFrame:
@@ -64,68 +62,98 @@ def footer(config: dict, runs: pd.DataFrame) -> str:
     diverged = trained[trained["status"] == DIVERGED]
     listed = "".join(f"\n- `{run.run_dir}`: {run.diverged_at}" for run in diverged.itertuples())
     return (f"Runs: {len(trained)} · config digest `{settings_digest(config)}` · code versions of the runs: {codes} · "
-            f"devices: {devices} · report environment: {versions}" + _optimism(trained, config)
+            f"devices: {devices} · report environment: {versions}"
             + (f"\n\nDiverged ({len(diverged)}, counted out of the means like missing trials):\n{listed}"
                if len(diverged) else ""))
 
 
-def _optimism(runs: pd.DataFrame, config: dict) -> str:
-    """Per dataset with a validation split (a fold-split dataset's folds together): how much choosing the epoch
-    on the test set adds, on average."""
-    with_val = runs[(runs["status"] == OK) & runs["test_acc_at_best_val"].notna()]
-    group_of = {member: name for name, members in dataset_groups(config).items() for member in members}
-    with_val = with_val.assign(dataset=with_val["dataset"].map(lambda d: group_of.get(d, d)))
-    lines = [f"\n- {dataset}: best test epoch {group['best_test_acc'].mean():.4f}, epoch chosen on validation "
-             f"{group['test_acc_at_best_val'].mean():.4f}, final epoch {group['final_test_acc'].mean():.4f}: "
-             f"selecting on the test set adds {(group['best_test_acc'] - group['test_acc_at_best_val']).mean():+.4f} "
-             f"points ({len(group)} runs)"
-             for dataset, group in with_val.groupby("dataset", sort=True)]
-    if not lines:
-        return ""
-    return "\n\nThe optimism of selecting on the test set (mean test accuracy in %, every run of the dataset):" + \
-        "".join(lines)
-
-
-def write_tables(config: dict, runs_path, output, html_output=None, reference_path=None) -> dict:
-    """tables.md and, with ``html_output``, the same tables as a standalone HTML page (the report's view)."""
+def write_statistics(config: dict, runs_path, summary_output, effects_output, rankings_output, diagram) -> dict:
+    """summary.csv, effects.csv (:mod:`gafkd.reporting.effects`), rankings.csv and the critical-difference
+    diagrams (:mod:`gafkd.reporting.ranking`): every statistic of runs.csv, read once."""
     runs = read_runs(runs_path)
-    text = render_tables(config, runs, load_reference(reference_path), footer(config, runs))
+    summary = summarize(runs)
+    write_text_atomic(summary_output, summary.to_csv(index=False))
+    table = study_effects(config, runs)
+    write_text_atomic(effects_output, table.to_csv(index=False))
+    results = study_rankings(config, runs)
+    write_text_atomic(rankings_output, rankings_frame(results).to_csv(index=False))
+    critical_difference_plot(results, diagram)
+    return {"configurations": len(summary.drop_duplicates(CONFIG_COLUMNS)), "compared": len(table),
+            "holding": int(table["holds"].sum()), "rankings": len(results), "tested": sum(not r.status for r in results)}
+
+
+def study_rankings(config: dict, runs: pd.DataFrame) -> list:
+    """The rankings of the main tables' student rows, across datasets and per dataset section."""
+    groups = dataset_groups(config)
+    scores = {name: DatasetTables(config, name, runs, None, members).student_scores() for name, members in groups.items()}
+    return rankings(scores, groups)
+
+
+def write_tables(config: dict, runs_path, output, html_output=None, reference_path=None, effects_path=None,
+                 rankings_path=None, exports=None) -> dict:
+    """tables.md and, with ``html_output``, the same tables as a standalone HTML page (the report's view); with
+    ``exports``, a folder of each table as LaTeX and CSV."""
+    runs = read_runs(runs_path)
+    collected = []
+    text = render_tables(config, runs, load_reference(reference_path), footer(config, runs),
+                         None if effects_path is None else read_effects(effects_path),
+                         None if rankings_path is None else read_rankings(rankings_path), collected)
     write_text_atomic(output, text)
     if html_output is not None:
         write_text_atomic(html_output, tables_html(text))
-    return {"lines": text.count("\n")}
+    if exports is not None:
+        write_exports(collected, exports)
+    return {"lines": text.count("\n"), "tables": len(collected)}
 
 
 def write_plots(config: dict, dataset: str, runs_path, windows_path, outputs: dict) -> dict:
-    config = for_dataset(config, dataset)
+    """One dataset section's figures; a fold-split dataset's pool its folds (the confusion matrices sum the
+    best configuration's runs of every fold, the curves and sweeps average them)."""
+    members = dataset_groups(config).get(dataset, [dataset])
+    full, config = config, for_dataset(config, members[0])
     everything = read_runs(runs_path)
-    everything = everything[everything["dataset"] == dataset]
+    everything = everything[everything["dataset"].isin(members)]
     runs = everything[everything["status"] == OK]  # diverged runs have no curve to draw
     metric = config["report"]["metric"]
     students = config["students"]
-    tables = DatasetTables(config, dataset, runs)
+    tables = DatasetTables(full, dataset, runs, None, members, study_effects(full, everything))
+    pooled = f", pooled over {len(members)} folds × trials" if len(members) > 1 else ""
     swept = lambda kind: runs[runs["variant"].isin(["", tables.sweep_variant(kind)])]  # noqa: E731
     sweep_plot(swept(KD2), KD2, "alpha", metric,
-               f"{dataset}: two-teacher KD, α sweep (λ = {students['kd2']['lam']:g})", outputs["alpha_sweep"])
-    sweep_plot(swept(KD1), KD1, "lam", metric, f"{dataset}: one-teacher KD, λ sweep", outputs["lambda_sweep"])
+               f"{dataset}: two-teacher KD, α sweep (λ = {students['kd2']['lam']:g}{pooled})", outputs["alpha_sweep"])
+    sweep_plot(swept(KD1), KD1, "lam", metric, f"{dataset}: one-teacher KD, λ sweep{pooled}", outputs["lambda_sweep"])
     kd3 = students["kd3"]
     weights_plot(runs, kd3["archs"], kd3["weights"],
                  variants_of(config, KD3), metric,
-                 f"{dataset}: three-teacher KD ({'/'.join(kd3['teachers'])}), λ = {kd3['lam']:g}",
+                 f"{dataset}: three-teacher KD ({'/'.join(kd3['teachers'])}), λ = {kd3['lam']:g}{pooled}",
                  outputs["kd3_weights"])
     report = config["report"]
     learning_curves(_curves(tables), outputs["learning_curves"],
-                    f"{dataset}: learning curves (test accuracy, mean over seeds)",
-                    f"students (one teacher: λ = {report['lam']:g}; two teachers: α = {report['alpha']:g}, "
+                    f"{dataset}: learning curves (test accuracy, mean over seeds{pooled})",
+                    f"the students' main-table rows (one teacher: λ = {report['lam']:g}; two teachers: α = {report['alpha']:g}, "
                     f"λ = {students['kd2']['lam']:g})")
+    if "forest" in outputs:
+        main = _main_effects(tables)
+        forest_plot(main, outputs["forest"], f"{dataset}: Δ vs the student alone, the main table's rows{pooled}")
+        gain_plot(main, outputs["gain_vs_teacher"], f"{dataset}: the student's gain against its teachers' accuracy"
+                                                    f"{pooled}")
     windows = load_windows(windows_path)
     for kind, key in (("teacher", "confusion_teacher"), ("student", "confusion_student")):
-        best = _best_run(runs, kind, metric)
+        best = _best_runs(runs, kind, metric, pooled=len(members) > 1)
         if best is None:  # every run of the kind diverged (or none has the metric): say so, do not fail
             message_plot(outputs[key], f"{dataset}: best {kind}", _none_finished(everything, kind))
         else:
-            confusion_plot(_metrics_path(best), windows.class_names, outputs[key], f"{dataset}: best {kind}")
+            confusion_plot([_metrics_path(run) for _, run in best.iterrows()], windows.class_names, outputs[key],
+                           f"{dataset}: best {kind}")
     return {"plots": len(outputs)}
+
+
+def _main_effects(tables: DatasetTables) -> pd.DataFrame:
+    """effects.csv's rows of the main table's KD rows, in the table's order, labelled as there."""
+    rows = [(tables.label(c, with_dataset=False), tables.effect(c)) for c in tables.main_configs()
+            if c.kind not in (TEACHER, BASELINE)]
+    frame = pd.DataFrame([{**effect, "label": label} for label, effect in rows if effect is not None])
+    return frame if len(frame) else pd.DataFrame(columns=["label", "kind", "delta", "n_pairs"])
 
 
 def write_image_examples(dataset: str, representation: str, windows_path, images_path, output) -> dict:
@@ -139,9 +167,9 @@ def _of_kind(runs: pd.DataFrame, kind: str) -> pd.DataFrame:
     return runs[runs["kind"] == TEACHER] if kind == "teacher" else runs[runs["kind"] != TEACHER]
 
 
-def _best_run(runs: pd.DataFrame, kind: str, metric: str) -> pd.Series | None:
-    """The best seed of the configuration with the best mean (students: every non-teacher run); None when
-    no run of the kind has the metric."""
+def _best_runs(runs: pd.DataFrame, kind: str, metric: str, pooled: bool = False) -> pd.DataFrame | None:
+    """The configuration with the best mean (students: every non-teacher run): its best seed, or with
+    ``pooled`` (folds) every run of it; None when no run of the kind has the metric."""
     column = METRIC_COLUMN[metric]
     frame = _of_kind(runs, kind)
     frame = frame[frame[column].notna()]
@@ -149,7 +177,8 @@ def _best_run(runs: pd.DataFrame, kind: str, metric: str) -> pd.Series | None:
         return None
     means = frame.groupby(CONFIG_COLUMNS, dropna=False)[column].transform("mean")
     top = frame[means == means.max()]
-    return top.loc[top[column].idxmax()]
+    top = top[top.groupby(CONFIG_COLUMNS, dropna=False).ngroup() == 0]  # ties of means: the first configuration
+    return top if pooled else top.loc[[top[column].idxmax()]]
 
 
 def _none_finished(runs: pd.DataFrame, kind: str) -> str:

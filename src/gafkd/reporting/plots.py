@@ -7,9 +7,9 @@ outside the data, every colour scale with a colour bar, error bars said to be po
 from __future__ import annotations
 
 import json
-
 import textwrap
 from dataclasses import dataclass
+from pathlib import Path
 
 import matplotlib
 
@@ -20,7 +20,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ..distillation.registry import BASE, VARIANTS  # noqa: E402
-from ..gaf.registry import SIGNAL, representation  # noqa: E402
+from ..gaf.registry import label as modality_label, representation  # noqa: E402
 from ..gaf.store import load_images  # noqa: E402
 from ..io import read_json  # noqa: E402
 from ..models.families import arch_label
@@ -34,7 +34,6 @@ plt.rcParams.update({"font.size": FONT, "axes.titlesize": FONT + 2, "legend.font
 # one colour per architecture (the teacher's, for students), the same in every figure
 ARCH_COLOURS = {"wrn16-1": "tab:blue", "wrn16-3": "tab:orange", "wrn28-1": "tab:green", "wrn28-3": "tab:red"}
 OTHER_COLOURS = ["tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan", "tab:gray"]
-STYLES = {SIGNAL: "--", KD1: "-", KD2: "--", KD3: "-.", KDN: ":", BASELINE: "-"}  # an image teacher: "-"
 STD_NOTE = "error bars: population std (ddof = 0) over seeds"
 
 
@@ -141,37 +140,136 @@ class Curve:
     teachers: str  # teacher runs: the model itself; students: their teachers ("" alone)
 
 
-def learning_curves(curves: list[Curve], path, title: str, students_title: str = "students") -> None:
-    """Mean test accuracy per epoch (seeds averaged): teachers on the left, students on the right.
-
-    Colour: the architecture (a student's: its first teacher's); line: GAF solid and signal dashed
-    for teachers, one-teacher KD solid, two-teacher dashed, K-teacher dotted, the student alone black.
-    """
-    fig, panels = plt.subplots(1, 2, figsize=(13, 5.6), sharey=True)
-    for ax, students in zip(panels, (False, True)):
-        chosen = [c for c in curves if (c.kind != TEACHER) == students]
-        for i, curve in enumerate(chosen):
+def learning_curves(curves: list[Curve], path, title: str, students_title: str = "") -> None:
+    """Mean test accuracy per epoch (seeds, and a fold-split dataset's folds, averaged) as small multiples: a
+    panel per teacher representation and per student kind, each with a handful of lines in a qualitative
+    map's colours (the student alone, black, in every student panel), its legend under it."""
+    panels = _curve_panels(curves)
+    columns = min(3, max(len(panels), 1))
+    rows = -(-max(len(panels), 1) // columns)
+    legend_lines = [max((sum(len(_wrap(c.label + " (n=9)")) for c in panel) for _, panel in
+                         list(panels.items())[r * columns:(r + 1) * columns]), default=0) for r in range(rows)]
+    heights = [3.0 + 0.17 * n for n in legend_lines]
+    fig, axes = plt.subplots(rows, columns, figsize=(5.0 * columns, sum(heights) + 0.6), squeeze=False,
+                             sharey=True, gridspec_kw={"height_ratios": heights}, layout="constrained")
+    for ax, (name, panel) in zip(axes.flat, panels.items()):
+        coloured = 0
+        for curve in panel:
             histories = [pd.read_csv(f)["test_acc"].to_numpy() for f in curve.files]
             length = min(len(h) for h in histories)
             mean = np.mean([h[:length] for h in histories], axis=0)
-            ax.plot(np.arange(1, length + 1), mean, marker=".", lw=1.4, **_curve_style(curve, i),
-                    label=f"{curve.label} (n={len(histories)})")
-        ax.set(xlabel="epoch", title=students_title if students else "teachers")
+            if curve.kind == BASELINE:
+                style = {"color": "black", "ls": ":" if "compute-matched" in curve.label else "-"}
+            else:
+                style = {"color": QUALITATIVE[coloured % len(QUALITATIVE)],
+                         "ls": LINE_CYCLE[coloured // len(QUALITATIVE) % len(LINE_CYCLE)]}
+                coloured += 1
+            ax.plot(np.arange(1, length + 1), mean, marker=".", lw=1.4, **style,
+                    label="\n".join(_wrap(f"{curve.label} (n={len(histories)})")))
+        ax.set(xlabel="epoch", title=name)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
-        if chosen:
-            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=1 if students else 2)
-    panels[0].set_ylabel("test accuracy (%)")
-    fig.suptitle(title, fontsize=FONT + 3)
+        ax.legend(loc="upper left", bbox_to_anchor=(0, -0.16), frameon=False)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    for row in axes:
+        row[0].set_ylabel("test accuracy (%)")
+    fig.suptitle(f"{title}\n{students_title}" if students_title else title, fontsize=FONT + 2)
     _save(fig, path)
 
 
-def _curve_style(curve: Curve, index: int) -> dict:
-    if curve.kind == BASELINE:
-        return {"color": "black", "ls": STYLES[BASELINE]}
-    first = ModelId.parse(curve.teachers.split("+")[0])
-    style = STYLES.get(first.modality, "-") if curve.kind == TEACHER else STYLES[curve.kind]
-    return {"color": arch_colour(first.arch, index), "ls": style}
+QUALITATIVE = list(plt.get_cmap("tab10").colors)
+LINE_CYCLE = ["-", "--", "-."]  # after the ten colours of the map
+PANEL_TITLES = {KD1: "one teacher", KD2: "two teachers", KD3: "three teachers", KDN: "K teachers"}
+
+
+def _wrap(text: str, width: int = 58) -> list[str]:
+    return textwrap.wrap(text, width) or [""]
+
+
+def _curve_panels(curves: list[Curve]) -> dict[str, list[Curve]]:
+    """Teachers by representation, students by kind (the student alone in each students' panel)."""
+    panels: dict[str, list[Curve]] = {}
+    for curve in curves:
+        if curve.kind == TEACHER:
+            name = f"teachers: {modality_label(ModelId.parse(curve.teachers).modality)}"
+            panels.setdefault(name, []).append(curve)
+        elif curve.kind != BASELINE:
+            panels.setdefault(f"students: {PANEL_TITLES[curve.kind]}", []).append(curve)
+    alone = [c for c in curves if c.kind == BASELINE]
+    return {name: (panel + alone if name.startswith("students") else panel) for name, panel in panels.items()} or (
+        {"students": alone} if alone else {})
+
+
+def forest_plot(effects: pd.DataFrame, path, title: str) -> None:
+    """Each configuration's Δ vs the student alone with its 95 % interval, a row each (filled: holds after
+    Holm's correction), zero marked; the rows without a matching student alone say so."""
+    rows = effects.reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(8.5, 1.2 + 0.32 * max(len(rows), 1)))
+    kinds = list(dict.fromkeys(rows["kind"]))
+    for i, row in rows.iterrows():
+        y = len(rows) - 1 - i
+        colour = QUALITATIVE[kinds.index(row["kind"]) % len(QUALITATIVE)]
+        if pd.isna(row["delta"]):
+            ax.text(0.0, y, f"  {row['status'] or 'no effect'}", va="center", fontsize=FONT, color="gray")
+            continue
+        error = None if pd.isna(row["ci_low"]) else [[row["delta"] - row["ci_low"]], [row["ci_high"] - row["delta"]]]
+        ax.errorbar([row["delta"]], [y], xerr=error, fmt="o", color=colour, capsize=3,
+                    markerfacecolor=colour if row["holds"] else "white")
+    ax.axvline(0, color="black", lw=1)
+    ax.set_yticks(range(len(rows)), [f"{label} (n={int(n)})" for label, n in zip(rows["label"], rows["n_pairs"])][::-1])
+    ax.set_ylim(-0.7, max(len(rows), 1) - 0.3)
+    ax.set(xlabel="Δ test accuracy vs the student alone (points), 95 % t interval; filled: holds after Holm",
+           title=title)
+    ax.grid(alpha=0.3, axis="x")
+    if rows.empty:
+        ax.text(0.5, 0.5, "no distilled configuration", ha="center", transform=ax.transAxes)
+    _save(fig, path)
+
+
+def gain_plot(effects: pd.DataFrame, path, title: str) -> None:
+    """Δ vs the student alone (with its interval) against the mean accuracy of the row's teachers: does a
+    better teacher make a better student?"""
+    fig, ax = plt.subplots(figsize=(7.6, 4.8))
+    shown = effects[effects["delta"].notna() & effects["teacher_acc"].notna()]
+    for i, (kind, group) in enumerate(shown.groupby("kind", sort=False)):
+        low = (group["delta"] - group["ci_low"]).fillna(0)
+        high = (group["ci_high"] - group["delta"]).fillna(0)
+        ax.errorbar(group["teacher_acc"], group["delta"], yerr=[low, high], fmt="o", capsize=3, alpha=0.85,
+                    color=QUALITATIVE[i % len(QUALITATIVE)], label=f"{PANEL_TITLES.get(kind, kind)} ({len(group)})")
+    ax.axhline(0, color="black", lw=1)
+    ax.set(xlabel="teachers' mean test accuracy (%)", ylabel="Δ vs the student alone (points, 95 % t interval)",
+           title=title)
+    ax.grid(alpha=0.3)
+    if shown.empty:
+        ax.text(0.5, 0.5, "no effect to draw", ha="center", transform=ax.transAxes)
+    else:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), title="configurations")
+    _save(fig, path)
+
+
+def critical_difference_plot(results, path) -> None:
+    """One critical-difference diagram per ranking (scikit-posthocs); a ranking without a test says why."""
+    import scikit_posthocs
+
+    heights = [0.9 if r.status or r.nemenyi is None else 1.0 + 0.3 * len(r.mean_ranks) for r in results] or [1.0]
+    fig, axes = plt.subplots(len(heights), 1, figsize=(10, sum(heights) + 0.8), squeeze=False,
+                             gridspec_kw={"height_ratios": heights}, layout="constrained")
+    for ax, ranking in zip(axes[:, 0], results):
+        ax.set_title(f"{ranking.scope}: " + (", ".join(ranking.datasets) if ranking.scope != ranking.datasets[0]
+                                             else f"{ranking.scores.shape[1]} blocks"), fontsize=FONT + 1)
+        if ranking.status or ranking.nemenyi is None:
+            ax.axis("off")
+            ax.text(0.5, 0.4, "\n".join(_wrap(ranking.status, 110)), ha="center", va="center", fontsize=FONT)
+            continue
+        scikit_posthocs.critical_difference_diagram(ranking.mean_ranks, ranking.nemenyi, ax=ax,
+                                                    label_props={"fontsize": FONT})
+        ax.set_xlabel(f"mean rank over {ranking.scores.shape[1]} blocks (1: best); bars join methods Nemenyi "
+                      f"cannot tell apart; Friedman p = {ranking.p:.3g}", fontsize=FONT)
+    if not results:
+        axes[0, 0].axis("off")
+        axes[0, 0].text(0.5, 0.5, "no ranking: no student runs", ha="center")
+    _save(fig, path)
 
 
 def image_examples(windows, images_path, name: str, path, title: str, per_row: int = 7) -> None:
@@ -235,10 +333,12 @@ def message_plot(path, title: str, message: str) -> None:
     _save(fig, path)
 
 
-def confusion_plot(metrics_path, class_names, path, title: str) -> None:
-    """Counts in each cell, colour = the share of the true class (rows sum to 1)."""
-    metrics = read_json(metrics_path)
-    matrix = np.asarray(metrics["confusion_best"], dtype=float)
+def confusion_plot(metrics_paths, class_names, path, title: str) -> None:
+    """Counts in each cell, colour = the share of the true class (rows sum to 1). Several runs (a fold-split
+    dataset's folds): their matrices summed, each test window of every fold counted once per run."""
+    runs = [read_json(p) for p in ([metrics_paths] if isinstance(metrics_paths, (str, Path)) else metrics_paths)]
+    matrix = np.sum([np.asarray(m["confusion_best"], dtype=float) for m in runs], axis=0)
+    metrics = runs[0]
     share = matrix / np.maximum(matrix.sum(1, keepdims=True), 1)
     n = len(class_names)
     size = max(6.0, 0.5 * n + 3)
@@ -254,7 +354,11 @@ def confusion_plot(metrics_path, class_names, path, title: str) -> None:
                         color="white" if share[i, j] > 0.5 else "black")
     label = run_label(metrics["kind"], metrics.get("teachers") or "", metrics.get("student") or "",
                       metrics.get("alpha"), metrics.get("lam"))
-    ax.set(xlabel="predicted", ylabel="true",
-           title=f"{title}\n{label}\nseed {metrics['seed']}: {metrics['best_test_acc']:.2f} % at epoch "
-                 f"{metrics['best_epoch']} (test set)")
+    if len(runs) == 1:
+        measured = (f"seed {metrics['seed']}: {metrics['best_test_acc']:.2f} % at epoch {metrics['best_epoch']} "
+                    "(test set)")
+    else:
+        measured = (f"pooled over {len(runs)} runs (folds × trials): {100 * np.trace(matrix) / matrix.sum():.2f} % "
+                    "of their test windows, each run at its best epoch")
+    ax.set(xlabel="predicted", ylabel="true", title=f"{title}\n{label}\n{measured}")
     _save(fig, path)

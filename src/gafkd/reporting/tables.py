@@ -25,7 +25,9 @@ from ..models.families import arch_label
 from ..names import BASELINE, DIVERGED, KD1, KD2, KD3, KDN, OK, TEACHER, Experiment
 from .collect import weights_text
 from ..gaf.registry import label as modality_label
+from .effects import effect_cell, effects as paired_effects, effects_note, power_line
 from .labels import experiment_label, model_label, teachers_label
+from .ranking import ACROSS, rankings, rankings_frame, ranking_sentence
 from .summary import mean_std
 
 METRIC_COLUMN = {"best": "best_test_acc", "final": "final_test_acc", "val": "test_acc_at_best_val"}
@@ -100,15 +102,17 @@ class DatasetTables:
     """The tables of one dataset variant, from the config's grid and the runs."""
 
     def __init__(self, config: dict, dataset: str, runs: pd.DataFrame, reference: pd.DataFrame | None = None,
-                 members: list[str] | None = None):
+                 members: list[str] | None = None, effects: pd.DataFrame | None = None):
         """``reference``: the notes' numbers, for the Δ of the three-teacher cells (real data only); ``members``:
-        the dataset variants gathered as ``dataset`` (a fold-split dataset's folds, :mod:`gafkd.folds`)."""
+        the dataset variants gathered as ``dataset`` (a fold-split dataset's folds, :mod:`gafkd.folds`);
+        ``effects``: effects.csv (:mod:`gafkd.reporting.effects`), for the main table's Δ vs alone column."""
         self.members = list(members or [dataset])
         settings = config["datasets"][self.members[0]]
         config = for_dataset(config, self.members[0])
         self.config, self.dataset, self.reference = config, dataset, reference
         self.folds = [fold_of(config["datasets"][m]) for m in self.members] if fold_of(settings) else []
         self.runs = runs[runs["dataset"].isin(self.members)]
+        self.effects = None if effects is None else effects[effects["dataset"] == dataset]
         self.n_classes = len(class_names(settings["classes"]))
         self.suffix = f"{settings['window']}w, {self.n_classes}cls"
         self.metric = config["report"]["metric"]
@@ -122,6 +126,32 @@ class DatasetTables:
     def trials(self, c: Config) -> list[float | str | None]:
         """``c``'s trials: per configured seed, of each fold in turn (folds × trials)."""
         return [v for m in self.members for v in c.trials(self.runs[self.runs["dataset"] == m], self.metric)]
+
+    def effect(self, c: Config) -> pd.Series | None:
+        """``c``'s row of effects.csv (None: no run of it, or no effects given)."""
+        if self.effects is None:
+            return None
+        e = self.effects
+        match = e[(e["kind"] == c.kind) & (e["teachers"] == c.teachers) & (e["student"] == c.student)
+                  & _matches(e["alpha"], c.alpha) & _matches(e["lam"], c.lam) & (e["variant"] == c.variant)
+                  & (e["weights"] == ("" if c.weights is None else weights_text(c.weights)))]
+        return None if match.empty else match.iloc[0]
+
+    def effect_cell(self, c: Config) -> str:
+        """The main table's Δ vs alone: empty for teachers and the student alone."""
+        if c.kind in (TEACHER, BASELINE):
+            return ""
+        effect = self.effect(c)
+        return MISSING if effect is None else effect_cell(effect)
+
+    def student_scores(self) -> pd.DataFrame:
+        """Each student row of the main table (labelled without the dataset) × each block (fold, seed): its
+        accuracy, NaN where not finished — what :mod:`gafkd.reporting.ranking` ranks."""
+        configs = [c for c in self.main_configs() if c.kind != TEACHER]
+        blocks = [f"{m}:seed{s}" for m in self.members for s in self.student_seeds]
+        values = [[v if isinstance(v, float) else np.nan for v in self.trials(c)] for c in configs]
+        frame = pd.DataFrame(values, index=[self.label(c, with_dataset=False) for c in configs], columns=blocks)
+        return frame[~frame.index.duplicated()]
 
     # -- the grid, in the notes' order ---------------------------------------------------------
     def main_configs(self) -> list[Config]:
@@ -231,34 +261,55 @@ class DatasetTables:
         shown = c.variant and (c.variant != BASE or several)
         return label + (f" [{variant_label(self.config['students'], c.variant)}]" if shown else "")
 
+    def diagnostics(self, ranked: pd.DataFrame) -> list[str]:
+        """The lines under the main table: what Δ is and how many rows hold, the power line, the ranking, the
+        optimism of test-set selection and the figures that show them."""
+        lines = []
+        if self.effects is not None and len(self.effects):
+            lines += [effects_note(self.effects), power_line(self.effects, self.config["report"]["power_effect"])]
+        mine = ranked[ranked["scope"] == self.dataset]
+        if len(mine):
+            lines.append(ranking_sentence(mine))
+        optimism = optimism_line(self.runs)
+        if optimism:
+            lines.append(optimism)
+        pooled = f" (pooled over the {len(self.members)} folds)" if self.folds else ""
+        lines.append(f"Figures{pooled}: `plots/{self.dataset}/forest.png` (each configuration's Δ with its interval), "
+                     f"`plots/{self.dataset}/gain_vs_teacher.png` (Δ against the teachers' accuracy).")
+        return [line for text in lines for line in (text, "")][:-1]
+
     # -- tables --------------------------------------------------------------------------------
     def main_table(self) -> str:
         if self.folds:
             return self.pooled_table()
         alpha = format(self.config["report"]["alpha"], "g")
         headers = [f"Experiment (alpha = {alpha}, {self.suffix})", *[f"Trial {i + 1}" for i in range(self.n_trials)],
-                   "Mean", "Std"]
+                   "Mean", "Std", "n", EFFECT_HEADER]
         body = []
         for c in self.main_configs():
             values = self.trials(c)
             mean, std, marker = stats_cells(values)
             cells = [fmt(v) if isinstance(v, float) else (v or MISSING) for v in values]
             cells += [""] * (self.n_trials - len(cells))
-            body.append([self.label(c) + marker, *cells, mean, std])
-        widths = [CELL_WIDTH["trial"]] * self.n_trials + [CELL_WIDTH["mean"], CELL_WIDTH["trial"]]
+            done = sum(isinstance(v, float) for v in values)
+            body.append([self.label(c) + marker, *cells, mean, std, str(done), self.effect_cell(c)])
+        widths = [CELL_WIDTH["trial"]] * self.n_trials + [CELL_WIDTH["mean"], CELL_WIDTH["trial"], len("n"),
+                                                          CELL_WIDTH["effect"]]
         return _markdown(headers, body, widths)
 
     def pooled_table(self) -> str:
         """A fold-split dataset's main table: each row's mean and population std over folds × trials."""
         alpha = format(self.config["report"]["alpha"], "g")
-        headers = [f"Experiment (alpha = {alpha}, {self.suffix})", "Runs (folds × trials)", "Mean", "Std"]
+        headers = [f"Experiment (alpha = {alpha}, {self.suffix})", "Runs (folds × trials)", "Mean", "Std",
+                   EFFECT_HEADER]
         body = []
         for c in self.main_configs():
             values = self.trials(c)
             mean, std, _ = stats_cells(values)
             done = sum(isinstance(v, float) for v in values)
-            body.append([self.label(c), f"{done}/{len(values)}", mean, std])
-        return _markdown(headers, body, [len("Runs (folds × trials)"), CELL_WIDTH["mean"], CELL_WIDTH["trial"]])
+            body.append([self.label(c), f"{done}/{len(values)}", mean, std, self.effect_cell(c)])
+        return _markdown(headers, body, [len("Runs (folds × trials)"), CELL_WIDTH["mean"], CELL_WIDTH["trial"],
+                                         CELL_WIDTH["effect"]])
 
     def fold_table(self) -> str | None:
         """Beside the pooled table: each fold's mean ± std over its trials (a column per fold)."""
@@ -388,7 +439,16 @@ class DatasetTables:
 MARKER_ROOM = len(f" {INCOMPLETE} n=10/10")
 STANDARDISATION_TEXT = {"pooled": "by the training rows' pooled std",
                          "window": "by the mean per-window std (the lab's)"}
-CELL_WIDTH = {"trial": len("100.0000"), "mean": len("<u>**100.0000**</u>"), "pm": len("100.0000 ± 100.0000") + MARKER_ROOM}
+CELL_WIDTH = {"trial": len("100.0000"), "mean": len("<u>**100.0000**</u>"), "pm": len("100.0000 ± 100.0000") + MARKER_ROOM,
+              "effect": len("+100.00 [+100.00, +100.00] *")}
+EFFECT_HEADER = "Δ vs alone [95 % CI]"
+
+
+class MarkdownTable(str):
+    """A rendered GitHub table that keeps its cells: the LaTeX and CSV exports write the same ones."""
+
+    headers: list[str]
+    body: list[list[str]]
 
 
 def _markdown(headers, body, cell_width: int) -> str:
@@ -402,8 +462,10 @@ def _markdown(headers, body, cell_width: int) -> str:
                enumerate(headers[1:])]
 
     pad = lambda cells: [str(c).ljust(w) for c, w in zip(cells, widths)]  # noqa: E731
-    return tabulate([pad(row) for row in body], headers=pad(headers), tablefmt="github", disable_numparse=True,
-                    preserve_whitespace=True)
+    table = MarkdownTable(tabulate([pad(row) for row in body], headers=pad(headers), tablefmt="github",
+                                   disable_numparse=True, preserve_whitespace=True))
+    table.headers, table.body = list(headers), [list(map(str, row)) for row in body]
+    return table
 
 
 def data_source(config: dict, dataset: str) -> str:
@@ -435,21 +497,57 @@ def _teachers_note(config: dict) -> str:
     return note
 
 
-def render_tables(config: dict, runs: pd.DataFrame, reference: pd.DataFrame, footer: str) -> str:
+def study_effects(config: dict, runs: pd.DataFrame) -> pd.DataFrame:
+    """effects.csv: every KD configuration against the matching student alone, at the report's metric."""
     metric = config["report"]["metric"]
+    return paired_effects(runs, config, METRIC_COLUMN[metric], metric)
+
+
+def optimism_line(runs: pd.DataFrame) -> str | None:
+    """How much choosing the epoch on the test set adds, on average, over a dataset's runs with a validation
+    split (None without one)."""
+    with_val = runs[(runs["status"] == OK) & runs["test_acc_at_best_val"].notna() & (runs["trained_as"] == "")]
+    if with_val.empty:
+        return None
+    return (f"The optimism of selecting on the test set: best test epoch {with_val['best_test_acc'].mean():.4f}, "
+            f"epoch chosen on validation {with_val['test_acc_at_best_val'].mean():.4f}, final epoch "
+            f"{with_val['final_test_acc'].mean():.4f} (mean test accuracy in %, every run of the dataset): "
+            f"selecting on the test set adds "
+            f"{(with_val['best_test_acc'] - with_val['test_acc_at_best_val']).mean():+.4f} points ({len(with_val)} runs).")
+
+
+def render_tables(config: dict, runs: pd.DataFrame, reference: pd.DataFrame, footer: str,
+                  effects: pd.DataFrame | None = None, ranked: pd.DataFrame | None = None,
+                  collected: list | None = None) -> str:
+    """tables.md. ``effects`` (effects.csv) and ``ranked`` (rankings.csv) are computed from the runs when not
+    given; ``collected`` gathers each table as ``(section, title, MarkdownTable)`` for the exports."""
+    metric = config["report"]["metric"]
+    groups = dataset_groups(config)
+    if effects is None:
+        effects = study_effects(config, runs)
+    sections = {dataset: DatasetTables(config, dataset, runs, None if is_synthetic(
+        config["datasets"][members[0]]["source"]) else reference, members, effects)
+        for dataset, members in groups.items()}
+    if ranked is None:
+        ranked = rankings_frame(rankings({d: t.student_scores() for d, t in sections.items()}, groups))
+    collected = [] if collected is None else collected
     parts = ["# Results", "",
              f"Accuracy in % on the test split, {METRIC_TEXT[metric]} (`report.metric: {metric}`); mean and population "
-             f"std (ddof = 0) over trials (seeds). {INCOMPLETE} n=k/N: only k of N configured trials have finished; "
-             f"mean and std are over those ({DIVERGED}: the run's loss turned non-finite; listed at the end). "
-             "Generated from `runs.csv`; do not edit by hand.", "", _teachers_note(config), ""]
-    for dataset, members in dataset_groups(config).items():
-        synthetic = is_synthetic(config["datasets"][members[0]]["source"])
-        tables = DatasetTables(config, dataset, runs, None if synthetic else reference, members)
+             f"std (ddof = 0) over trials (seeds); n: the finished trials. {INCOMPLETE} n=k/N: only k of N configured "
+             f"trials have finished; mean and std are over those ({DIVERGED}: the run's loss turned non-finite; "
+             "listed at the end). Δ vs alone: each KD row against the matching student alone, paired by fold and "
+             "seed (docs/statistics.md). Generated from `runs.csv`; do not edit by hand.", "", _teachers_note(config), ""]
+    for dataset, tables in sections.items():
+        members = tables.members
+        synthetic = tables.reference is None
         parts += [f"## {dataset} ({tables.suffix})", "", f"Data: {data_source(config, members[0])}.", ""]
         parts += [note for note in (tables.folds_note(), tables.protocol_note()) if note for note in (note, "")]
-        parts += [tables.main_table(), ""]
+        main = tables.main_table()
+        collected.append((dataset, "Main table", main))
+        parts += [main, ""]
         if baseline_is_teacher(tables.config):
             parts += [_same_runs_note(tables.config, tables.suffix), ""]
+        parts += ["### Effects and diagnostics", "", *tables.diagnostics(ranked), ""]
         comparison = None if synthetic else tables.reference_table(reference)
         for title, table in (("Per fold (mean ± std over each fold's trials)", tables.fold_table()),
                              ("Alpha sweep (two-teacher KD, mean ± std)", tables.alpha_table()),
@@ -459,12 +557,23 @@ def render_tables(config: dict, runs: pd.DataFrame, reference: pd.DataFrame, foo
                              *tables.kd3_tables(),
                              ("Comparison with the notes", comparison)):
             if table is not None:
+                collected.append((dataset, title, table))
                 parts += [f"### {title}", "", table, ""]
         if tables.delta_note():
             parts += [tables.delta_note(), ""]
         if synthetic:
             parts += ["No comparison with the notes' published numbers: those come from the group's real "
                       "recordings, these from synthetic data.", ""]
+    across = ranked[ranked["scope"] == ACROSS]
+    if len(across):
+        parts += ["## Across datasets", "", ranking_sentence(across), ""]
+        if not across.iloc[0]["status"]:
+            table = _markdown(["Method (student rows every included dataset has)", "Mean rank", "Blocks"],
+                              [[row.method, f"{row.mean_rank:.2f}", str(row.n_blocks)] for row in
+                               across.sort_values("mean_rank", kind="stable").itertuples()],
+                              [len("Mean rank"), len("Blocks")])
+            collected.append((ACROSS, "Mean ranks", table))
+            parts += [table, ""]
     parts += ["---", "", footer, ""]
     return "\n".join(parts)
 
