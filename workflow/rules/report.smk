@@ -27,21 +27,13 @@ rule collect_runs:
 
 
 rule summarize_runs:
-    """Every statistic of the runs, in one job: mean and std per configuration; each KD configuration against
-    the matching student alone (Δ, interval, tests); the main tables' student rows ranked over folds × seeds
-    (Friedman, Nemenyi) with their critical-difference diagrams."""
+    """The statistics of the runs: mean and std per configuration, and each KD configuration against the
+    matching student alone (Δ, its interval, the exact sign-flip test, Holm)."""
     input:
         rules.collect_runs.output[0],
     output:
         summary=results("summary.csv"),
         effects=results("effects.csv"),
-        rankings=results("rankings.csv"),
-        diagram=report(
-            results("plots", "critical_difference.png"),
-            caption="../report/critical_difference.rst",
-            category="Effects",
-            subcategory="rankings",
-        ),
     log:
         results("logs", "summarize_runs.log"),
     conda:
@@ -53,19 +45,26 @@ rule summarize_runs:
 
 
 rule tables:
-    """The notes' markdown tables, every number from runs.csv; the same as HTML for the report, and each
-    table as LaTeX (booktabs) and CSV."""
+    """The notes' markdown tables, every number from runs.csv; the same as HTML for the report, each table as
+    LaTeX (booktabs) and CSV; and the main tables' student rows ranked (Friedman, Nemenyi) with their
+    critical-difference diagrams."""
     input:
         runs=rules.collect_runs.output[0],
         summary=rules.summarize_runs.output.summary,
         effects=rules.summarize_runs.output.effects,
-        rankings=rules.summarize_runs.output.rankings,
     output:
         markdown=results("tables.md"),
         html=report(
             results("tables.html"), caption="../report/tables.rst", category="Tables"
         ),
         exports=directory(results("tables")),
+        rankings=results("rankings.csv"),
+        diagram=report(
+            results("plots", "critical_difference.png"),
+            caption="../report/critical_difference.rst",
+            category="Effects",
+            subcategory="rankings",
+        ),
     log:
         results("logs", "tables.log"),
     conda:
@@ -77,11 +76,10 @@ rule tables:
 
 
 rule plots:
-    """One dataset section's figures (a fold-split dataset's folds pooled); beside summarize_runs, not after it
-    (the section's effects are computed again here, the same function of the same runs).
-    """
+    """One dataset section's figures (a fold-split dataset's folds pooled)."""
     input:
         runs=rules.collect_runs.output[0],
+        effects=rules.summarize_runs.output.effects,
         windows=section_windows,
     output:
         alpha_sweep=report(

@@ -2,4 +2,4 @@ from gafkd.reporting.make import write_statistics
 from gafkd.execution.snake import run_step
 
 run_step(snakemake, write_statistics, snakemake.params.config, snakemake.input[0], snakemake.output.summary,
-         snakemake.output.effects, snakemake.output.rankings, snakemake.output.diagram)
+         snakemake.output.effects)

@@ -123,39 +123,45 @@ def alone_variant(variant: str) -> str:
     return BASE
 
 
-def _key(frame: pd.DataFrame) -> pd.Series:
-    return frame["dataset"] + "#" + frame["seed"].astype(int).astype(str)
-
-
 def effects(runs: pd.DataFrame, config: dict, metric_column: str, metric: str) -> pd.DataFrame:
     """One row per KD configuration of each dataset group (a fold-split dataset's folds together)."""
     group_of = {member: name for name, members in dataset_groups(config).items() for member in members}
-    finished = runs[(runs["status"] == OK) & runs[metric_column].notna()]
-    every_alone = runs[runs["kind"] == BASELINE]  # diverged ones too: they say the comparison was planned
-    teachers = finished[finished["kind"] == TEACHER]
-    students = runs[~runs["kind"].isin([TEACHER, BASELINE])].assign(group=lambda f: f["dataset"].map(group_of))
+    records = runs.to_dict("records")  # plain rows: a pandas selection per configuration costs seconds
+    value = lambda r: r[metric_column] if r["status"] == OK and not pd.isna(r[metric_column]) else None  # noqa: E731
+    # the student alone by (its variant, student, dataset variant, seed); diverged ones too: they say the comparison
+    # was planned
+    alone, teachers, configurations = {}, {}, {}
+    for r in records:
+        if r["kind"] == BASELINE:
+            alone[r["variant"], r["student"], r["dataset"], int(r["seed"])] = value(r)
+        elif r["kind"] == TEACHER:
+            if value(r) is not None:
+                teachers.setdefault((r["teachers"], r["dataset"]), []).append(value(r))
+        else:
+            key = (group_of.get(r["dataset"], r["dataset"]), *(_same(r[c]) for c in CONFIG_COLUMNS[1:]))
+            configurations.setdefault(key, []).append(r)
     rows = []
-    for key, members in students.groupby(["group", *CONFIG_COLUMNS[1:]], sort=False, dropna=False):
-        configuration = dict(zip(["dataset", *CONFIG_COLUMNS[1:]], key))
-        done = members[(members["status"] == OK) & members[metric_column].notna()]
-        planned = every_alone[(every_alone["student"] == configuration["student"])
-                              & (every_alone["variant"] == alone_variant(configuration["variant"]))
-                              & every_alone["dataset"].isin(members["dataset"])]
-        matched = planned[(planned["status"] == OK) & planned[metric_column].notna()]
-        paired = pd.merge(done.assign(pair=_key(done)), matched.assign(pair=_key(matched)), on="pair",
-                          suffixes=("", "_alone"))
-        row = {**configuration, "label": _label(configuration), "metric": metric,
-               "alone_variant": alone_variant(configuration["variant"]), "n_runs": len(members),
-               "n_pairs": len(paired), "teacher_acc": _teacher_accuracy(teachers, members, metric_column),
-               "pairs": " ".join(paired["pair"].str.replace("#", ":seed")),
-               "status": "" if len(paired) else (UNPAIRED if len(planned) else NO_ALONE)}
-        if len(paired):
+    for key, members in configurations.items():
+        configuration = dict(zip(CONFIG_COLUMNS, key))
+        against = alone_variant(configuration["variant"])
+        datasets = sorted({m["dataset"] for m in members})
+        planned = [k for k in alone if k[:2] == (against, configuration["student"]) and k[2] in datasets]
+        pairs = [(m["dataset"], int(m["seed"]), value(m), alone.get((against, m["student"], m["dataset"], int(m["seed"]))))
+                 for m in members]
+        pairs = sorted(p for p in pairs if p[2] is not None and p[3] is not None)
+        row = {**configuration, "label": _label(configuration), "metric": metric, "alone_variant": against,
+               "n_runs": len(members), "n_pairs": len(pairs),
+               "teacher_acc": _teacher_accuracy(teachers, configuration["teachers"], datasets),
+               "pairs": " ".join(f"{dataset}:seed{seed}" for dataset, seed, _, _ in pairs),
+               "status": "" if pairs else (UNPAIRED if planned else NO_ALONE)}
+        if pairs:
+            kd, base = np.array([p[2] for p in pairs]), np.array([p[3] for p in pairs])
             # rounded: accuracies are recorded to far fewer digits, and float noise would pass for a spread
-            d = np.round((paired[metric_column] - paired[f"{metric_column}_alone"]).to_numpy(), 9)
+            d = np.round(kd - base, 9)
             low, high = t_interval(d)
-            row.update(mean_kd=float(paired[metric_column].mean()), mean_alone=float(paired[f"{metric_column}_alone"].mean()),
-                       delta=float(d.mean()), sd=float(d.std(ddof=1)) if len(d) > 1 else math.nan,
-                       ci_low=low, ci_high=high, **paired_tests(d))
+            row.update(mean_kd=float(kd.mean()), mean_alone=float(base.mean()), delta=float(d.mean()),
+                       sd=float(d.std(ddof=1)) if len(d) > 1 else math.nan, ci_low=low, ci_high=high,
+                       **paired_tests(d))
         rows.append(row)
     table = pd.DataFrame(rows, columns=EFFECT_COLUMNS)
     for group, members in table.groupby("dataset", sort=False):
@@ -164,22 +170,24 @@ def effects(runs: pd.DataFrame, config: dict, metric_column: str, metric: str) -
     return table
 
 
+def _same(value):
+    """NaN (no α or λ) as None, so that configurations without one fall together."""
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
 def _label(configuration: dict) -> str:
-    alpha, lam = configuration["alpha"], configuration["lam"]
     label = run_label(configuration["kind"], configuration["teachers"], configuration["student"],
-                      None if pd.isna(alpha) else alpha, None if pd.isna(lam) else lam)
+                      configuration["alpha"], configuration["lam"])
     if configuration["weights"]:
         label += f", w = {configuration['weights']}"
     return label + ("" if configuration["variant"] == BASE else f" [{VARIANTS[configuration['variant']].label}]")
 
 
-def _teacher_accuracy(teachers: pd.DataFrame, members: pd.DataFrame, metric_column: str) -> float:
-    """The mean accuracy of the configuration's teachers (each teacher's mean over its runs of the same
-    dataset variants, then the mean over the teachers)."""
-    names = members["teachers"].iloc[0].split("+")
-    of = teachers[teachers["dataset"].isin(members["dataset"])]
-    means = [of.loc[of["teachers"] == name, metric_column].mean() for name in names]
-    means = [m for m in means if not pd.isna(m)]
+def _teacher_accuracy(teachers: dict, names: str, datasets: list[str]) -> float:
+    """The mean accuracy of a configuration's teachers: each teacher's mean over its finished runs of the same
+    dataset variants, then the mean over the teachers."""
+    means = [np.mean(values) for name in names.split("+")
+             if (values := [v for d in datasets for v in teachers.get((name, d), [])])]
     return float(np.mean(means)) if means else math.nan
 
 

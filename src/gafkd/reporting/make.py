@@ -20,7 +20,7 @@ from .effects import read_effects
 from .exports import write_exports
 from .plots import (Curve, confusion_plot, critical_difference_plot, forest_plot, gain_plot, image_examples,
                     learning_curves, message_plot, sweep_plot, weights_plot)
-from .ranking import rankings, rankings_frame, read_rankings
+from .ranking import rankings, rankings_frame
 from .summary import CONFIG_COLUMNS, summarize
 from .tables import METRIC_COLUMN, DatasetTables, render_tables, study_effects, tables_html
 
@@ -67,19 +67,15 @@ def footer(config: dict, runs: pd.DataFrame) -> str:
                if len(diverged) else ""))
 
 
-def write_statistics(config: dict, runs_path, summary_output, effects_output, rankings_output, diagram) -> dict:
-    """summary.csv, effects.csv (:mod:`gafkd.reporting.effects`), rankings.csv and the critical-difference
-    diagrams (:mod:`gafkd.reporting.ranking`): every statistic of runs.csv, read once."""
+def write_statistics(config: dict, runs_path, summary_output, effects_output) -> dict:
+    """summary.csv and effects.csv (:mod:`gafkd.reporting.effects`): the statistics of runs.csv, read once."""
     runs = read_runs(runs_path)
     summary = summarize(runs)
     write_text_atomic(summary_output, summary.to_csv(index=False))
     table = study_effects(config, runs)
     write_text_atomic(effects_output, table.to_csv(index=False))
-    results = study_rankings(config, runs)
-    write_text_atomic(rankings_output, rankings_frame(results).to_csv(index=False))
-    critical_difference_plot(results, diagram)
     return {"configurations": len(summary.drop_duplicates(CONFIG_COLUMNS)), "compared": len(table),
-            "holding": int(table["holds"].sum()), "rankings": len(results), "tested": sum(not r.status for r in results)}
+            "holding": int(table["holds"].sum())}
 
 
 def study_rankings(config: dict, runs: pd.DataFrame) -> list:
@@ -90,23 +86,30 @@ def study_rankings(config: dict, runs: pd.DataFrame) -> list:
 
 
 def write_tables(config: dict, runs_path, output, html_output=None, reference_path=None, effects_path=None,
-                 rankings_path=None, exports=None) -> dict:
+                 exports=None, rankings_output=None, diagram=None) -> dict:
     """tables.md and, with ``html_output``, the same tables as a standalone HTML page (the report's view); with
-    ``exports``, a folder of each table as LaTeX and CSV."""
+    ``exports``, a folder of each table as LaTeX and CSV; with ``rankings_output`` and ``diagram``, rankings.csv
+    and the critical-difference diagrams (:mod:`gafkd.reporting.ranking`) of the rankings the tables state."""
     runs = read_runs(runs_path)
+    results = study_rankings(config, runs)
     collected = []
     text = render_tables(config, runs, load_reference(reference_path), footer(config, runs),
-                         None if effects_path is None else read_effects(effects_path),
-                         None if rankings_path is None else read_rankings(rankings_path), collected)
+                         None if effects_path is None else read_effects(effects_path), rankings_frame(results),
+                         collected)
     write_text_atomic(output, text)
     if html_output is not None:
         write_text_atomic(html_output, tables_html(text))
     if exports is not None:
         write_exports(collected, exports)
-    return {"lines": text.count("\n"), "tables": len(collected)}
+    if rankings_output is not None:
+        write_text_atomic(rankings_output, rankings_frame(results).to_csv(index=False))
+    if diagram is not None:
+        critical_difference_plot(results, diagram)
+    return {"lines": text.count("\n"), "tables": len(collected), "rankings": len(results),
+            "tested": sum(not r.status for r in results)}
 
 
-def write_plots(config: dict, dataset: str, runs_path, windows_path, outputs: dict) -> dict:
+def write_plots(config: dict, dataset: str, runs_path, windows_path, outputs: dict, effects_path) -> dict:
     """One dataset section's figures; a fold-split dataset's pool its folds (the confusion matrices sum the
     best configuration's runs of every fold, the curves and sweeps average them)."""
     members = dataset_groups(config).get(dataset, [dataset])
@@ -116,7 +119,7 @@ def write_plots(config: dict, dataset: str, runs_path, windows_path, outputs: di
     runs = everything[everything["status"] == OK]  # diverged runs have no curve to draw
     metric = config["report"]["metric"]
     students = config["students"]
-    tables = DatasetTables(full, dataset, runs, None, members, study_effects(full, everything))
+    tables = DatasetTables(full, dataset, runs, None, members, read_effects(effects_path))
     pooled = f", pooled over {len(members)} folds × trials" if len(members) > 1 else ""
     swept = lambda kind: runs[runs["variant"].isin(["", tables.sweep_variant(kind)])]  # noqa: E731
     sweep_plot(swept(KD2), KD2, "alpha", metric,

@@ -79,14 +79,6 @@ def ranking_sentence(rows: pd.DataFrame) -> str:
             f"{first['critical_difference']:.2f} ranks (plots/critical_difference.png).")
 
 
-def read_rankings(path) -> pd.DataFrame:
-    frame = pd.read_csv(path, keep_default_na=False, na_values={c: [""] for c in (
-        "mean_rank", "friedman_chi2", "friedman_p", "critical_difference")})
-    for column in ("scope", "datasets", "method", "status", "note"):
-        frame[column] = frame[column].astype(str)
-    return frame
-
-
 def rank(scope: str, datasets: list[str], scores: pd.DataFrame) -> Ranking:
     """Friedman and Nemenyi over the complete blocks of ``scores`` (methods never finished are left out)."""
     scores = scores.dropna(how="all").dropna(axis=1, how="any")
