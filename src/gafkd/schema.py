@@ -24,6 +24,12 @@ def _cached() -> dict:
     return yaml.load(SCHEMA.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 — a safe loader
 
 
+def allowed(definition: str) -> tuple[str, ...]:
+    """The names a schema definition allows (its enum, or its first ``oneOf`` branch's): stated there once."""
+    spec = _cached()["definitions"][definition]
+    return tuple(spec["enum"] if "enum" in spec else spec["oneOf"][0]["enum"])
+
+
 def load_schema() -> dict:
     """The schema as data (a fresh copy: validators fill defaults in what they are given)."""
     return copy.deepcopy(_cached())

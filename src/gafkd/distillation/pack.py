@@ -22,10 +22,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..schema import allowed
 from .lab_kd import standardised
 from .registry import LOSSES, WEIGHTINGS
 
-CROSS_ENTROPIES = ("plain", "standardised")  # training.cross_entropy
+CROSS_ENTROPIES = allowed("cross_entropy")  # training.cross_entropy: plain, standardised
 from .signals import StudentOutputs, TeacherSignals
 from .spec import LossSpec
 

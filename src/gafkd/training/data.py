@@ -25,12 +25,13 @@ import torch
 
 from ..data.store import load_windows
 from ..errors import ConfigError
+from ..schema import allowed
 from ..gaf.registry import is_image
 from ..gaf.scaling import TRAINING, scaling_of
 from ..gaf.store import image_record, load_images
 
-STANDARDISATIONS = ("pooled", "window")
-SIGNAL_SCALINGS = ("none", "fixed")
+STANDARDISATIONS = allowed("standardisation")  # pooled, window
+SIGNAL_SCALINGS = allowed("signal_scaling")  # none, fixed
 
 
 @dataclass
