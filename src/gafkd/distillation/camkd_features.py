@@ -68,7 +68,7 @@ class Adapter(nn.Module):
 class CAMKDFeatureTerm(nn.Module):
     def __init__(self, specs, device="cpu", *, seeds=(), student_dim: int = 0, teacher_heads=(), **_):
         """``teacher_heads[m][t]``: member m's teacher t's classifier (weight [K, D], bias [K]) and final-map shape
-        (D, *positions) (:attr:`gafkd.training.targets.LiveTeachers.heads`); ``seeds[m]`` initialises its adapters."""
+        (D, *positions) (:meth:`gafkd.training.targets.LiveTeachers.heads`); ``seeds[m]`` initialises its adapters."""
         super().__init__()
         self.adapters = nn.ModuleDict()
         self.shapes: dict[str, tuple] = {}

@@ -110,7 +110,7 @@ class PackJob:
                                  teachers.live)
         data = data.to(device)
         data.channels_last = uses_channels_last(training)  # the 2-D batches; 1-D models lay theirs out themselves
-        heads = teachers.provider.heads if any(MAP in spec.needs for spec in losses) else None  # CA-MKD's adapters
+        heads = teachers.provider.heads() if any(MAP in spec.needs for spec in losses) else None  # CA-MKD's adapters
         loss = PackLoss(losses, device, seeds=[m.seed for m in pack.members], student_dim=embedding_size(model),
                         teacher_dims=getattr(teachers.provider, "embedding_dims", None), teacher_heads=heads,
                         cross_entropy=training["cross_entropy"])

@@ -63,10 +63,10 @@ class LiveTeachers:
         """Per member and slot: the size of that teacher's pooled embedding (its classifier's input)."""
         return [[embedding_size(self.teachers[u][0]) for u in member] for member in self.slots]
 
-    @property
     def heads(self) -> list[list[tuple]]:
         """Per member and slot: that teacher's classifier (weight [K, D], bias [K], frozen copies) and the shape of
-        its final map (D, *positions), from one forward pass on two of its rows (CA-MKD's adapters are sized by it)."""
+        its final map (D, *positions), from one forward pass on two of its rows (CA-MKD's adapters are sized by it).
+        A method, not a property: it runs the teachers."""
         shapes = {}
         for u, (model, data) in enumerate(self.teachers):
             with torch.no_grad():
