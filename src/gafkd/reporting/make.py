@@ -20,9 +20,9 @@ from .effects import read_effects
 from .exports import write_exports
 from .plots import (Curve, confusion_plot, critical_difference_plot, forest_plot, gain_plot, image_examples,
                     learning_curves, message_plot, sweep_plot, weights_plot)
-from .ranking import rankings, rankings_frame
+from .ranking import rankings_frame
 from .summary import CONFIG_COLUMNS, summarize
-from .tables import METRIC_COLUMN, DatasetTables, render_tables, study_effects, tables_html
+from .tables import METRIC_COLUMN, DatasetTables, render_tables, study_effects, study_rankings, tables_html
 
 # the notes' published numbers: one- and two-teacher (alpha), and three-teacher (weights) tables
 REFERENCES = ("reference_results.csv", "reference_results_three_teachers.csv")
@@ -78,13 +78,6 @@ def write_statistics(config: dict, runs_path, summary_output, effects_output) ->
             "holding": int(table["holds"].sum())}
 
 
-def study_rankings(config: dict, runs: pd.DataFrame) -> list:
-    """The rankings of the main tables' student rows, across datasets and per dataset section."""
-    groups = dataset_groups(config)
-    scores = {name: DatasetTables(config, name, runs, None, members).student_scores() for name, members in groups.items()}
-    return rankings(scores, groups)
-
-
 def write_tables(config: dict, runs_path, output, html_output=None, reference_path=None, effects_path=None,
                  exports=None, rankings_output=None, diagram=None) -> dict:
     """tables.md and, with ``html_output``, the same tables as a standalone HTML page (the report's view); with
@@ -92,17 +85,17 @@ def write_tables(config: dict, runs_path, output, html_output=None, reference_pa
     and the critical-difference diagrams (:mod:`gafkd.reporting.ranking`) of the rankings the tables state."""
     runs = read_runs(runs_path)
     results = study_rankings(config, runs)
+    ranked = rankings_frame(results)
     collected = []
     text = render_tables(config, runs, load_reference(reference_path), footer(config, runs),
-                         None if effects_path is None else read_effects(effects_path), rankings_frame(results),
-                         collected)
+                         None if effects_path is None else read_effects(effects_path), ranked, collected)
     write_text_atomic(output, text)
     if html_output is not None:
         write_text_atomic(html_output, tables_html(text))
     if exports is not None:
         write_exports(collected, exports)
     if rankings_output is not None:
-        write_text_atomic(rankings_output, rankings_frame(results).to_csv(index=False))
+        write_text_atomic(rankings_output, ranked.to_csv(index=False))
     if diagram is not None:
         critical_difference_plot(results, diagram)
     return {"lines": text.count("\n"), "tables": len(collected), "rankings": len(results),
@@ -135,11 +128,9 @@ def write_plots(config: dict, dataset: str, runs_path, windows_path, outputs: di
                     f"{dataset}: learning curves (test accuracy, mean over seeds{pooled})",
                     f"the students' main-table rows (one teacher: λ = {report['lam']:g}; two teachers: α = {report['alpha']:g}, "
                     f"λ = {students['kd2']['lam']:g})")
-    if "forest" in outputs:
-        main = _main_effects(tables)
-        forest_plot(main, outputs["forest"], f"{dataset}: Δ vs the student alone, the main table's rows{pooled}")
-        gain_plot(main, outputs["gain_vs_teacher"], f"{dataset}: the student's gain against its teachers' accuracy"
-                                                    f"{pooled}")
+    main = _main_effects(tables)
+    forest_plot(main, outputs["forest"], f"{dataset}: Δ vs the student alone, the main table's rows{pooled}")
+    gain_plot(main, outputs["gain_vs_teacher"], f"{dataset}: the student's gain against its teachers' accuracy{pooled}")
     windows = load_windows(windows_path)
     for kind, key in (("teacher", "confusion_teacher"), ("student", "confusion_student")):
         best = _best_runs(runs, kind, metric, pooled=len(members) > 1)
@@ -201,5 +192,5 @@ def _curves(tables: DatasetTables) -> list[Curve]:
         run_dirs = config.select(tables.runs)["run_dir"]
         if len(run_dirs):
             curves.append(Curve(tables.label(config, with_dataset=False), tuple(str(Path(d) / "history.csv") for d in run_dirs), config.kind,
-                                config.teachers))
+                                config.teachers, config.variant))
     return curves

@@ -138,6 +138,7 @@ class Curve:
     files: tuple[str, ...]
     kind: str
     teachers: str  # teacher runs: the model itself; students: their teachers ("" alone)
+    variant: str = ""  # a student's (gafkd.distillation.registry.VARIANTS); teachers: ""
 
 
 def learning_curves(curves: list[Curve], path, title: str, students_title: str = "") -> None:
@@ -159,7 +160,8 @@ def learning_curves(curves: list[Curve], path, title: str, students_title: str =
             length = min(len(h) for h in histories)
             mean = np.mean([h[:length] for h in histories], axis=0)
             if curve.kind == BASELINE:
-                style = {"color": "black", "ls": ":" if "compute-matched" in curve.label else "-"}
+                # dotted: the compute-matched student alone (an annealed start's length)
+                style = {"color": "black", "ls": ":" if curve.variant and VARIANTS[curve.variant].annealed else "-"}
             else:
                 style = {"color": QUALITATIVE[coloured % len(QUALITATIVE)],
                          "ls": LINE_CYCLE[coloured // len(QUALITATIVE) % len(LINE_CYCLE)]}
@@ -250,18 +252,18 @@ def gain_plot(effects: pd.DataFrame, path, title: str) -> None:
 
 def critical_difference_plot(results, path) -> None:
     """One critical-difference diagram per ranking (scikit-posthocs); a ranking without a test says why."""
-    import scikit_posthocs
-
-    heights = [0.9 if r.status or r.nemenyi is None else 1.0 + 0.3 * len(r.mean_ranks) for r in results] or [1.0]
+    heights = [0.9 if r.status else 1.0 + 0.3 * len(r.mean_ranks) for r in results] or [1.0]
     fig, axes = plt.subplots(len(heights), 1, figsize=(10, sum(heights) + 0.8), squeeze=False,
                              gridspec_kw={"height_ratios": heights}, layout="constrained")
     for ax, ranking in zip(axes[:, 0], results):
         ax.set_title(f"{ranking.scope}: " + (", ".join(ranking.datasets) if ranking.scope != ranking.datasets[0]
                                              else f"{ranking.scores.shape[1]} blocks"), fontsize=FONT + 1)
-        if ranking.status or ranking.nemenyi is None:
+        if ranking.status:
             ax.axis("off")
             ax.text(0.5, 0.4, "\n".join(_wrap(ranking.status, 110)), ha="center", va="center", fontsize=FONT)
             continue
+        import scikit_posthocs  # 0.6 s: only where a diagram is drawn
+
         scikit_posthocs.critical_difference_diagram(ranking.mean_ranks, ranking.nemenyi, ax=ax,
                                                     label_props={"fontsize": FONT})
         ax.set_xlabel(f"mean rank over {ranking.scores.shape[1]} blocks (1: best); bars join methods Nemenyi "

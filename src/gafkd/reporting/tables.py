@@ -131,10 +131,7 @@ class DatasetTables:
         """``c``'s row of effects.csv (None: no run of it, or no effects given)."""
         if self.effects is None:
             return None
-        e = self.effects
-        match = e[(e["kind"] == c.kind) & (e["teachers"] == c.teachers) & (e["student"] == c.student)
-                  & _matches(e["alpha"], c.alpha) & _matches(e["lam"], c.lam) & (e["variant"] == c.variant)
-                  & (e["weights"] == ("" if c.weights is None else weights_text(c.weights)))]
+        match = c.select(self.effects)  # effects.csv has runs.csv's configuration columns
         return None if match.empty else match.iloc[0]
 
     def effect_cell(self, c: Config) -> str:
@@ -503,6 +500,13 @@ def study_effects(config: dict, runs: pd.DataFrame) -> pd.DataFrame:
     return paired_effects(runs, config, METRIC_COLUMN[metric], metric)
 
 
+def study_rankings(config: dict, runs: pd.DataFrame) -> list:
+    """The rankings of the main tables' student rows, across datasets and per dataset section."""
+    groups = dataset_groups(config)
+    scores = {name: DatasetTables(config, name, runs, None, members).student_scores() for name, members in groups.items()}
+    return rankings(scores, groups)
+
+
 def optimism_line(runs: pd.DataFrame) -> str | None:
     """How much choosing the epoch on the test set adds, on average, over a dataset's runs with a validation
     split (None without one)."""
@@ -529,7 +533,7 @@ def render_tables(config: dict, runs: pd.DataFrame, reference: pd.DataFrame, foo
         config["datasets"][members[0]]["source"]) else reference, members, effects)
         for dataset, members in groups.items()}
     if ranked is None:
-        ranked = rankings_frame(rankings({d: t.student_scores() for d, t in sections.items()}, groups))
+        ranked = rankings_frame(study_rankings(config, runs))
     collected = [] if collected is None else collected
     parts = ["# Results", "",
              f"Accuracy in % on the test split, {METRIC_TEXT[metric]} (`report.metric: {metric}`); mean and population "
