@@ -37,12 +37,12 @@ include: "workflow/rules/common.smk"
 # Wildcards match only the configured datasets and image representations (and, per training rule,
 # only its packs).
 wildcard_constraints:
-    dataset=names_pattern([*DATASETS, *FOLDED]),
-    representation="|".join(IMAGES) or "(?!)",
+    dataset=names_pattern([*STUDY.datasets, *STUDY.read]),
+    representation=names_pattern(STUDY.images),
 
 
 include: "workflow/rules/data.smk"
-include: "workflow/rules/gaf.smk"
+include: "workflow/rules/images.smk"
 include: "workflow/rules/teachers.smk"
 include: "workflow/rules/students.smk"
 include: "workflow/rules/report.smk"
@@ -55,4 +55,4 @@ onstart:
 rule all:
     default_target: True
     input:
-        all_outputs(),
+        STUDY.all_outputs(),

@@ -6,38 +6,42 @@ from pathlib import Path
 import pytest
 import torch
 
-from gafkd.bench import speed as bench
+from gafkd.bench import estimates, harness, speed
+from gafkd.bench.budget import UNLIMITED
+from gafkd.bench.sections import fast_paths, images as image_section, loop as loop_section
+from gafkd.bench.sections.kd import kd_steps
+from gafkd.bench.sections.packs import pack_speeds
+from gafkd.bench.sections.models import timed_models
 from gafkd.cli import load_config, main
-from gafkd.gaf.registry import REPRESENTATIONS
+from gafkd.images.registry import REPRESENTATIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 
-STUDY_ARCHS = bench.ARCHS  # before any test narrows them
+STUDY_ARCHS = harness.ARCHS  # before any test narrows them
 
 
 @pytest.fixture
 def small(monkeypatch):
-    monkeypatch.setattr(bench, "ARCHS", ("wrn16-1", "wrn28-1"))
-    monkeypatch.setattr(bench, "KD_TEACHER", "wrn16-1")
-    monkeypatch.setattr(bench, "FAST_PATH_MODELS", (("sig", "wrn16-1"),))
-    return bench.Bench(torch.device("cpu"), quick=True, image_size=16)
+    monkeypatch.setattr(harness, "ARCHS", ("wrn16-1", "wrn28-1"))
+    monkeypatch.setattr(harness, "KD_TEACHER", "wrn16-1")
+    return harness.Bench(torch.device("cpu"), quick=True, image_size=16)
 
 
 def test_sections_report_positive_speeds_and_ratios(small, tmp_path):
     models = [small.model_speed(m, "wrn16-1") for m in ("sig", "gaf")]
     assert all(m["train_samples_per_s"] > 0 and m["eval_samples_per_s"] > 0 for m in models)
-    kd = small.kd(steps=2, h5_path=tmp_path / "naive.h5")
+    kd = kd_steps(small, steps=2, h5_path=tmp_path / "naive.h5")
     assert kd["cached_vs_live_one"] > 0 and kd["ours_vs_naive"] > 0 and kd["cached_vs_ce"] > 0
     # both SPKD ratios measured (their size is the bench's to report, not a test's: machines are noisy)
     assert kd["spkd_vs_cached_three"] > 0 and kd["spkd_vs_cached_three_alone"] > 0
     assert set(kd["cached_vs_live_by_teacher"]) == {"gaf-wrn16-1", "gaf-wrn28-1"}
     assert kd["cached_vs_live_one"] == kd["cached_vs_live_by_teacher"]["gaf-wrn16-1"]
     assert all(seconds > 0 for seconds in kd["step_s"].values())
-    speedups = bench._speedups(small)
+    speedups = fast_paths.speedups(small, UNLIMITED, timed=(("sig", "wrn16-1"),))
     assert set(speedups["channels_last"]) == set(speedups["bf16"]) == {"sig-wrn16-1"}
-    loop = small.loop_overhead(n_train=128)
+    loop = loop_section.loop_overhead(small, n_train=128)
     assert loop["loop_s"] > 0 and loop["preloaded_s"] > 0
-    images = small.images(64)
+    images = image_section.image_speeds(small, 64, UNLIMITED)
     assert set(images) == set(REPRESENTATIONS)  # every entry, from the registry
     for name, entry in REPRESENTATIONS.items():  # each against each installed reference, the same images
         assert set(images[name]["references"]) == {r.name for r in entry.references}
@@ -53,21 +57,21 @@ def test_sections_report_positive_speeds_and_ratios(small, tmp_path):
 def test_study_estimate_sums_the_grid():
     config = load_config(["config.yaml"])
     models = [{"modality": m, "arch": a, "train_samples_per_s": 1000.0, "eval_samples_per_s": 4000.0}
-              for m in ("sig", "gaf") for a in bench.ARCHS]
-    estimate = bench.study_estimate(models, config)
-    length, n_train, n_test = bench.STUDY_SIZES["gene7_w500"]
+              for m in ("sig", "gaf") for a in harness.ARCHS]
+    estimate = estimates.study_estimate(models, config)
+    length, n_train, n_test = estimates.STUDY_SIZES["gene7_w500"]
     per_epoch = n_train / 1000 + n_test / 4000
     runs = 24 + 40 * 3  # teachers + students per dataset (the student alone is the sig WRN16-1 teacher)
     assert estimate["hours_per_dataset"]["gene7_w500"] == pytest.approx(200 * runs * per_epoch / 3600)
     assert estimate["hours_per_dataset"]["gene7_w1000"] > estimate["hours_per_dataset"]["gene7_w500"] / 3
     gaf = {"gaf": {"ours_windows_per_s_by_length": {500: 1000.0, 1000: 500.0}}}
-    images = bench.study_estimate(models, config, gaf)["image_seconds_per_dataset"]
+    images = estimates.study_estimate(models, config, gaf)["image_seconds_per_dataset"]
     assert images["gene7_w500"]["gaf"] == pytest.approx((n_train + n_test) / 0.6 / 1000)  # split 0.3 + 0.3: all
-    length, n_train, n_test = bench.STUDY_SIZES["gene7_w1000"]
+    length, n_train, n_test = estimates.STUDY_SIZES["gene7_w1000"]
     assert images["gene7_w1000"]["gaf"] == pytest.approx((n_train + n_test) / 0.6 / 500)
     # a variant's own grid: PI teachers (costed as the measured 2-D models) on gene7_w500 alone
     config["datasets"]["gene7_w500"]["teachers"] = {"modalities": ["gaf", "pi", "sig"]}
-    wider = bench.study_estimate(models, config)["hours_per_dataset"]
+    wider = estimates.study_estimate(models, config)["hours_per_dataset"]
     assert wider["gene7_w500"] == pytest.approx(200 * (runs + 12) * per_epoch / 3600)
     assert wider["gene14_w500"] == estimate["hours_per_dataset"]["gene14_w500"]
 
@@ -75,10 +79,10 @@ def test_study_estimate_sums_the_grid():
 def test_kd_grid_ratio_weights_teachers_by_the_grid():
     config = load_config(["config.yaml"])  # 1 baseline, 20 one-teacher, 20 GAF + signal experiments
     models = [{"modality": m, "arch": a, "eval_samples_per_s": 100.0 if m == "gaf" else 1000.0}
-              for m in ("sig", "gaf") for a in bench.ARCHS]
+              for m in ("sig", "gaf") for a in harness.ARCHS]
     kd = {"batch": 64, "step_s": {"ce": 0.064, "cached_one": 0.064}}  # 1 ms per sample
     # live: baseline 1 ms, one GAF teacher 1 + 10 ms, GAF + signal 1 + 10 + 1 ms
-    assert bench.kd_grid_ratio(models, kd, config) == pytest.approx((1 + 20 * 11 + 20 * 12) / 41)
+    assert estimates.kd_grid_ratio(models, kd, config) == pytest.approx((1 + 20 * 11 + 20 * 12) / 41)
 
 
 def test_cli_writes_json_with_top_level_ratios(monkeypatch, tmp_path, capsys):
@@ -87,7 +91,7 @@ def test_cli_writes_json_with_top_level_ratios(monkeypatch, tmp_path, capsys):
                             "live_teacher": "gaf-wrn16-3", "cached_vs_ce": 1.01,
                             "cached_vs_live_by_teacher": {"gaf-wrn16-3": 40.0, "gaf-wrn28-3": 90.0}},
                         loop={"loop_overhead": 0.02})
-    monkeypatch.setattr(bench, "run", lambda **kwargs: fake)
+    monkeypatch.setattr(speed, "run", lambda **kwargs: fake)
     assert main(["bench", "--quick", "--json", str(tmp_path / "b.json"), "--config"]) == 0
     written = json.loads((tmp_path / "b.json").read_text())
     assert {"kd_cached_vs_live", "gaf_vs_reference", "loop_overhead"} <= set(written)
@@ -133,17 +137,17 @@ def test_agreement_summary_gap_in_units_of_seed_noise():
 def test_the_bench_times_every_architecture_the_config_trains():
     """The demo trains ResNet8 teachers on one variant: the estimates need their speeds, and get them."""
     config = load_config(["config.yaml", "demo.yaml"])
-    timed = bench.timed_models(config)
+    timed = timed_models(config)
     assert ("gaf", "resnet8") in timed and ("sig", "resnet8") in timed and ("gaf", "wrn28-3") in timed
     models = [{"modality": m, "arch": a, "train_samples_per_s": 1000.0, "eval_samples_per_s": 4000.0} for m, a in timed]
     rows = {"rows": [{"modality": m, "arch": a, "width": w, "train_samples_per_s": 1000.0} for m, a in timed
                      for w in (1, 3)]}
-    assert bench.study_estimate(models, config)["study_hours"] > 0
-    assert bench.packed_estimate(models, rows, config, {"teachers": 3, "students": 16})["study_hours"] > 0
+    assert estimates.study_estimate(models, config)["study_hours"] > 0
+    assert estimates.packed_estimate(models, rows, config, {"teachers": 3, "students": 16})["study_hours"] > 0
 
 
 def test_packs_section_and_packed_estimate(small):
-    packs = small.packs(student_widths=(1, 2), teacher_width=2)
+    packs = pack_speeds(small, student_widths=(1, 2), teacher_width=2)
     rows = {(r["modality"], r["arch"], r["width"]): r for r in packs["rows"]}
     assert set(rows) >= {("sig", "wrn16-1", 1), ("sig", "wrn16-1", 2), ("gaf", "wrn28-1", 2)}
     assert all(r["train_samples_per_s"] > 0 and r["achieved_tflops"] > 0 for r in rows.values())
@@ -157,11 +161,11 @@ def test_packs_section_and_packed_estimate(small):
                      for m in ("sig", "gaf") for a in STUDY_ARCHS for w in (1, 3, 64)]}
     # no gain from packing (the same aggregate samples/s at every width): the per-run estimate
     same = {"rows": [{**r, "train_samples_per_s": 1000.0} for r in flat["rows"]]}
-    packed = bench.packed_estimate(models, same, config, {"teachers": 3, "students": 64})
-    assert packed["study_hours"] == pytest.approx(bench.study_estimate(models, config)["study_hours"])
+    packed = estimates.packed_estimate(models, same, config, {"teachers": 3, "students": 64})
+    assert packed["study_hours"] == pytest.approx(estimates.study_estimate(models, config)["study_hours"])
     assert packed["student_pack_width"] == 60  # 120 students (the student alone is a teacher) in two packs
     # perfect scaling: training time divides by the width (64 for students, 3 for teachers)
-    scaled = bench.packed_estimate(models, flat, config, {"teachers": 3, "students": 64})
+    scaled = estimates.packed_estimate(models, flat, config, {"teachers": 3, "students": 64})
     assert scaled["students_hours"] < packed["students_hours"] / 5  # evaluation stays per run
     assert scaled["teachers_hours"] < packed["teachers_hours"]
 
@@ -192,14 +196,14 @@ def _fake_report(**parts) -> dict:
 
 
 def test_reader_throughput_on_a_written_recording(tmp_path):
-    from gafkd.bench.readers import multi_hour_recording, reader_speed
+    from gafkd.bench.sections.readers import multi_hour_recording, reader_speed
 
     assert multi_hour_recording(0.1).shape == (36_000, 3)  # 6 min at 100 Hz: one 5-min bout and part of another
     r = reader_speed(hours=0.05, scratch=tmp_path, repeats=1)
     assert r["samples"] == 18_000 and set(r["file_mb"]) == {"bin", "csv", "parquet"}
     assert r["bin_vs_csv"] == pytest.approx(r["bin_samples_per_s"] / r["csv_samples_per_s"])
     assert all(r[f"{name}_samples_per_s"] > 0 for name in ("bin", "csv", "parquet"))
-    text = bench.format_report(_fake_report(readers=r))
+    text = speed.format_report(_fake_report(readers=r))
     assert "readers (0.05 h recording, 18,000 samples" in text and f"{r['bin_vs_csv']:.1f}×" in text
 
 
@@ -240,9 +244,9 @@ def test_images_section_without_references_says_so(small, monkeypatch):
     for module in ("pyts.image", "pyts.approximation", "ripser", "persim", "gudhi", "gudhi.sklearn.cubical_persistence",
                    "gph", "qts2d.encoding"):  # the modules the references import (imported before: still refused)
         monkeypatch.setitem(sys.modules, module, None)  # import fails as if absent
-    images = small.images(64)
+    images = image_section.image_speeds(small, 64, UNLIMITED)
     for name, image in images.items():
         assert image["vs_fastest_reference"] is None and image["ours_windows_per_s"] > 0
         assert all(r["vs_ours"] is None and r["reference"].startswith("not installed")
                    for r in image["references"].values()), name
-    assert "not installed" in bench.format_report(_fake_report(images=images))
+    assert "not installed" in speed.format_report(_fake_report(images=images))

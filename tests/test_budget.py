@@ -8,7 +8,9 @@ import time
 import pytest
 
 from gafkd.bench import device_check
-from gafkd.bench import speed as bench
+from gafkd.bench import speed
+from gafkd.bench.harness import Bench
+from gafkd.bench.sections.models import timed_models
 from gafkd.bench.budget import Budget
 from gafkd.cli import load_config
 
@@ -67,14 +69,14 @@ def _cuda_tests_folder(tmp_path, monkeypatch, body: str):
 
 def test_a_failing_row_and_a_failing_test_leave_the_rest_measured_and_written(tmp_path, monkeypatch,
                                                                               quick_sections):
-    real = bench.Bench.pack_speed
+    real = Bench.pack_speed
 
     def pack_speed(self, modality, arch, width, steps, **kwargs):
         if (modality, width) == ("gaf", 2):
             raise RuntimeError("CUDA out of memory (forced)")
         return real(self, modality, arch, width, 1, **kwargs)
 
-    monkeypatch.setattr(bench.Bench, "pack_speed", pack_speed)
+    monkeypatch.setattr(Bench, "pack_speed", pack_speed)
     _cuda_tests_folder(tmp_path, monkeypatch, "assert 1 == 2, 'forced'")
     path, seen = tmp_path / "check.json", []
 
@@ -119,9 +121,9 @@ def test_the_bench_keeps_its_budget_and_estimates_the_models_it_could_not_time(m
     config = load_config(["config.yaml"])
     # the models' FLOPs (counted first, to time the cheapest first) take most of 6 s: one model is timed, the
     # others estimated, and the sections after it find the budget spent
-    report = bench.run(quick=True, device="cpu", config=config, scratch=tmp_path, threads=1, budget=6)
+    report = speed.run(quick=True, device="cpu", config=config, scratch=tmp_path, threads=1, budget=6)
     models = report["models"]
-    assert {(m["modality"], m["arch"]) for m in models} == set(bench.timed_models(config))
+    assert {(m["modality"], m["arch"]) for m in models} == set(timed_models(config))
     timed = [m for m in models if m["timed"]]
     estimated = [m for m in models if not m["timed"]]
     assert timed and estimated and all(m["train_samples_per_s"] > 0 for m in models)
@@ -129,6 +131,6 @@ def test_the_bench_keeps_its_budget_and_estimates_the_models_it_could_not_time(m
     assert {f"models {m['modality']}:{m['arch']}" for m in estimated} <= skipped
     assert "readers" in skipped and "readers" not in report  # spent before its turn: listed, not measured
     assert report["study_hours"] > 0  # the estimate from the timed and the estimated models
-    text = bench.format_report(report)
+    text = speed.format_report(report)
     assert "estimated from FLOPs" in text and "skipped to keep the budget" in text
     json.dumps(report, default=str)

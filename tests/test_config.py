@@ -150,7 +150,7 @@ def test_device_auto_says_what_replaced_it():
 
 def test_a_dataset_overlays_its_own_grid():
     """PI teachers and PI students on one variant only: its packs change, the others' and its windows do not."""
-    from gafkd.execution.packing import student_packs, teacher_packs
+    from gafkd.plan.packing import student_packs, teacher_packs
 
     config = _with("datasets.gene7_w500.teachers", {"modalities": ["gaf", "pi", "sig"]})
     config["datasets"]["gene7_w500"]["students"] = {"kd1": {"representations": ["gaf", "pi"]}}

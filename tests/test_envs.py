@@ -115,7 +115,7 @@ def test_training_envs_ask_for_the_build_of_their_device():
         assert f"pytorch =2.13={device}*" in conda
     # a bound on the CUDA runtime, so that a solve cannot outrun an older cluster driver
     assert any(dep.startswith("cuda-version =12") for dep in _split(ROOT / "envs" / "train-cuda.yaml")[0])
-    assert 'TRAIN_ENV = f"../../envs/train-{config[\'training\'][\'device\']}.yaml"' in (
+    assert 'TRAIN_ENV = f"../../envs/train-{STUDY.device}.yaml"' in (
         ROOT / "workflow" / "rules" / "common.smk").read_text()
 
 

@@ -56,6 +56,10 @@ def test_no_other_module_names_a_family():
     offenders = [f"{p.relative_to(src)}: {name}" for p in src.rglob("*.py") if not own & {p, *p.parents}
                  for name in FAMILIES if re.search(rf"[\"']{name}[\"']|{name}\.py|models\.{name}\b", p.read_text())]
     assert not offenders
+    # nor names an architecture: the study's come from the schema's defaults, the rest from the config
+    written = [f"{p.relative_to(src)}: {m.group(0)}" for p in src.rglob("*.py") if src / "models" not in p.parents
+               for family in FAMILIES.values() for m in re.finditer(rf"[\"']({family.pattern})[\"']", p.read_text())]
+    assert not written
     # a family's package holds its grammar, shape walk and parameter count (torch-free) and its network
     for family in FAMILIES.values():
         assert all(callable(getattr(family.spec(), f)) for f in ("args", "activations", "parameters"))
@@ -86,7 +90,7 @@ def test_the_compatibility_table_adds_each_student_architectures_runs():
     import yaml
 
     from gafkd.config import check_config, with_defaults
-    from gafkd.execution.packing import student_packs
+    from gafkd.plan.packing import student_packs
 
     config = yaml.safe_load((Path(__file__).resolve().parents[1] / "config.yaml").read_text())
     config["datasets"] = {"d": {**config["datasets"]["gene14_w500"]}}

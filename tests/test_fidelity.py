@@ -21,7 +21,7 @@ from gafkd.distillation.camkd_features import CAMKDFeatureTerm, resize_matrix
 from gafkd.distillation.pack import PackLoss
 from gafkd.distillation.registry import KD_FORMS, VARIANTS, WEIGHTINGS, recipe_of, recipe_text, variant_label
 from gafkd.distillation.signals import StudentOutputs, TeacherSignals
-from gafkd.execution.packing import student_packs
+from gafkd.plan.packing import student_packs
 from gafkd.config import report_config
 from gafkd.grid import dataset_training, for_dataset
 from gafkd.names import Experiment

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from gafkd.errors import ConfigError, DataError
-from gafkd.gaf.transform import GramianAngularField, paa_bounds
+from gafkd.images.transform import GramianAngularField, paa_bounds
 
 pyts_image = pytest.importorskip("pyts.image")
 

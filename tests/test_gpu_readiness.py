@@ -18,7 +18,7 @@ from gafkd.bench.device_check import saved_activation_bytes
 from gafkd.cli import load_config
 from gafkd.errors import ConfigError
 from gafkd.schema import training_settings
-from gafkd.execution.packing import MEMORY_BUDGET, pack_width, planned_memory, student_packs, teacher_packs
+from gafkd.plan.packing import MEMORY_BUDGET, pack_width, planned_memory, student_packs, teacher_packs
 from gafkd.models.families import family_of
 from gafkd.models.fused import build_fused
 from gafkd.models.memory import EVAL_ROWS_MAX, activations, eval_rows, pack_memory, parameters
@@ -373,7 +373,7 @@ def test_precision_per_stage_reaches_each_stages_runs_and_their_identity(tiny, t
 # --- several jobs on one card -------------------------------------------------------------------------
 
 def test_packs_that_cannot_share_a_card_are_refused_before_any_job(tmp_path, monkeypatch):
-    from gafkd.execution.packing import check_gpu_sharing
+    from gafkd.plan.packing import check_gpu_sharing
     from gafkd.execution.resources import gpu_memory
     from gafkd.models.memory import CUDA_CONTEXT, job_memory_share
 
@@ -409,7 +409,7 @@ def test_a_job_logs_the_memory_free_at_start_and_its_share(monkeypatch, caplog):
 
 
 def test_fp32_teachers_on_a_gpu_are_told_what_it_costs():
-    from gafkd.execution.packing import fp32_teacher_note
+    from gafkd.plan.packing import fp32_teacher_note
 
     config = load_config(["config.yaml"])  # CUDA, fp32, WRN28-3 among the image teachers
     note = fp32_teacher_note(config)
@@ -420,7 +420,7 @@ def test_fp32_teachers_on_a_gpu_are_told_what_it_costs():
 
 
 def test_the_gpu_demo_shares_one_card_within_the_memory_check():
-    from gafkd.execution.packing import check_gpu_sharing
+    from gafkd.plan.packing import check_gpu_sharing
 
     config = load_config(["config.yaml", "demo.yaml", "demo-gpu.yaml"])
     assert config["training"]["device"] == "cuda" and config["training"]["gpu_jobs_per_device"] == 4

@@ -4,7 +4,7 @@ import ast
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src"
-# Lowest first: data → representations (gaf) → models → training → execution → reporting, with the
+# Lowest first: data → image representations → models → training → execution → reporting, with the
 # foundations below and the commands on top. A unit may import units of lower layers only.
 LAYERS = [
     {"gafkd"},  # the package root: __version__
@@ -14,13 +14,14 @@ LAYERS = [
     {"classes"},
     {"data"},
     {"folds"},  # a fold-split dataset as a variant per fold: asks data.formats for the subjects
-    {"gaf"},
+    {"images"},
     {"models"},
     {"distillation"},
     {"names"},
     {"grid"},
     {"training"},
     {"config"},
+    {"plan"},  # the study a config describes: its datasets, packs and paths
     {"execution"},
     {"reporting"},
     {"bench"},
@@ -78,3 +79,73 @@ def test_the_check_sees_an_upward_import(tmp_path, monkeypatch):
     (fake / "bad.py").write_text("from ..training import loop\n")
     monkeypatch.setattr("test_layers.SRC", tmp_path)
     assert ("models", "training", "gafkd/models/bad.py") in imports_between_units()
+
+
+def module_imports() -> dict[str, set[str]]:
+    """Each gafkd module → the gafkd modules it imports (at the top or inside a function; a name imported from a
+    package that is one of its modules counts as that module)."""
+    modules = {".".join(p.relative_to(SRC).with_suffix("").parts).removesuffix(".__init__"): p
+               for p in (SRC / "gafkd").rglob("*.py")}
+    graph = {}
+    for module, path in modules.items():
+        package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+        graph[module] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                base = (".".join(package.split(".")[:len(package.split(".")) - node.level + 1]) if node.level
+                        else "")
+                target = ".".join(part for part in (base, node.module or "") if part)
+                names = [f"{target}.{alias.name}" for alias in node.names]
+                found = [n for n in names if n in modules] or [target]
+            elif isinstance(node, ast.Import):
+                found = [alias.name for alias in node.names]
+            else:
+                continue
+            graph[module] |= {t for t in found if t in modules and t != module}
+    return graph
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every strongly connected group of more than one module (Tarjan), each sorted."""
+    index, low, stack, on_stack, groups = {}, {}, [], set(), []
+
+    def visit(v):
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                group.append(w)
+                if w == v:
+                    break
+            if len(group) > 1:
+                groups.append(sorted(group))
+
+    for v in graph:
+        if v not in index:
+            visit(v)
+    return groups
+
+
+def test_no_module_imports_itself_round_a_circle():
+    assert import_cycles(module_imports()) == []
+
+
+def test_the_circle_check_sees_a_circle(tmp_path, monkeypatch):
+    fake = tmp_path / "gafkd" / "bench"
+    fake.mkdir(parents=True)
+    (tmp_path / "gafkd" / "__init__.py").write_text("")
+    (fake / "__init__.py").write_text("")
+    (fake / "a.py").write_text("def f():\n    from .b import g\n")
+    (fake / "b.py").write_text("from . import a\n")
+    monkeypatch.setattr("test_layers.SRC", tmp_path)
+    assert import_cycles(module_imports()) == [["gafkd.bench.a", "gafkd.bench.b"]]

@@ -9,11 +9,11 @@ import yaml
 
 from gafkd.bench import widths
 from gafkd.bench.budget import Budget
-from gafkd.bench.speed import Bench
+from gafkd.bench.harness import Bench
 from gafkd.cli import load_config, main
 from gafkd.config import check_config
 from gafkd.errors import ConfigError
-from gafkd.execution.packing import pack_width, student_packs, teacher_packs
+from gafkd.plan.packing import pack_width, student_packs, teacher_packs
 from test_workflow import TINY
 
 

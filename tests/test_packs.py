@@ -13,7 +13,7 @@ from gafkd.names import Experiment
 from gafkd.schema import section_defaults
 from gafkd.models import build_model
 from gafkd.models.fused import build_fused, member_state
-from gafkd.execution.packing import balanced_chunks, pack_widths, student_packs, teacher_packs
+from gafkd.plan.packing import balanced_chunks, pack_widths, student_packs, teacher_packs
 from gafkd.training.runs import train_pack, train_teacher
 from gafkd.training import checkpoint as checkpoint_module
 from gafkd.training.optim import SGD

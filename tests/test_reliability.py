@@ -116,7 +116,7 @@ def test_corrupt_and_stale_files_are_refused_or_rebuilt(tmp_path, reference_run)
     run = snakemake(tmp_path, "--cores", "2", config=FAULT_CONFIG)
     assert run.returncode != 0 and f"{gaf.relative_to(tmp_path)}: not a readable HDF5 file" in run.stdout + run.stderr
     # and remade when asked (what follows from it would retrain, as after any change of the images)
-    assert snakemake(tmp_path, "--cores", "2", "--forcerun", "gaf", "--until", "gaf", config=FAULT_CONFIG).returncode == 0
+    assert snakemake(tmp_path, "--cores", "2", "--forcerun", "images", "--until", "images", config=FAULT_CONFIG).returncode == 0
     with h5py.File(gaf) as remade:
         assert remade["images"].shape[0] > 0
 

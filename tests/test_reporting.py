@@ -210,7 +210,7 @@ def test_every_table_says_where_its_data_comes_from():
 
 def test_the_student_alone_is_the_signal_teacher_trained_once():
     """Same model, data, loss and seeds: no student run, the teacher's runs under both labels."""
-    from gafkd.execution.packing import student_packs
+    from gafkd.plan.packing import student_packs
     from gafkd.grid import baseline_is_teacher, trained_experiments
 
     assert baseline_is_teacher(CONFIG)

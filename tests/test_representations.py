@@ -5,19 +5,20 @@ Windows of 500 and 1000 samples, with a constant window, a single spike, a ramp 
 """
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from gafkd.config import with_defaults
 from gafkd.errors import ConfigError
-from gafkd.gaf.compound import CompoundImage
-from gafkd.gaf.mtf import MarkovTransitionField
-from gafkd.gaf import persistence
-from gafkd.gaf.persistence import PersistenceImage, reference_diagram, reference_image, sublevel_diagrams
-from gafkd.gaf.registry import REPRESENTATIONS, SHARED, input_channels, representation
-from gafkd.gaf.scaling import fixed_scaled, window_scaled
-from gafkd.gaf.transform import GramianAngularField
+from gafkd.images.compound import CompoundImage
+from gafkd.images.mtf import MarkovTransitionField
+from gafkd.images import persistence
+from gafkd.images.persistence import PersistenceImage, reference_diagram, reference_image, sublevel_diagrams
+from gafkd.images.registry import REPRESENTATIONS, SHARED, input_channels, representation
+from gafkd.images.scaling import fixed_scaled, window_scaled
+from gafkd.images.transform import GramianAngularField
 from gafkd.schema import load_schema, section_defaults
 
 pyts_image = pytest.importorskip("pyts.image")
@@ -216,7 +217,7 @@ def test_every_entry_equals_each_reference(rng, name, reference, length):
 @pytest.mark.parametrize("threshold", [None, "point", "distance", 0.05])
 @pytest.mark.parametrize("dimension, delay", [(1, 1), (3, 2)])
 def test_recurrence_plot_thresholds_match_pyts(rng, threshold, dimension, delay):
-    from gafkd.gaf.recurrence import RecurrencePlot, pyts_images
+    from gafkd.images.recurrence import RecurrencePlot, pyts_images
 
     x = fixed_scaled(_windows(rng, 500, n=8)[:, None], np.array([-30.0]), np.array([30.0]))[0]
     settings = {"image_size": 16, "dimension": dimension, "time_delay": delay, "threshold": threshold, "percentage": 20}
@@ -230,8 +231,8 @@ def test_recurrence_plot_thresholds_match_pyts(rng, threshold, dimension, delay)
 
 def test_quantum_gaf_closed_form():
     """Q-GASF = cos(2(xi + xj)), Q-GADF = cos(2(xi − xj)) of the (overlapping-segment) PAA series."""
-    from gafkd.gaf.qgaf import QuantumGAF
-    from gafkd.gaf.transform import paa
+    from gafkd.images.qgaf import QuantumGAF
+    from gafkd.images.transform import paa
 
     x = np.random.default_rng(1).uniform(0, 1, size=(3, 100))
     values = paa(x, 16, overlapping=True)
@@ -244,8 +245,8 @@ def test_the_stage_scales_as_the_lab_and_records_it(tmp_path, source_windows):
     """pi.h5 with the lab's fixed scaling: each channel to [0, 1] by the given limits, > 1 → 0.99, < 0 → 0,
     then ripser + persim — the lab's notebook — within 1e-5; the clipped windows counted and recorded."""
     from gafkd.data.store import load_windows
-    from gafkd.gaf import build
-    from gafkd.gaf.store import image_record, load_images
+    from gafkd.images import build
+    from gafkd.images.store import image_record, load_images
 
     windows = load_windows(source_windows)
     signals = windows.signals.astype(np.float64)
@@ -253,7 +254,7 @@ def test_the_stage_scales_as_the_lab_and_records_it(tmp_path, source_windows):
     limits = {"min": low.tolist(), "max": high.tolist()}
     settings = REPRESENTATIONS["pi"].settings({**section_defaults("images"), "image_size": 16, "dtype": "float32"},
                                               limits)
-    build.build_gaf(source_windows, tmp_path / "pi.h5", settings)
+    build.build_images(source_windows, tmp_path / "pi.h5", settings)
     lab = (signals - low[:, None]) / (high - low)[:, None]  # the lab's preprocessing, written as it does it
     clipped = ((lab > 1) | (lab < 0)).sum(axis=(1, 2))
     lab[lab > 1], lab[lab < 0] = 0.99, 0.0
@@ -271,12 +272,12 @@ def test_the_stage_scales_as_the_lab_and_records_it(tmp_path, source_windows):
 
 def test_fixed_limits_come_from_the_training_windows_only(tmp_path, source_windows):
     from gafkd.data.store import load_windows
-    from gafkd.gaf import build
-    from gafkd.gaf.store import image_record
+    from gafkd.images import build
+    from gafkd.images.store import image_record
 
     windows = load_windows(source_windows)
     settings = REPRESENTATIONS["rp"].settings({**section_defaults("images"), "image_size": 8})
-    build.build_gaf(source_windows, tmp_path / "rp.h5", settings)
+    build.build_images(source_windows, tmp_path / "rp.h5", settings)
     record = image_record(tmp_path / "rp.h5")["scaling"]
     train = windows.signals[windows.indices("train")]
     assert record["limits_from"] == "training windows"
@@ -286,20 +287,20 @@ def test_fixed_limits_come_from_the_training_windows_only(tmp_path, source_windo
     assert record["clipped_windows_by_part"]["train"] == 0  # training windows lie inside their own limits
     wrong = REPRESENTATIONS["pi"].settings(section_defaults("images"), {"min": [0.0], "max": [1.0]})
     with pytest.raises(ConfigError, match="limits give 1 min and 1 max values for its 3 channels"):
-        build.build_gaf(source_windows, tmp_path / "bad.h5", wrong)
+        build.build_images(source_windows, tmp_path / "bad.h5", wrong)
     assert not (tmp_path / "bad.h5").exists()
 
 
 def test_the_stage_streams_chunks_into_the_file(tmp_path, monkeypatch, source_windows):
     """pi.h5 written 5 windows at a time equals the whole transform (one reused buffer, bounded memory)."""
     from gafkd.data.store import load_windows
-    from gafkd.gaf import build
-    from gafkd.gaf.store import image_settings, load_images
+    from gafkd.images import build
+    from gafkd.images.store import image_settings, load_images
 
     monkeypatch.setattr(build, "STREAM", 5)
     settings = REPRESENTATIONS["pi"].settings({**section_defaults("images"), "image_size": 16,
                                                "pi": {**section_defaults("images")["pi"], "scaling": "window"}})
-    build.build_gaf(source_windows, tmp_path / "pi.h5", settings)
+    build.build_images(source_windows, tmp_path / "pi.h5", settings)
     signals = load_windows(source_windows).signals
     whole = PersistenceImage(image_size=16).transform(window_scaled(signals), out_dtype=np.float16)
     assert np.array_equal(load_images(tmp_path / "pi.h5"), whole) and len(whole) > 10
@@ -329,3 +330,20 @@ def test_the_config_refuses_limits_without_a_range(limits, message):
                                                "split": {"train": 0.5, "test": 0.5}, "limits": limits}}})
     with pytest.raises(ConfigError, match=message):
         check_config(config)
+
+
+def test_gaf_means_gasf_only():
+    """The stage, its rule, script, environment and package are "images"; the string "gaf" in the code is the
+    GASF entry of the registry (and the old config section it replaced, named to say where it went)."""
+    import ast
+
+    root = Path(__file__).resolve().parents[1]
+    assert not [p for p in (*root.glob("workflow/**/*gaf*"), *root.glob("envs/*gaf*"), *root.glob("src/gafkd/gaf*/"))]
+    assert "rule gaf" not in "".join(p.read_text() for p in root.glob("workflow/rules/*.smk"))
+    allowed = {"images/registry.py", "config.py"}
+    found = set()
+    for path in (root / "src" / "gafkd").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and node.value == "gaf":
+                found.add(str(path.relative_to(root / "src" / "gafkd")))
+    assert found <= allowed and "images/registry.py" in found, found

@@ -6,7 +6,7 @@ from collections import Counter
 import pytest
 import yaml
 
-from gafkd.cli import load_config, main
+from gafkd.cli import load_study, main
 from gafkd.execution.status import check_results, parse_jobs
 from conftest import copy_study
 from test_workflow import ROOT, TINY, snakemake
@@ -30,7 +30,7 @@ def dry_run_jobs(workdir, config) -> dict:
 def status_of(config, workdir):
     path = workdir / "cfg.yaml"
     path.write_text(yaml.safe_dump(config))
-    return check_results(load_config([str(path)]), [str(path)], workdir, snakefile=ROOT / "Snakefile")
+    return check_results(load_study([str(path)]), [str(path)], workdir, snakefile=ROOT / "Snakefile")
 
 
 def status_jobs(config, workdir) -> dict:
@@ -49,7 +49,7 @@ def test_status_counts_what_snakemake_would_run(tmp_path, capsys, tiny_run):
     assert {s: j for s, (j, _) in fresh.counts().items()} == dry_run_jobs(tmp_path, config)
     assert fresh.counts()["train_teacher"] == (6, 6)  # CPU packing: each teacher alone (gaf, pi, sig × 2 seeds)
     assert fresh.counts()["distill"] == (2, 8)  # 8 students, 4 a pack at most: 2 balanced packs
-    assert fresh.counts()["gaf"][0] == 2  # gaf.h5 and pi.h5
+    assert fresh.counts()["images"][0] == 2  # gaf.h5 and pi.h5
     # one cause; everything else follows from it
     assert fresh.causes == ["synthesize dataset=tiny: Missing output files: results/tiny/source"]
     copy_study(tiny_run, tmp_path)  # the same config, run to the end (the session's shared run)
@@ -60,7 +60,7 @@ def test_status_counts_what_snakemake_would_run(tmp_path, capsys, tiny_run):
     status = status_of(changed, tmp_path)
     assert {s: j for s, (j, _) in status.counts().items()} == dry_run_jobs(tmp_path, changed)
     assert status.counts()["train_teacher"][1] == 6 and status.counts()["distill"][1] == 8
-    assert "window" not in status.counts() and "gaf" not in status.counts()
+    assert "window" not in status.counts() and "images" not in status.counts()
     # what Snakemake cannot say: which setting changed, from the settings each result records
     assert any(re.search(r"metrics.json: training.weight_decay: 0.0001 → 0.001$", line) for line in status.causes)
     threads = {**changed, "training": {**changed["training"], "threads": 2}}  # how fast, not what
@@ -68,7 +68,7 @@ def test_status_counts_what_snakemake_would_run(tmp_path, capsys, tiny_run):
     # an image setting: that representation's images, then the PI teachers and their students only
     spread = {**config, "images": {**config["images"], "pi": {"spread": 0.02}}}
     status = status_of(spread, tmp_path)
-    assert status.counts()["gaf"][0] == 1 and status.counts()["train_teacher"][1] == 2
+    assert status.counts()["images"][0] == 1 and status.counts()["train_teacher"][1] == 2
     assert any(line.endswith("pi.h5: spread: 0.015 → 0.02") for line in status.causes), status.causes
 
     (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(config))
@@ -89,7 +89,7 @@ def test_status_counts_what_snakemake_would_run(tmp_path, capsys, tiny_run):
 def test_status_plans_like_the_profile_and_the_demo(tmp_path):
     """The demo config through a profile: the same jobs per stage as Snakemake's dry run, from one description."""
     configs = [str(ROOT / "config.yaml"), str(ROOT / "demo.yaml")]
-    status = check_results(load_config(configs), configs, tmp_path, snakefile=ROOT / "Snakefile",
+    status = check_results(load_study(configs), configs, tmp_path, snakefile=ROOT / "Snakefile",
                            profile=ROOT / "profiles" / "default")
     counts = status.counts()
     # teachers (3 seeds a pack): gene7_w500 3 archs × 3 modalities (GAF, PI, signal) and ResNet8 teachers (logits
@@ -98,7 +98,7 @@ def test_status_plans_like_the_profile_and_the_demo(tmp_path):
     # its Transformer students (the compatibility table); pamap2: 3 folds × (2 teachers, 1 student pack), its
     # windows read once and its GAF images made once
     assert counts["train_teacher"] == (24, 60) and counts["teacher_logits"] == (22, 54)
-    assert counts["distill"][0] == 22 and counts["window"] == (4, 4) and counts["gaf"] == (5, 5)
+    assert counts["distill"][0] == 22 and counts["window"] == (4, 4) and counts["images"] == (5, 5)
     assert counts["fold_windows"] == (3, 3)
 
 

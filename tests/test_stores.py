@@ -11,8 +11,8 @@ from gafkd.data.build import build_windows
 from gafkd.data.store import load_windows
 from gafkd.data.synthetic import generate_recordings, write_synthetic
 from gafkd.errors import DataError
-from gafkd.gaf.build import build_gaf
-from gafkd.gaf.store import load_images
+from gafkd.images.build import build_images
+from gafkd.images.store import load_images
 
 SETTINGS = {"source": {"format": "synthetic", "write_as": "parquet"}, "classes": "gene14", "label_map": None,
             "window": 500, "stride": 500, "sampling_rate": 100,
@@ -40,7 +40,7 @@ def test_windows_h5_contents(source, tmp_path):
 
 def test_gaf_h5_row_aligned_and_refuses_other_windows(source, tmp_path):
     build_windows(source, SETTINGS, "demo", tmp_path / "windows.h5")
-    build_gaf(tmp_path / "windows.h5", tmp_path / "gaf.h5", {"image_size": 16, "method": "summation"})
+    build_images(tmp_path / "windows.h5", tmp_path / "gaf.h5", {"image_size": 16, "method": "summation"})
     w = load_windows(tmp_path / "windows.h5")
     images = load_images(tmp_path / "gaf.h5", w.attrs["settings_digest"])
     assert images.shape == (len(w.labels), 3, 16, 16) and images.dtype == np.float16

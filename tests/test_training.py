@@ -14,7 +14,7 @@ from gafkd.data.build import build_windows
 from gafkd.data.synthetic import write_synthetic
 from gafkd.distillation import LossSpec, kd_loss
 from gafkd.distillation.pack import PackLoss
-from gafkd.gaf.build import build_gaf
+from gafkd.images.build import build_images
 from gafkd.grid import experiments
 from gafkd.names import Experiment
 from gafkd.models import build_model, count_parameters
@@ -186,7 +186,7 @@ def tiny(tmp_path_factory):
     settings = {"source": {"format": "synthetic", "write_as": "parquet"}, "classes": "gene14", "window": 500,
                 "stride": 500, "split": {"method": "subject", "train": 0.5, "test": 0.5, "seed": 0}}
     build_windows(source, settings, "tiny", root / "windows.h5")
-    build_gaf(root / "windows.h5", root / "gaf.h5", {"image_size": 16, "method": "summation"})
+    build_images(root / "windows.h5", root / "gaf.h5", {"image_size": 16, "method": "summation"})
     return root
 
 

@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import h5py
@@ -142,6 +143,38 @@ def test_end_to_end_tiny(tiny_run):
     assert "train_teacher" in dry.stdout and "distill" in dry.stdout and "rule window" not in dry.stdout
 
 
+def test_results_from_before_the_images_rename_are_adopted(tiny_run, tmp_path):
+    """docs/representations.md's two commands: finished results whose scripts are newer (renamed) rerun
+    nothing once touched, and a later code change still reruns its jobs."""
+    from conftest import copy_study
+
+    study = copy_study(tiny_run, tmp_path / "study")
+    workflow = tmp_path / "workflow"  # a copy of the workflow whose scripts are "renamed": newer than the results
+    shutil.copytree(ROOT / "workflow", workflow / "workflow")
+    shutil.copytree(ROOT / "envs", workflow / "envs")
+    shutil.copy(ROOT / "Snakefile", workflow / "Snakefile")
+    (workflow / "src").symlink_to(ROOT / "src")
+    later = time.time()  # after every result, before the touch
+    for script in ("images.py", "train_pack.py", "teacher_logits.py"):  # what the rename edited
+        os.utime(workflow / "workflow" / "scripts" / script, (later, later))
+    (study / "cfg.yaml").write_text(yaml.safe_dump(TINY))  # the study's own (other tests leave others there)
+    copied = [*SNAKEMAKE, "--snakefile", str(workflow / "Snakefile"), "--directory", str(study),
+              "--configfile", str(study / "cfg.yaml")]
+
+    def run(*args):
+        done = subprocess.run([*copied, *args], capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        return done.stdout + done.stderr
+
+    assert "rule train_teacher:" in run("-n")  # without the note: everything retrains
+    assert "Nothing to be done" in run("-n", "--rerun-triggers", "mtime", "params", "input", "software-env")
+    run("--touch", "--cores", "1")
+    assert "Nothing to be done" in run("-n")
+    edited = workflow / "workflow" / "scripts" / "images.py"
+    edited.write_text(edited.read_text() + "# an edit\n")
+    assert "rule images:" in run("-n")  # the code trigger still works
+
+
 def test_workflow_lints_clean_and_is_snakefmt_formatted(tmp_path):
     """`snakemake --lint` (the catalogue's checks) and `snakefmt --check`, as the snakemake-workflows catalogue runs them."""
     lint = subprocess.run([*SNAKEMAKE, "--directory", str(ROOT), "--lint", "--configfile", str(ROOT / "config.yaml"),
@@ -172,7 +205,7 @@ def test_the_rule_graph_shows_the_study_stages(tmp_path):
     run = snakemake(tmp_path, "--rulegraph", "--configfile", str(ROOT / "config.yaml"), str(ROOT / "demo.yaml"))
     assert run.returncode == 0, run.stderr[-2000:]
     nodes = set(re.findall(r'label = "(\w+)"', run.stdout))
-    assert nodes == {"synthesize", "window", "fold_windows", "gaf", "train_teacher", "teacher_logits", "distill",
+    assert nodes == {"synthesize", "window", "fold_windows", "images", "train_teacher", "teacher_logits", "distill",
                      "collect_runs", "summarize_runs", "tables", "plots", "image_examples", "all"}
 
 

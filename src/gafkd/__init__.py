@@ -1,7 +1,7 @@
 """gafkd: Gramian-Angular-Field teachers distilled into 1-D signal students.
 
 The library behind the Snakemake pipeline: data readers and windowing (:mod:`gafkd.data`),
-batched GAF images (:mod:`gafkd.gaf`), Wide ResNets (:mod:`gafkd.models`), distillation losses
+batched GAF images (:mod:`gafkd.images`), Wide ResNets (:mod:`gafkd.models`), distillation losses
 (:mod:`gafkd.distillation`), the training loop (:mod:`gafkd.training`) and the results tables
 (:mod:`gafkd.reporting`).
 """

@@ -8,24 +8,30 @@ from pathlib import Path
 
 from . import __version__
 from .bench.budget import QUICK_BUDGET
-from .config import read_config_file, select_datasets, with_defaults
-from .folds import expand_folds, fold_lines
+from .config import read_config_file
+from .folds import fold_lines
 from .errors import ConfigError
 
 
 STATUS_LINES = 20  # lines of each list shown by default
 
 
-def load_config(paths: list[str]) -> dict:
-    """config.yaml with overlays merged in order (as Snakemake's --configfile does), parsed as data."""
+def load_study(paths: list[str]):
+    """The :class:`~gafkd.plan.study.Study` of config.yaml with overlays merged in order (as Snakemake's
+    --configfile does): the workflow's own plan of it."""
     from snakemake.utils import update_config
+
+    from .plan.study import Study
 
     config: dict = {}
     for path in paths:
         update_config(config, read_config_file(path) or {})
-    config = select_datasets(with_defaults(config))
-    expand_folds(config)  # as the workflow does: a dataset variant per fold
-    return config
+    return Study.from_config(config)
+
+
+def load_config(paths: list[str]) -> dict:
+    """The config as the workflow sees it: checked, defaults filled in, a dataset variant per fold."""
+    return load_study(paths).config
 
 
 def _bench(args) -> int:
@@ -91,9 +97,9 @@ def _agreement(args, config) -> int:
 def _status(args) -> int:
     from .execution.status import StatusError, check_results
 
-    config = load_config(args.config)  # names a malformed file's line, or a bad key, before Snakemake runs
+    study = load_study(args.config)  # names a malformed file's line, or a bad key, before Snakemake runs
     try:
-        status = check_results(config, args.config, Path(args.directory), args.snakefile, args.profile)
+        status = check_results(study, args.config, Path(args.directory), args.snakefile, args.profile)
     except StatusError as error:
         print(f"gafkd status: Snakemake's dry run failed:\n{error}", file=sys.stderr)
         return 2
@@ -104,9 +110,9 @@ def _status(args) -> int:
         _print_capped(status.causes, args.all)
         print("\nWhat would run (Snakemake's jobs; a training job trains a pack of runs):")
         print(status.table())
-    if fold_lines(config):
+    if fold_lines(study.config):
         print("\nFolds (each a dataset variant; the report gathers a dataset's folds into one section):")
-        _print_capped(fold_lines(config), args.all)
+        _print_capped(fold_lines(study.config), args.all)
     if status.dormant:
         print("\nMissing, though their pack's manifest lists them (Snakemake sees only the manifest, so it does not "
               "remake them; delete the manifest, or `snakemake --forcerun` its rule, to train that pack again):")

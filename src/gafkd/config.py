@@ -16,8 +16,8 @@ from .distillation.registry import VARIANTS
 from .errors import ConfigError
 from .folds import FOLD_METHODS, fold_plan
 from .schema import SCHEMA, load_schema
-from .gaf.registry import SIGNAL, representation
-from .gaf.scaling import check_limits
+from .images.registry import SIGNAL, representation
+from .images.scaling import check_limits
 from .grid import GRID_SECTIONS, IMAGE_KEYS, for_dataset
 from .models.families import family_of
 from .names import ModelId

@@ -12,8 +12,8 @@ import copy
 
 from .data.formats import documented_limits
 from .folds import fold_of
-from .gaf.registry import SIGNAL, representation
-from .gaf.scaling import TRAINING
+from .images.registry import SIGNAL, representation
+from .images.scaling import TRAINING
 from .distillation.registry import ANNEALED, BASE, FIXED, VARIANTS, coefficients as loss_coefficients, find_variant
 from .names import BASELINE, KD1, KD2, KD3, KDN, TEACHER, Experiment
 
@@ -51,7 +51,7 @@ def fixed_limits(config: dict, dataset: str) -> dict | None:
 
 
 def image_settings(config: dict, dataset: str, name: str) -> dict:
-    """What makes ``dataset``'s images in representation ``name``: the ``gaf`` rule's params (a fixed scaling's
+    """What makes ``dataset``'s images in representation ``name``: the ``images`` rule's params (a fixed scaling's
     limits: :func:`fixed_limits`)."""
     return representation(name).settings(config["images"], fixed_limits(config, dataset))
 

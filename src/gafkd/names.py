@@ -1,7 +1,7 @@
 """The study's names, in one place: models, teachers, experiment kinds and their string forms.
 
 - A model is ``{modality}:{arch}`` (``gaf:wrn16-3``; in paths ``gaf-wrn16-3``): :class:`ModelId`.
-  Modalities: the image representations of :mod:`gafkd.gaf.registry` (2-D: ``gaf``, ``gadf``, ``mtf``,
+  Modalities: the image representations of :mod:`gafkd.images.registry` (2-D: ``gaf``, ``gadf``, ``mtf``,
   ``compound``, ``pi``) and ``sig`` (1-D, raw signals); architectures: :mod:`gafkd.models.families`.
 - Run kinds (runs.csv's ``kind``): ``teacher``, and the student experiments ``baseline`` (the student
   trained with cross-entropy alone; ``students.baseline`` in the config), ``kd1``, ``kd2``, ``kdn``.

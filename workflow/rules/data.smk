@@ -10,12 +10,12 @@ rule synthesize:
     benchmark:
         results("benchmarks", "synthesize", "{dataset}.tsv")
     wildcard_constraints:
-        dataset=names_pattern(READ),
+        dataset=names_pattern(STUDY.read),
     conda:
         "../../envs/data.yaml"
     params:
-        source=lambda wc: READ[wc.dataset]["source"],
-        window=lambda wc: READ[wc.dataset]["window"],
+        source=lambda wc: STUDY.read[wc.dataset]["source"],
+        window=lambda wc: STUDY.read[wc.dataset]["window"],
     script:
         "../scripts/synthesize.py"
 
@@ -23,20 +23,20 @@ rule synthesize:
 rule window:
     """Cut, label and split the windows of one dataset variant (a fold-split dataset: every window, unsplit)."""
     input:
-        source=dataset_source,
+        source=lambda wc: STUDY.dataset_source(wc.dataset),
     output:
-        windows_h5("{dataset}"),
+        STUDY.windows_h5(),
     log:
         results("logs", "window", "{dataset}.log"),
     benchmark:
         results("benchmarks", "window", "{dataset}.tsv")
     wildcard_constraints:
-        dataset=names_pattern(READ),
+        dataset=names_pattern(STUDY.read),
     conda:
         "../../envs/data.yaml"
     params:
-        settings=lambda wc: READ[wc.dataset],
-        folder=lambda wc: dataset_folder(wc.dataset),
+        settings=lambda wc: STUDY.read[wc.dataset],
+        folder=lambda wc: STUDY.dataset_folder(wc.dataset),
     script:
         "../scripts/window.py"
 
@@ -44,16 +44,16 @@ rule window:
 rule fold_windows:
     """A fold's windows.h5: its dataset's windows (linked) with the fold's split (gafkd.folds)."""
     input:
-        fold_dataset_windows,
+        lambda wc: STUDY.fold_source(wc.dataset),
     output:
-        windows_h5("{dataset}"),
+        STUDY.windows_h5(),
     log:
         results("logs", "fold_windows", "{dataset}.log"),
     wildcard_constraints:
-        dataset=names_pattern(FOLDS),
+        dataset=names_pattern(STUDY.folds),
     conda:
         "../../envs/data.yaml"
     params:
-        settings=lambda wc: dataset_settings(config, wc.dataset),
+        settings=lambda wc: STUDY.fold_settings(wc.dataset),
     script:
         "../scripts/fold_windows.py"

@@ -13,7 +13,7 @@ localrules:
 rule collect_runs:
     """One row per run, from every metrics.json of the grid (the training jobs' manifests list them)."""
     input:
-        training_manifests(),
+        STUDY.training_manifests(),
     output:
         results("runs.csv"),
     log:
@@ -21,7 +21,7 @@ rule collect_runs:
     conda:
         "../../envs/report.yaml"
     params:
-        config=REPORT_CONFIG,
+        config=STUDY.report_config,
     script:
         "../scripts/collect_runs.py"
 
@@ -39,7 +39,7 @@ rule summarize_runs:
     conda:
         "../../envs/report.yaml"
     params:
-        config=REPORT_CONFIG,
+        config=STUDY.report_config,
     script:
         "../scripts/summarize_runs.py"
 
@@ -70,7 +70,7 @@ rule tables:
     conda:
         "../../envs/report.yaml"
     params:
-        config=REPORT_CONFIG,
+        config=STUDY.report_config,
     script:
         "../scripts/tables.py"
 
@@ -80,7 +80,7 @@ rule plots:
     input:
         runs=rules.collect_runs.output[0],
         effects=rules.summarize_runs.output.effects,
-        windows=section_windows,
+        windows=lambda wc: STUDY.section_windows(wc.dataset),
     output:
         alpha_sweep=report(
             results("plots", "{dataset}", "alpha_sweep.png"),
@@ -135,7 +135,7 @@ rule plots:
     conda:
         "../../envs/report.yaml"
     params:
-        config=REPORT_CONFIG,
+        config=STUDY.report_config,
     script:
         "../scripts/plots.py"
 
@@ -144,11 +144,11 @@ rule image_examples:
     """One training window per class in each image representation the teachers use (a fold-split dataset's
     first fold)."""
     input:
-        windows=section_windows,
-        images=examples_images,
+        windows=lambda wc: STUDY.section_windows(wc.dataset),
+        images=lambda wc: STUDY.examples_images(wc.dataset, wc.representation),
     output:
         report(
-            examples_png(),
+            STUDY.examples_png(),
             caption="../report/image_examples.rst",
             category="Images",
             subcategory="{dataset}",

@@ -6,25 +6,25 @@
 
 rule distill:
     input:
-        windows=windows_h5("{dataset}"),
-        logits=student_teacher_logits,
-        init=student_init,
-        live=student_live_teachers,
+        windows=STUDY.windows_h5(),
+        logits=lambda wc: STUDY.teacher_logits_of(wc.dataset, wc.pack),
+        init=lambda wc: STUDY.init_of(wc.dataset, wc.pack),
+        live=lambda wc: STUDY.live_teachers_of(wc.dataset, wc.pack),
     output:
-        manifest("distill"),
+        STUDY.manifest("distill"),
     log:
         results("logs", "distill", "{dataset}", "{pack}.log"),
     benchmark:
         results("benchmarks", "distill", "{dataset}", "{pack}.tsv")
     wildcard_constraints:
-        pack=pack_pattern(STUDENT_PACKS),
+        pack=STUDY.pack_pattern("distill"),
     conda:
         TRAIN_ENV
-    threads: config["training"]["threads"]
+    threads: STUDY.threads
     resources:
         gpu=GPUS_PER_JOB,
     params:
-        pack=lambda wc: student_pack(wc).to_dict(),
-        training=lambda wc: TRAINING[wc.dataset],
+        pack=lambda wc: pack_of("distill")(wc).to_dict(),
+        training=lambda wc: STUDY.training[wc.dataset],
     script:
         "../scripts/train_pack.py"

@@ -5,23 +5,23 @@
 
 rule train_teacher:
     input:
-        unpack(pack_inputs),
+        unpack(lambda wc: STUDY.pack_inputs(wc.dataset, wc.pack)),
     output:
-        manifest("train_teacher"),
+        STUDY.manifest("train_teacher"),
     log:
         results("logs", "train_teacher", "{dataset}", "{pack}.log"),
     benchmark:
         results("benchmarks", "train_teacher", "{dataset}", "{pack}.tsv")
     wildcard_constraints:
-        pack=pack_pattern(TEACHER_PACKS),
+        pack=STUDY.pack_pattern("train_teacher"),
     conda:
         TRAIN_ENV
-    threads: config["training"]["threads"]
+    threads: STUDY.threads
     resources:
         gpu=GPUS_PER_JOB,
     params:
-        pack=lambda wc: teacher_pack(wc).to_dict(),
-        training=lambda wc: TRAINING[wc.dataset],
+        pack=lambda wc: pack_of("train_teacher")(wc).to_dict(),
+        training=lambda wc: STUDY.training[wc.dataset],
     script:
         "../scripts/train_pack.py"
 
@@ -29,24 +29,24 @@ rule train_teacher:
 rule teacher_logits:
     """A frozen teacher's logits on every window, computed once and reused by all its students."""
     input:
-        unpack(pack_inputs),
-        trained=manifest("train_teacher"),
+        unpack(lambda wc: STUDY.pack_inputs(wc.dataset, wc.pack)),
+        trained=STUDY.manifest("train_teacher"),
     output:
-        manifest("teacher_logits"),
+        STUDY.manifest("teacher_logits"),
     log:
         results("logs", "teacher_logits", "{dataset}", "{pack}.log"),
     benchmark:
         results("benchmarks", "teacher_logits", "{dataset}", "{pack}.tsv")
     wildcard_constraints:
-        pack=pack_pattern(TEACHER_PACKS),
+        pack=STUDY.pack_pattern("train_teacher"),
     conda:
         TRAIN_ENV
-    threads: config["training"]["threads"]
+    threads: STUDY.threads
     resources:
         gpu=GPUS_PER_JOB,
     params:
-        weights=lambda wc: member_files(wc, "weights"),
-        logits=member_logits,
-        training=lambda wc: LOGITS_TRAINING[wc.dataset],
+        weights=lambda wc: STUDY.member_files(wc.dataset, wc.pack, "weights"),
+        logits=lambda wc: STUDY.member_logits(wc.dataset, wc.pack),
+        training=lambda wc: STUDY.logits_training[wc.dataset],
     script:
         "../scripts/teacher_logits.py"

@@ -14,6 +14,8 @@ import statistics
 import tempfile
 from pathlib import Path
 
+from .harness import IMAGE, SIGNAL, STUDENT
+
 MODES = {
     "exact": {"channels_last": False, "precision": "fp32"},  # contiguous fp32: the reference arithmetic
     "channels_last": {"channels_last": True, "precision": "fp32"},  # the default
@@ -21,7 +23,7 @@ MODES = {
     "bf16": {"channels_last": True, "precision": "bf16"},  # the fastest path (AMX CPUs, GPUs)
 }
 PACK_MODES = {"separate": "each seed its own run", "fused": "all seeds as the members of one pack"}
-MODELS = (("sig", "wrn16-1"), ("gaf", "wrn16-1"))
+MODELS = ((SIGNAL, STUDENT), (IMAGE, STUDENT))  # the student and a GASF teacher (gaf.h5) of its size
 DATA = {"subjects": 12, "seconds_per_activity": 40, "seed": 3}
 
 
@@ -30,20 +32,20 @@ def build_data(folder: Path, image_size: int = 32, data: dict = DATA) -> Path:
     (``data``: the generator's subjects, seconds per activity and seed)."""
     from ..data.build import build_windows
     from ..data.synthetic import write_synthetic
-    from ..gaf.build import build_gaf
+    from ..images.build import build_images
 
     source = write_synthetic(folder / "source", write_as="parquet", **data)
     settings = {"source": {"format": "synthetic", "write_as": "parquet"}, "classes": "gene14", "window": 500,
                 "split": {"method": "subject", "train": 0.7, "test": 0.3, "seed": 0}}
     build_windows(source, settings, "agreement", folder / "windows.h5")
-    build_gaf(folder / "windows.h5", folder / "gaf.h5", {"image_size": image_size, "method": "summation"})
+    build_images(folder / "windows.h5", folder / "gaf.h5", {"image_size": image_size, "method": "summation"})
     return folder
 
 
 def run(training: dict, epochs: int = 30, seeds=(0, 1, 2), threads: int = 2, device: str = "cpu",
         folder: Path | None = None, models=MODELS, data: dict = DATA) -> dict:
     """Best and final test accuracy of every (model, mode, seed); per model and mode mean and std."""
-    from ..execution.packing import run_outputs
+    from ..plan.packing import run_outputs
     from ..provenance import package_versions
     from ..training.runs import train_teacher
     from ..training.spec import RunSpec
@@ -66,7 +68,7 @@ def run(training: dict, epochs: int = 30, seeds=(0, 1, 2), threads: int = 2, dev
 def run_packs(training: dict, epochs: int = 30, seeds=tuple(range(8)), threads: int = 2, device: str = "cpu",
               folder: Path | None = None, models=MODELS, data: dict = DATA) -> dict:
     """Every seed trained separately, then all of them as the members of one fused pack."""
-    from ..execution.packing import run_outputs
+    from ..plan.packing import run_outputs
     from ..provenance import package_versions
     from ..training.runs import train_pack
     from ..training.spec import Pack, RunSpec

@@ -41,6 +41,7 @@ import torch
 
 from ..provenance import cpu_model
 from .budget import Budget
+from .harness import ARCHS, IMAGE, KD_TEACHER, SIGNAL, STUDENT, Bench
 from .speed import write_json
 
 GAIN = 1.10  # a pack "still gains" when doubling-ish its width raises samples/s by at least this factor
@@ -55,10 +56,8 @@ SHARES = {"environment": 1.0, "cuda_tests": 0.35, "memory": 0.1, "pack_speed": 0
 
 def _sizes(cuda: bool) -> dict:
     if cuda:
-        return {"student_widths": (1, 4, 16, 64), "teacher_widths": (1, 3), "archs": ("wrn16-1", "wrn16-3", "wrn28-1",
-                                                                                      "wrn28-3"),
-                "image_size": 64, "steps": 6, "teacher_epochs": 2}
-    return {"student_widths": (1, 2), "teacher_widths": (1, 2), "archs": ("wrn16-1",), "image_size": 16, "steps": 2,
+        return {"student_widths": (1, 4, 16, 64), "teacher_widths": (1, 3), "archs": ARCHS, "image_size": 64, "steps": 6, "teacher_epochs": 2}
+    return {"student_widths": (1, 2), "teacher_widths": (1, 2), "archs": (STUDENT,), "image_size": 16, "steps": 2,
             "teacher_epochs": 1}
 
 
@@ -143,8 +142,8 @@ def _memory(dev: torch.device) -> dict:
     from ..models.fused import build_fused
     from ..models.memory import pack_memory
 
-    cases = [("sig", "wrn16-1", (1000,), 16), ("gaf", "wrn16-3", (64, 64), 3)] if dev.type == "cuda" else \
-        [("sig", "wrn16-1", (500,), 4), ("gaf", "wrn16-1", (16, 16), 2)]
+    cases = [(SIGNAL, STUDENT, (1000,), 16), (IMAGE, KD_TEACHER, (64, 64), 3)] if dev.type == "cuda" else \
+        [(SIGNAL, STUDENT, (500,), 4), (IMAGE, STUDENT, (16, 16), 2)]
     rows = []
     for modality, arch, positions, members in cases:
         model = build_fused(arch, modality, 7, list(range(members)), axes=AXES).to(dev).to_channels_last()
@@ -152,7 +151,7 @@ def _memory(dev: torch.device) -> dict:
         batch = 64
         estimate = pack_memory(arch, AXES, positions, members, batch, params)
         x = torch.randn(batch, AXES * members, *positions, device=dev)
-        if modality == "gaf":
+        if modality != SIGNAL:
             x = x.contiguous(memory_format=torch.channels_last)
         rows.append({"model": f"{modality}:{arch}", "width": members, "phase": "training step",
                      "estimate_bytes": estimate.training, **_measure_training(model, x, dev)})
@@ -215,24 +214,23 @@ MODES = [{"deterministic": d, "channels_last": c, "precision": p}
 
 
 def _families(dev: torch.device, sizes: dict, budget: Budget) -> dict:
-    from .speed import Bench
+    from .sections.families import family_speeds
 
     bench = Bench(dev, quick=True, image_size=sizes["image_size"], num_classes=14)
     if dev.type != "cuda":  # a CPU check proves the section runs; its speeds are gafkd bench's to measure
         bench.repeats, bench.batch = 1, 16
-    return {"rows": bench.families(width=4 if dev.type == "cuda" else 2, budget=budget)}
+    return {"rows": family_speeds(bench, width=4 if dev.type == "cuda" else 2, budget=budget)}
 
 
 def _pack_speed(dev: torch.device, sizes: dict, threads, budget: Budget) -> dict:
     """Every (mode, model, width) row, each guarded: a failing row is recorded with its error, the rest go on;
     rows that no longer fit the budget are recorded as skipped."""
     from ..training.device import configure
-    from .speed import Bench
 
     bench = Bench(dev, quick=True, image_size=sizes["image_size"], num_classes=14)
     bench.repeats = 3
-    shapes = [("sig", "wrn16-1", w) for w in sizes["student_widths"]]
-    shapes += [(m, a, w) for m in ("sig", "gaf") for a in sizes["archs"] for w in sizes["teacher_widths"]]
+    shapes = [(SIGNAL, STUDENT, w) for w in sizes["student_widths"]]
+    shapes += [(m, a, w) for m in (SIGNAL, IMAGE) for a in sizes["archs"] for w in sizes["teacher_widths"]]
     # on a CPU only the branches (deterministic and channels-last on and off), not every precision
     modes = MODES if dev.type == "cuda" else [MODES[0], MODES[-3]]
     cases = [(mode, shape) for mode in modes for shape in dict.fromkeys(shapes)]
@@ -289,8 +287,8 @@ def _teacher_logits(dev: torch.device, config: dict, sizes: dict, threads) -> di
 
     from ..data.build import build_windows
     from ..data.synthetic import write_synthetic
-    from ..execution.packing import run_outputs
-    from ..gaf.build import build_gaf
+    from ..plan.packing import run_outputs
+    from ..images.build import build_images
     from ..io import read_json
     from ..training.runs import train_teacher
     from ..training.teachers import write_teacher_logits
@@ -305,19 +303,19 @@ def _teacher_logits(dev: torch.device, config: dict, sizes: dict, threads) -> di
         settings = {"source": {"format": "synthetic", "write_as": "parquet"}, "classes": "gene14", "window": 500,
                     "stride": 500, "split": {"method": "subject", "train": 0.5, "test": 0.5, "seed": 0}}
         build_windows(source, settings, "check", root / "windows.h5")
-        build_gaf(root / "windows.h5", root / "gaf.h5", {"image_size": 16, "method": "summation"})
-        for modality in ("gaf", "sig"):
+        build_images(root / "windows.h5", root / "gaf.h5", {"image_size": 16, "method": "summation"})
+        for modality in (IMAGE, SIGNAL):  # a GASF teacher (gaf.h5) and a signal teacher
             outputs = run_outputs(root / modality)
             Path(outputs["metrics"]).parent.mkdir(parents=True)
             train_teacher(root / "windows.h5", root / "gaf.h5", outputs, dataset="check", modality=modality,
-                          arch="wrn16-1", seed=0, training=training, threads=threads or 1, gpus=int(dev.type == "cuda"))
+                          arch=STUDENT, seed=0, training=training, threads=threads or 1, gpus=int(dev.type == "cuda"))
             logits = root / modality / "logits.h5"
             write_teacher_logits(outputs["weights"], root / "windows.h5", root / "gaf.h5", logits, training=training,
                                  gpus=int(dev.type == "cuda"), threads=threads or 1)
             reported = read_json(outputs["metrics"])["best_test_acc"]
             with h5py.File(logits, "r") as h5:
                 reproduced = float(h5.attrs["test_acc"])
-            rows.append({"teacher": f"{modality}:wrn16-1", "reported_test_acc": reported,
+            rows.append({"teacher": f"{modality}:{STUDENT}", "reported_test_acc": reported,
                          "logits_test_acc": reproduced, "equal": reported == reproduced})
     if not all(r["equal"] for r in rows):
         raise RuntimeError(f"teacher logits do not reproduce the teachers' accuracy: {rows}")
@@ -326,9 +324,9 @@ def _teacher_logits(dev: torch.device, config: dict, sizes: dict, threads) -> di
 
 def _study_estimate(dev: torch.device, config: dict, pack_speed: dict, sizes: dict) -> dict:
     """The configured grid, under the configured packing, from the default mode's measured pack speeds."""
-    from ..execution.packing import pack_widths
+    from ..plan.packing import pack_widths
     from ..training.spec import stage_training
-    from .speed import Bench, packed_estimate
+    from .estimates import packed_estimate
 
     if pack_speed.get("status") != "ok" or not any(r["status"] == "ok" for r in pack_speed["rows"]):
         raise RuntimeError("needs rows of the pack_speed section")
@@ -346,9 +344,9 @@ def _study_estimate(dev: torch.device, config: dict, pack_speed: dict, sizes: di
     study = {**config, "teachers": measured(config["teachers"]),  # a dataset's own teachers too
              "datasets": {name: {**d, "teachers": measured(d["teachers"])} if "archs" in d.get("teachers", {}) else d
                           for name, d in config["datasets"].items()}}
-    models = [bench.model_speed(m, a) for m in ("sig", "gaf") for a in study["teachers"]["archs"]]
+    models = [bench.model_speed(m, a) for m in (SIGNAL, IMAGE) for a in study["teachers"]["archs"]]
     if config["students"]["arch"] not in study["teachers"]["archs"]:
-        models.append(bench.model_speed("sig", config["students"]["arch"]))
+        models.append(bench.model_speed(SIGNAL, config["students"]["arch"]))
     widths = pack_widths({**config, "training": {**config["training"], "device": dev.type}})
     estimate = packed_estimate(models, {"rows": rows}, study, widths)
     return {"mode": default, "archs": sorted(archs), "image_size": sizes["image_size"], **estimate,
@@ -375,7 +373,7 @@ def _detail(name: str, section: dict) -> str:
                            + (f", measured {r['measured_bytes'] / 2**20:.0f} MiB" if r["measured_bytes"] else "")
                            for r in section["rows"])
     if name == "pack_speed" and section["status"] == "ok":
-        student = [s for s in section["stops_gaining"] if s["model"] == "sig:wrn16-1"]
+        student = [s for s in section["stops_gaining"] if s["model"] == f"{SIGNAL}:{STUDENT}"]
         detail = "; ".join(f"student det={s['deterministic']} cl={s['channels_last']} {s['precision']}: gains up to "
                            f"{s['gains_up_to_width']}" for s in student[:4])
         detail += f" ({section['failed_rows']} rows failed, {section['skipped_rows']} skipped)"

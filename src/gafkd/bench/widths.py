@@ -1,5 +1,5 @@
 """``gafkd bench --pack-widths FILE``: the pack width that pays on this machine, per role and model, as a config
-overlay (``packing.measured``) that ``packing: auto`` then follows (:func:`gafkd.execution.packing.pack_width`).
+overlay (``packing.measured``) that ``packing: auto`` then follows (:func:`gafkd.plan.packing.pack_width`).
 
 For every model the config trains — each teacher ``modality:arch`` and each student architecture — a pack of
 each candidate width trains through the real epoch loop (:meth:`Bench.pack_speeds`, all members' samples/s
@@ -24,13 +24,14 @@ import yaml
 
 from ..classes import class_names
 from ..data.formats import channel_count
-from ..gaf.registry import SIGNAL
+from ..images.registry import SIGNAL
 from ..grid import for_dataset, student_runs, student_views, teacher_runs
 from ..models.families import MODALITY_DIMS, family_of
 from ..models.memory import parameters
 from ..provenance import cpu_model
 from .budget import Budget
-from .speed import Bench, bench_device, measured_as
+from .harness import Bench, measured_as
+from .timing import bench_device
 
 # widths tried per device and role (never more than the runs there are to pack); a CUDA card has room for more
 CANDIDATES = {"cpu": {"teachers": (1, 2, 3), "students": (1, 2, 4, 8)},

@@ -7,7 +7,7 @@ computed by the same functions the rules use:
 - for a job whose params changed, *which* settings changed: each result records the settings it was
   made under (``settings`` in metrics.json, windows.h5, the images' {representation}.h5, logits.h5), compared key by key with
   the settings the config implies now;
-- the results a training job counts: the members of its pack (:mod:`gafkd.execution.packing`);
+- the results a training job counts: the members of its pack (:mod:`gafkd.plan.packing`);
 - member files that pack manifests list but that are gone: they are not Snakemake outputs (the
   manifest is), so Snakemake does not remake them on its own.
 """
@@ -26,9 +26,9 @@ import h5py
 from ..config import dataset_settings
 from ..grid import dataset_training, image_settings
 from ..io import read_json
-from .packing import STAGE_FILES, student_packs, teacher_packs
+from ..plan.packing import STAGE_FILES
 
-STAGES = ("synthesize", "window", "fold_windows", "gaf", "train_teacher", "teacher_logits", "distill",
+STAGES = ("synthesize", "window", "fold_windows", "images", "train_teacher", "teacher_logits", "distill",
           "collect_runs", "summarize_runs", "tables", "plots", "image_examples")
 UPSTREAM_ONLY = "Input files updated by another job"  # Snakemake's reason when an input job runs
 
@@ -121,24 +121,20 @@ def parse_jobs(text: str) -> list[Job]:
     return jobs
 
 
-def check_results(config: dict, config_paths, directory: Path, snakefile=None, profile=None) -> Status:
-    """The :class:`Status` of the results in ``directory``: Snakemake's jobs, with what it cannot say."""
+def check_results(study, config_paths, directory: Path, snakefile=None, profile=None) -> Status:
+    """The :class:`Status` of the results in ``directory`` of ``study`` (:class:`gafkd.plan.study.Study`, the
+    workflow's own plan of ``config_paths``): Snakemake's jobs, with what it cannot say."""
     directory = Path(directory)
     jobs = parse_jobs(dry_run(config_paths, directory, snakefile, profile))
-    results = str(directory / config["results"])
-    packs = _packs(config, results)
+    results = str(directory / study.results)
+    packs = {key: pack for role in study.packs.values() for key, pack in role.items()}
     for job in jobs:
         pack = packs.get((job.wildcards.get("dataset"), job.wildcards.get("pack")))
         if pack is not None:
             job.results = pack.width
         if "Params have changed" in job.reason:
-            job.changed = _changed_settings(job, config, results, pack)
+            job.changed = _changed_settings(job, study.config, directory, results, pack)
     return Status(jobs, _dormant(directory, results))
-
-
-def _packs(config: dict, results: str) -> dict:
-    return {(d, p.name): p for d in config["datasets"]
-            for p in teacher_packs(config, results, d) + student_packs(config, results, d)}
 
 
 def _stored_settings(path: Path) -> dict | None:
@@ -153,22 +149,23 @@ def _stored_settings(path: Path) -> dict | None:
         return None
 
 
-def _changed_settings(job: Job, config: dict, results: str, pack) -> list[str]:
+def _changed_settings(job: Job, config: dict, directory: Path, results: str, pack) -> list[str]:
     """``key: stored → now`` for each setting that differs between a result and the config (first member)."""
     from ..provenance import settings_digest
 
     dataset = job.wildcards.get("dataset")
     if job.stage == "window":
         pairs = [(Path(results, dataset, "windows.h5"), dataset_settings(config, dataset))]
-    elif job.stage == "gaf":
-        name = job.wildcards.get("representation", "gaf")
+    elif job.stage == "images":
+        name = job.wildcards["representation"]
         pairs = [(Path(results, dataset, f"{name}.h5"), image_settings(config, dataset, name))]
     elif job.stage in ("train_teacher", "distill") and pack is not None:
         windows = settings_digest(dataset_settings(config, dataset))
         member = pack.members[0]
-        stored = _stored_settings(Path(member.outputs["metrics"])) or {}
+        metrics = directory / member.outputs["metrics"]
+        stored = _stored_settings(metrics) or {}
         expected = member.settings(windows, dataset_training(config, dataset), stored.get("teacher_logits", ()))
-        pairs = [(Path(member.outputs["metrics"]), expected)]
+        pairs = [(metrics, expected)]
     else:
         return []
     lines = []

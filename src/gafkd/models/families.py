@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..errors import ConfigError
-from ..gaf.registry import MODALITIES, SIGNAL
+from ..images.registry import MODALITIES, SIGNAL
 
 # The input kinds models are built for, and their dimensionality: image representations (2-D), signals (1-D).
 MODALITY_DIMS = {modality: 1 if modality == SIGNAL else 2 for modality in MODALITIES}

@@ -5,13 +5,13 @@ from __future__ import annotations
 from torch import nn
 
 from ..errors import ConfigError
-from ..gaf.registry import input_channels
+from ..images.registry import input_channels
 from .families import FAMILIES, MODALITY_DIMS, family_of  # noqa: F401 — the registry of families
 
 
 def build_model(arch: str, modality: str, num_classes: int, *, axes: int, members: int = 1) -> nn.Module:
     """A model of ``arch`` for ``modality`` inputs made of windows with ``axes`` signal channels (the input
-    channels: the modality's, :mod:`gafkd.gaf.registry`); ``members`` > 1 fuses that many (models.fused)."""
+    channels: the modality's, :mod:`gafkd.images.registry`); ``members`` > 1 fuses that many (models.fused)."""
     if modality not in MODALITY_DIMS:
         raise ConfigError(f"modality: {modality!r} is not one of {sorted(MODALITY_DIMS)}")
     channels = input_channels(modality, axes)

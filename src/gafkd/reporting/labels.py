@@ -4,7 +4,7 @@ Every label names its representation (the registry's label: GAF, GADF, MTF, PI, 
 
 from __future__ import annotations
 
-from ..gaf.registry import label as modality_label
+from ..images.registry import label as modality_label
 from ..models.families import arch_label
 from ..names import BASELINE, TEACHER, ModelId
 

@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..data.store import load_windows
 from ..distillation.registry import BASE
-from ..gaf.registry import label
+from ..images.registry import label
 from ..grid import for_dataset, variants_of
 from ..folds import dataset_groups
 from ..io import write_text_atomic

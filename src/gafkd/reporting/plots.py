@@ -20,19 +20,21 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ..distillation.registry import BASE, VARIANTS  # noqa: E402
-from ..gaf.registry import label as modality_label, representation  # noqa: E402
-from ..gaf.store import load_images  # noqa: E402
+from ..images.registry import label as modality_label, representation  # noqa: E402
+from ..images.store import load_images  # noqa: E402
 from ..io import read_json  # noqa: E402
 from ..models.families import arch_label
 from ..names import BASELINE, KD1, KD2, KD3, KDN, TEACHER, ModelId  # noqa: E402
+from ..schema import section_defaults  # noqa: E402
 from .labels import run_label, teachers_label  # noqa: E402
 from .tables import METRIC_COLUMN, METRIC_TEXT  # noqa: E402
 
 DPI = 110
 FONT = 8
 plt.rcParams.update({"font.size": FONT, "axes.titlesize": FONT + 2, "legend.fontsize": FONT})
-# one colour per architecture (the teacher's, for students), the same in every figure
-ARCH_COLOURS = {"wrn16-1": "tab:blue", "wrn16-3": "tab:orange", "wrn28-1": "tab:green", "wrn28-3": "tab:red"}
+# one colour per architecture (the teacher's, for students), the same in every figure: the study's own (the
+# schema's default teachers) first, in their order
+ARCH_COLOURS = dict(zip(section_defaults("teachers")["archs"], ["tab:blue", "tab:orange", "tab:green", "tab:red"]))
 OTHER_COLOURS = ["tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan", "tab:gray"]
 STD_NOTE = "error bars: population std (ddof = 0) over seeds"
 

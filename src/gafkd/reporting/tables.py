@@ -18,13 +18,13 @@ from tabulate import tabulate
 from ..classes import class_names
 from ..data.formats import is_synthetic, table_label
 from ..folds import METHOD_TEXT, dataset_groups, fold_of
-from ..gaf.registry import SIGNAL
+from ..images.registry import SIGNAL
 from ..distillation.registry import BASE, KD_FORMS, LOSSES, VARIANTS, WEIGHTINGS, recipe_text, variant_label
 from ..grid import baseline_is_teacher, experiments, for_dataset, student_model, variants_of
 from ..models.families import arch_label
 from ..names import BASELINE, DIVERGED, KD1, KD2, KD3, KDN, OK, TEACHER, Experiment
 from .collect import weights_text
-from ..gaf.registry import label as modality_label
+from ..images.registry import label as modality_label
 from .effects import effect_cell, effects as paired_effects, effects_note, power_line
 from .labels import experiment_label, model_label, teachers_label
 from .ranking import ACROSS, rankings, rankings_frame, ranking_sentence

@@ -4,7 +4,7 @@ How a model reads its inputs is part of a run's protocol (``training`` settings,
 
 - ``signal_scaling`` — raw signals as windows.h5 holds them (``none``), or ``fixed``: each channel to
   [0, 1] by the dataset's limits and clipped as the lab clips (x' > 1 → 0.99, x' < 0 → 0;
-  :func:`gafkd.gaf.scaling.fixed_scaled`, the same function the images' ``fixed`` scaling uses). Images
+  :func:`gafkd.images.scaling.fixed_scaled`, the same function the images' ``fixed`` scaling uses). Images
   are made by their representation's own scaling and are never scaled again here.
 - ``standardisation`` — x' = (x − mean_c) / s_c per channel with the training rows' pooled mean and
   ``pooled``: s_c the pooled standard deviation over every training sample of the channel; or
@@ -26,9 +26,9 @@ import torch
 from ..data.store import load_windows
 from ..errors import ConfigError
 from ..schema import allowed
-from ..gaf.registry import is_image
-from ..gaf.scaling import TRAINING, scaling_of
-from ..gaf.store import image_record, load_images
+from ..images.registry import is_image
+from ..images.scaling import TRAINING, scaling_of
+from ..images.store import image_record, load_images
 
 STANDARDISATIONS = allowed("standardisation")  # pooled, window
 SIGNAL_SCALINGS = allowed("signal_scaling")  # none, fixed

@@ -24,7 +24,7 @@ from ..distillation.pack import PackLoss
 from ..distillation.registry import FEATURES, MAP, VARIANTS
 from ..distillation.spec import LossSpec
 from ..errors import DataError, GafkdError
-from ..gaf.registry import SIGNAL
+from ..images.registry import SIGNAL
 from ..io import remove_stale_temporaries, write_json_atomic, write_text_atomic
 from ..models import count_parameters, embedding_size
 from ..models.fused import build_fused, load_member, member_state
@@ -50,7 +50,7 @@ class PackMemoryError(GafkdError):
     """A pack ran out of device memory."""
 
 
-def train_pack(pack: Pack, windows, gaf=None, *, training: dict, threads: int = 1, gpus: int = 0,
+def train_pack(pack: Pack, windows, images=None, *, training: dict, threads: int = 1, gpus: int = 0,
                live_teachers=None, manifest=None) -> dict:
     """Train every member of ``pack`` and write its outputs; start-up and data loading are paid once.
 
@@ -60,7 +60,7 @@ def train_pack(pack: Pack, windows, gaf=None, *, training: dict, threads: int = 
     and benchmarks, packs of one) replaces the cached logits by teachers run on every batch. ``manifest``
     (the workflow's output of the job) is written last: the members' run folders and statuses.
     """
-    job = PackJob.prepare(pack, windows, gaf, stage_training(training_settings(training), _role(pack)), threads,
+    job = PackJob.prepare(pack, windows, images, stage_training(training_settings(training), _role(pack)), threads,
                           gpus, live_teachers)
     summary = job.write(job.train())
     if manifest is not None:
@@ -87,11 +87,11 @@ class PackJob:
     live: list  # the live teachers' memory (memory estimates)
 
     @classmethod
-    def prepare(cls, pack: Pack, windows, gaf, training: dict, threads: int, gpus: int, live_teachers=None):
+    def prepare(cls, pack: Pack, windows, images, training: dict, threads: int, gpus: int, live_teachers=None):
         device = select_device(training["device"], gpus)
         numerics = configure(threads, training, device)
         first = pack.members[0]
-        data = load_run_data(first.modality, windows, gaf, training)
+        data = load_run_data(first.modality, windows, images, training)
         losses = [_member_loss(m) for m in pack.members]
         teachers = _teacher_provider(pack, losses, data.windows_digest, windows, training, device, live_teachers)
         records = [provenance(m.settings(data.windows_digest, training, d)) for m, d in zip(pack.members,
@@ -346,10 +346,10 @@ def _write_member(job: PackJob, member: RunSpec, m: int, result: PackResult) -> 
 
 # -- one run: a pack of one (the API of tests, benchmarks and notebooks) ----------------------------
 
-def train_teacher(windows, gaf, outputs: dict, *, dataset: str, modality: str, arch: str, seed: int,
+def train_teacher(windows, images, outputs: dict, *, dataset: str, modality: str, arch: str, seed: int,
                   training: dict, threads: int = 1, gpus: int = 0) -> dict:
     member = RunSpec(dataset, modality, arch, seed, dict(outputs))
-    return _single(member, windows, gaf, training, threads, gpus)
+    return _single(member, windows, images, training, threads, gpus)
 
 
 def distill(windows, logits_paths, outputs: dict, *, dataset: str, spec: str, student_arch: str, seed: int,
@@ -362,9 +362,9 @@ def distill(windows, logits_paths, outputs: dict, *, dataset: str, spec: str, st
     return _single(member, windows, None, training, threads, gpus, live_teachers)
 
 
-def _single(member, windows, gaf, training, threads, gpus, live_teachers=None) -> dict:
+def _single(member, windows, images, training, threads, gpus, live_teachers=None) -> dict:
     pack = Pack(member.run_dir.name, (member,), str(member.run_dir))
-    result = train_pack(pack, windows, gaf, training=training, threads=threads, gpus=gpus,
+    result = train_pack(pack, windows, images, training=training, threads=threads, gpus=gpus,
                         live_teachers=live_teachers)
     return {**result["members"][0], "seconds": result["seconds"]}
 

@@ -49,7 +49,7 @@ def recorded_axes(record: dict, which: str) -> int:
     convolution's input channels over its representation's channels per axis."""
     if record.get("axes"):
         return int(record["axes"])
-    from ..gaf.registry import input_channels
+    from ..images.registry import input_channels
 
     first = next(t for t in record[which].values() if t.dim() >= 3)  # the stem convolution's weight
     return int(first.shape[1]) // input_channels(record["modality"], 1)
@@ -73,7 +73,7 @@ def teacher_inputs(loaded: dict, record: dict, weights_path, windows_path, image
     return data
 
 
-def write_teacher_logits(weights_paths, windows_path, gaf_path, outputs, training: dict | None = None, gpus: int = 0,
+def write_teacher_logits(weights_paths, windows_path, images_path, outputs, training: dict | None = None, gpus: int = 0,
                          threads: int = 1, manifest=None) -> dict:
     """Logits [N, C] of each teacher (a pack's members) on the train and test windows, float32 (NaN on the
     validation windows and those no split uses: students never read them).
@@ -101,7 +101,7 @@ def write_teacher_logits(weights_paths, windows_path, gaf_path, outputs, trainin
             continue
         model, record = load_teacher(weights_path, which, device)
         model = prepare_model(model, training)
-        data = teacher_inputs(loaded, record, weights_path, windows_path, gaf_path, training, device)
+        data = teacher_inputs(loaded, record, weights_path, windows_path, images_path, training, device)
         # the rows students learn from (train) and the check's (test): validation rows and windows no split
         # uses are never asked for a teacher's logits, and stay NaN
         rows = torch.cat([data.train_idx, data.test_idx]).sort().values

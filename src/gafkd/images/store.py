@@ -19,19 +19,19 @@ def load_images(path, windows_digest: str | None = None, signals_digest: str | N
         made_from = h5.attrs.get("windows_digest", "")
         if windows_digest is not None and made_from not in (windows_digest, signals_digest):
             raise DataError(f"{path}: images were made from other windows (digest {made_from}, "
-                            f"windows.h5 has {windows_digest}); rerun the gaf rule")
+                            f"windows.h5 has {windows_digest}); rerun the images rule")
         return h5["images"][...]
 
 
 def image_settings(path) -> dict:
-    """The settings the images of ``path`` were made with (its representation's, :mod:`gafkd.gaf.registry`)."""
+    """The settings the images of ``path`` were made with (its representation's, :mod:`gafkd.images.registry`)."""
     with open_h5(path, ("images",)) as h5:
         return json.loads(h5.attrs.get("settings", "{}"))
 
 
 def image_record(path) -> dict:
     """What a teacher's metrics say of its inputs: the settings, and the scaling as applied (limits used,
-    windows clipped; :mod:`gafkd.gaf.scaling`) for a representation that has one."""
+    windows clipped; :mod:`gafkd.images.scaling`) for a representation that has one."""
     with open_h5(path, ("images",)) as h5:
         record = json.loads(h5.attrs.get("settings", "{}"))
         if "scaling" in h5.attrs:

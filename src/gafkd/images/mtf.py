@@ -80,7 +80,7 @@ class MarkovTransitionField(SeriesImages):
 
 
 def pyts_images(windows: np.ndarray, settings: dict) -> np.ndarray:
-    """Reference (:mod:`gafkd.gaf.registry`): pyts's MarkovTransitionField, every series of ``windows`` [N, C, L]."""
+    """Reference (:mod:`gafkd.images.registry`): pyts's MarkovTransitionField, every series of ``windows`` [N, C, L]."""
     from pyts.image import MarkovTransitionField as Reference
 
     return of_each_series(windows, Reference(image_size=settings["image_size"], n_bins=settings["n_bins"]).fit_transform)

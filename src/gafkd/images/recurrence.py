@@ -10,7 +10,7 @@ T = image_size + (dimension − 1) · time_delay. Then, exactly as pyts on those
    the image's distances; ``distance`` → 1 where R < ``percentage`` % of its largest; a number → 1
    where R < it.
 
-Distances carry the input's units: the representation's scaling (:mod:`gafkd.gaf.scaling`, ``fixed``
+Distances carry the input's units: the representation's scaling (:mod:`gafkd.images.scaling`, ``fixed``
 by default: the signal in [0, 1], so with ``dimension`` 1 every distance lies in [0, 1]) sets them.
 """
 
@@ -94,7 +94,7 @@ class RecurrencePlot(SeriesImages):
 
 
 def pyts_images(windows: np.ndarray, settings: dict) -> np.ndarray:
-    """Reference (:mod:`gafkd.gaf.registry`): pyts's PAA to the points a plot needs, then pyts's RecurrencePlot."""
+    """Reference (:mod:`gafkd.images.registry`): pyts's PAA to the points a plot needs, then pyts's RecurrencePlot."""
     from pyts.approximation import PiecewiseAggregateApproximation
     from pyts.image import RecurrencePlot as Reference
 

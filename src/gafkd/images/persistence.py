@@ -1,6 +1,6 @@
 """Persistence images (PI) of each series, by the lab's recipe; references ripser + persim, and gudhi.
 
-**Input.** The series as the representation's scaling left it (:mod:`gafkd.gaf.scaling`): the lab's
+**Input.** The series as the representation's scaling left it (:mod:`gafkd.images.scaling`): the lab's
 ``fixed`` per-channel scaling to [0, 1] by default (values in [0, 1], lifetimes in [0, 1]), or
 ``window`` ((x − mean) / (max − min) per window and channel, values in (−1, 1)), or ``none``. Births
 outside [−1, 1] or lifetimes above 1 fall outside the image (``none`` on raw units).
@@ -242,7 +242,7 @@ def images_of_diagrams(out: np.ndarray, births: torch.Tensor, lifetimes: torch.T
         target.index_copy_(0, group, normalised(images).to(target.dtype))
 
 
-# -- the references, one series at a time (tests and ``gafkd bench``; :mod:`gafkd.gaf.registry`) ----
+# -- the references, one series at a time (tests and ``gafkd bench``; :mod:`gafkd.images.registry`) ----
 
 def reference_diagram(series: np.ndarray) -> np.ndarray:
     """ripser's H0 of the sublevel-set filtration of ``series``: a sparse distance matrix holding each

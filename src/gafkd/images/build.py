@@ -1,8 +1,8 @@
-"""Stage 2 (the ``gaf`` rule): windows.h5 → ``{representation}.h5``, images row-aligned with the windows.
+"""Stage 2 (the ``images`` rule): windows.h5 → ``{representation}.h5``, images row-aligned with the windows.
 
-Any representation of :mod:`gafkd.gaf.registry`; its settings (the rule's params) say which — ``gaf``'s
+Any representation of :mod:`gafkd.images.registry`; its settings (the rule's params) say which — ``gaf``'s
 settings, kept as they were before the registry, do not name it. A representation with a scaling
-setting sees the signal as that scaling leaves it (:mod:`gafkd.gaf.scaling`), recorded in the file.
+setting sees the signal as that scaling leaves it (:mod:`gafkd.images.scaling`), recorded in the file.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from .store import STORAGE_DTYPES
 STREAM = 4096  # windows imaged at once, through one reused buffer into the file (bounded memory)
 
 
-def build_gaf(windows_path, output, settings: dict) -> dict:
+def build_images(windows_path, output, settings: dict) -> dict:
     """Images [N, C, S, S], stored uncompressed in 64-image chunks for fast whole-array loads."""
     windows = load_windows(windows_path)
     representation = of_settings(settings)

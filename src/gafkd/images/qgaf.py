@@ -4,7 +4,7 @@ Xu et al. encode each value x of the (PAA) series as a single-qubit rotation RY(
 pixel is the expectation of Pauli Z after rotating by the two values, which has a closed form:
 Q-GASF[i, j] = ⟨Z⟩ after RY(2xᵢ)·RY(2xⱼ) = cos(2(xᵢ + xⱼ)), and Q-GADF[i, j] = cos(2(xᵢ − xⱼ)).
 No arccos and no per-window normalisation: the values enter as angles as they are, so the input's
-scale matters — the representation's scaling (:mod:`gafkd.gaf.scaling`; ``fixed`` by default, the
+scale matters — the representation's scaling (:mod:`gafkd.images.scaling`; ``fixed`` by default, the
 signal in [0, 1]) sets it. Per series:
 
 1. PAA to ``image_size`` points with pyts's *overlapping* segments (qts2d calls pyts's PAA at its
@@ -40,7 +40,7 @@ class QuantumGAF(GramianAngularField):
 
 
 def qts2d_images(windows: np.ndarray, settings: dict) -> np.ndarray:
-    """Reference (:mod:`gafkd.gaf.registry`): qts2d's QGAF, Xu's method, no scaling of its own, per series."""
+    """Reference (:mod:`gafkd.images.registry`): qts2d's QGAF, Xu's method, no scaling of its own, per series."""
     from qts2d.encoding import QGAF
 
     reference = QGAF(image_size=settings["image_size"], method=settings["method"], computation_method="xu",

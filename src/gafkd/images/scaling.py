@@ -11,7 +11,7 @@
 
 Representations whose transform normalises each window itself (GAF's min–max to [−1, 1], MTF's
 quantile bins) are unchanged by an increasing per-channel affine map and have no scaling setting.
-The ``gaf`` stage applies the scaling before the transform and records it in ``{name}.h5``: the
+The ``images`` stage applies the scaling before the transform and records it in ``{name}.h5``: the
 ``scaling`` attribute (kind, limits used and where they came from, windows and samples clipped, per
 part of the split) and a ``clipped`` dataset (samples clipped per window), which every teacher's
 ``metrics.json`` carries on (``images.scaling``).

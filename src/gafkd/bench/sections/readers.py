@@ -12,9 +12,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..data.geneactiv import read_bin, write_bin
-from ..data.recordings import read_table
-from ..data.synthetic import FS, SIGNATURES, activity_signal, draw_subject
+from ...data.geneactiv import read_bin, write_bin
+from ...data.recordings import read_table
+from ...data.synthetic import FS, SIGNATURES, activity_signal, draw_subject
+from ..budget import Budget
+from ..timing import interleaved_medians
+from . import Described, Run
+
+NAME, SHARE = "readers", 0.15
 
 START_NS = int(np.datetime64("2024-05-06T09:00:00", "ns").astype(np.int64))
 
@@ -31,8 +36,6 @@ def multi_hour_recording(hours: float, seed: int = 0) -> np.ndarray:
 
 
 def reader_speed(hours: float, scratch: Path, repeats: int = 3) -> dict:
-    from .speed import _interleaved_medians
-
     scratch = Path(scratch)
     scratch.mkdir(parents=True, exist_ok=True)
     written = write_bin(scratch / "long.bin", multi_hour_recording(hours), FS, START_NS)
@@ -44,10 +47,28 @@ def reader_speed(hours: float, scratch: Path, repeats: int = 3) -> dict:
                "parquet": lambda: read_table(scratch / "long.parquet")}
     check = read_bin(scratch / "long.bin")
     assert np.array_equal(check.xyz, written.xyz) and np.array_equal(check.time_ns, written.time_ns)
-    seconds = _interleaved_medians(readers, repeats, lambda: None)
+    seconds = interleaved_medians(readers, repeats, lambda: None)
     samples = len(written.time_ns)
     result = {"hours": hours, "samples": samples,
               "file_mb": {name: (scratch / f"long.{name}").stat().st_size / 2**20 for name in readers}}
     result.update({f"{name}_samples_per_s": samples / s for name, s in seconds.items()})
     result["bin_vs_csv"] = seconds["csv"] / seconds["bin"]
     return result
+
+
+def measure(bench, run: Run, budget: Budget) -> dict:
+    readers = reader_speed(hours=1 if run.quick else 4, scratch=Path(run.scratch) / "readers")
+    return {"readers": readers, "bin_vs_csv": readers["bin_vs_csv"]}
+
+
+def describe(report: dict) -> Described:
+    from tabulate import tabulate
+
+    if "readers" not in report:
+        return Described()
+    r = report["readers"]
+    rows = [[name, f"{r[f'{name}_samples_per_s'] / 1e6:.2f}", f"{r['file_mb'][name]:.1f}"]
+            for name in ("bin", "csv", "parquet")]
+    return Described(lines=[f"readers ({r['hours']:g} h recording, {r['samples']:,} samples; .bin vs CSV "
+                            f"{r['bin_vs_csv']:.1f}×):",
+                            tabulate(rows, headers=["format", "M samples/s", "file MB"], tablefmt="github"), ""])

@@ -4,7 +4,7 @@ An entry says what a representation is: its transform (a class with ``from_setti
 when images are made), its channels per signal axis, the settings it reads from the config's
 ``images`` section (their types and defaults: the schema), its name in tables and plots, its
 references (callables of the reference libraries the tests hold it to and ``gafkd bench`` times it
-against) and its speed target over the fastest of them. The ``gaf`` stage writes
+against) and its speed target over the fastest of them. The ``images`` stage writes
 ``results/{dataset}/{name}.h5`` for every representation a teacher uses; model families, names, the
 grid, packs, status, bench and report ask this registry, so a new representation is its module, one
 entry here and its settings in the schema (a test keeps those two in step): docs/representations.md.
@@ -58,7 +58,7 @@ class Representation:
         return axes * self.per_axis
 
     def settings(self, images: dict, limits: dict | None = None) -> dict:
-        """What makes its images: the ``gaf`` rule's params and the digest in ``{name}.h5``, keys sorted
+        """What makes its images: the ``images`` rule's params and the digest in ``{name}.h5``, keys sorted
         (Snakemake compares params as text). A ``fixed`` scaling adds the dataset's ``limits`` (None: the
         training windows'), so each dataset's images have their own settings."""
         merged = {**{key: images[key] for key in SHARED}, **self.fixed, **(self.own(images) if self.own else {})}
@@ -85,30 +85,34 @@ def _pyts(module: str) -> tuple[Reference, ...]:
 REPRESENTATIONS = {r.name: r for r in (
     # gaf's settings are {image_size, method, dtype, chunk_size}, as before the registry: gaf.h5 files
     # made then stay valid (same params, same digest); every other entry names itself in its settings.
-    Representation("gaf", "GAF", "Gramian angular summation field (GASF)", "gafkd.gaf.transform:GramianAngularField",
-                   _pyts("gafkd.gaf.transform"), fixed={"method": "summation"}, value_range=(-1.0, 1.0)),
-    Representation("gadf", "GADF", "Gramian angular difference field", "gafkd.gaf.transform:GramianAngularField",
-                   _pyts("gafkd.gaf.transform"), fixed={"representation": "gadf", "method": "difference"},
+    Representation("gaf", "GAF", "Gramian angular summation field (GASF)", "gafkd.images.transform:GramianAngularField",
+                   _pyts("gafkd.images.transform"), fixed={"method": "summation"}, value_range=(-1.0, 1.0)),
+    Representation("gadf", "GADF", "Gramian angular difference field", "gafkd.images.transform:GramianAngularField",
+                   _pyts("gafkd.images.transform"), fixed={"representation": "gadf", "method": "difference"},
                    value_range=(-1.0, 1.0)),
-    Representation("mtf", "MTF", "Markov transition field (quantile bins)", "gafkd.gaf.mtf:MarkovTransitionField",
-                   _pyts("gafkd.gaf.mtf"), fixed={"representation": "mtf"}, own=lambda images: dict(images["mtf"])),
+    Representation("mtf", "MTF", "Markov transition field (quantile bins)", "gafkd.images.mtf:MarkovTransitionField",
+                   _pyts("gafkd.images.mtf"), fixed={"representation": "mtf"}, own=lambda images: dict(images["mtf"])),
     Representation("compound", "GASF+GADF+MTF", "GASF, GADF and MTF of each axis (Wang & Oates)",
-                   "gafkd.gaf.compound:CompoundImage", _pyts("gafkd.gaf.compound"), per_axis=3,
+                   "gafkd.images.compound:CompoundImage", _pyts("gafkd.images.compound"), per_axis=3,
                    parts=("GASF", "GADF", "MTF"), value_range=(-1.0, 1.0),
                    fixed={"representation": "compound"}, own=lambda images: dict(images["mtf"])),
-    Representation("pi", "PI", "persistence image", "gafkd.gaf.persistence:PersistenceImage",
-                   (Reference("ripser + persim", "gafkd.gaf.persistence:ripser_persim_images"),
-                    Reference("gudhi + numpy image", "gafkd.gaf.persistence:gudhi_images"),
-                    Reference("giotto-ph + numpy image", "gafkd.gaf.persistence:giotto_images")),
+    Representation("pi", "PI", "persistence image", "gafkd.images.persistence:PersistenceImage",
+                   (Reference("ripser + persim", "gafkd.images.persistence:ripser_persim_images"),
+                    Reference("gudhi + numpy image", "gafkd.images.persistence:gudhi_images"),
+                    Reference("giotto-ph + numpy image", "gafkd.images.persistence:giotto_images")),
                    own=_pi_settings, fixed={"representation": "pi"}),
-    Representation("qgaf", "Q-GAF", "quantum Gramian angular field (Xu et al. 2024)", "gafkd.gaf.qgaf:QuantumGAF",
-                   (Reference("qts2d", "gafkd.gaf.qgaf:qts2d_images"),), fixed={"representation": "qgaf"},
+    Representation("qgaf", "Q-GAF", "quantum Gramian angular field (Xu et al. 2024)", "gafkd.images.qgaf:QuantumGAF",
+                   (Reference("qts2d", "gafkd.images.qgaf:qts2d_images"),), fixed={"representation": "qgaf"},
                    own=lambda images: dict(images["qgaf"]), value_range=(-1.0, 1.0), speed_target=100.0),
-    Representation("rp", "RP", "recurrence plot of the PAA series", "gafkd.gaf.recurrence:RecurrencePlot",
-                   _pyts("gafkd.gaf.recurrence"), fixed={"representation": "rp"},
+    Representation("rp", "RP", "recurrence plot of the PAA series", "gafkd.images.recurrence:RecurrencePlot",
+                   _pyts("gafkd.images.recurrence"), fixed={"representation": "rp"},
                    own=lambda images: dict(images["rp"])),
 )}
 MODALITIES = (*REPRESENTATIONS, SIGNAL)
+# The image modality that stands for all of them where only a 2-D model's cost matters (gafkd bench, the device
+# check): a model costs the same on any representation's images (compound's 9 channels change only the first
+# convolution). The group's GASF.
+IMAGE_STAND_IN = "gaf"
 
 
 def representation(name: str, key: str = "representation") -> Representation:

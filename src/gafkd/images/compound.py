@@ -36,7 +36,7 @@ class CompoundImage:
 
 
 def pyts_images(windows: np.ndarray, settings: dict) -> np.ndarray:
-    """Reference (:mod:`gafkd.gaf.registry`): pyts's GASF, GADF and MTF of each series, stacked per axis."""
+    """Reference (:mod:`gafkd.images.registry`): pyts's GASF, GADF and MTF of each series, stacked per axis."""
     from . import mtf, transform
 
     parts = (transform.pyts_images(windows, {**settings, "method": "summation"}),

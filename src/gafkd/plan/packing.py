@@ -21,7 +21,7 @@ import os
 
 from ..classes import class_names
 from ..data.formats import channel_count
-from ..gaf.registry import SIGNAL, input_channels, is_image
+from ..images.registry import SIGNAL, input_channels, is_image
 from ..grid import (annealing_source, for_dataset, image_source, student_runs, student_views, teacher_runs,
                     teacher_seed)
 from ..models.families import MODALITY_DIMS

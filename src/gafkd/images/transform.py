@@ -138,7 +138,7 @@ class SeriesImages:
         ``out``: a C-contiguous array of that shape to write into (its dtype wins). Touching fresh
         memory for a whole dataset's images costs more than computing them — 0.8 s instead of 0.19 s
         for 16,384 windows right after another large array was freed (``gafkd bench``, images) — so the
-        gaf stage streams chunks through one buffer into the file, and the bench times a reused buffer.
+        images stage streams chunks through one buffer into the file, and the bench times a reused buffer.
         """
         X, rows = checked_rows(X, self.image_size, self.what)
         S = self.image_size
@@ -182,7 +182,7 @@ class GramianAngularField(SeriesImages):
 
     @classmethod
     def from_settings(cls, settings: dict) -> "GramianAngularField":
-        """From a representation's settings (:mod:`gafkd.gaf.registry`)."""
+        """From a representation's settings (:mod:`gafkd.images.registry`)."""
         return cls(settings["image_size"], settings["method"], settings.get("chunk_size", 1024))
 
     def _images_into(self, out: np.ndarray, rows: np.ndarray) -> None:
@@ -192,13 +192,13 @@ class GramianAngularField(SeriesImages):
 
 def of_each_series(windows: np.ndarray, images_of_rows) -> np.ndarray:
     """A reference's images of ``windows`` [N, C, L]: ``images_of_rows`` (rows [N·C, L] → [N·C, S, S]) on
-    every series, shaped back as [N, C, S, S] (the references of :mod:`gafkd.gaf.registry`)."""
+    every series, shaped back as [N, C, S, S] (the references of :mod:`gafkd.images.registry`)."""
     images = np.asarray(images_of_rows(windows.reshape(-1, windows.shape[-1])))
     return images.reshape(*windows.shape[:-1], *images.shape[1:])
 
 
 def pyts_images(windows: np.ndarray, settings: dict) -> np.ndarray:
-    """Reference (:mod:`gafkd.gaf.registry`): pyts's GramianAngularField, every series of ``windows`` [N, C, L]."""
+    """Reference (:mod:`gafkd.images.registry`): pyts's GramianAngularField, every series of ``windows`` [N, C, L]."""
     from pyts.image import GramianAngularField as Reference
 
     reference = Reference(image_size=settings["image_size"], method=settings["method"])
