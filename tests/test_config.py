@@ -199,7 +199,7 @@ def test_the_report_sees_each_variants_own_grid():
                r.endswith("[CAMKD (authors')]") for r in rows)
     assert sum(r.endswith("[EBKD (authors')]") for r in rows) == 1
     assert sum(r.endswith("[projector (authors')]") for r in rows) == 1
-    tables = DatasetTables(report, "gene7_w500", empty).kd3_tables()
+    tables = DatasetTables(report, "gene7_w500", empty).weights_tables()
     e = report["training"]["epochs"]
     plain, annealed = f"{e} epochs a run", f"{2 * e} epochs a run: {e} of cross-entropy start, then {e}"
     assert [title for title, _ in tables] == [

@@ -18,7 +18,7 @@ from gafkd.reporting.ranking import MIN_BLOCKS, rank, rankings_frame, ranking_se
 
 from test_reporting import CONFIG, fake_runs
 from gafkd.reporting.make import load_reference
-from gafkd.reporting.tables import render_tables
+from gafkd.reporting.document import render_tables
 
 # two folds of one dataset (pooled as "p"), and a plain dataset
 FOLDED = {"datasets": {"p_fold1": {"fold": {"of": "p"}}, "p_fold2": {"fold": {"of": "p"}}, "g": {}}}

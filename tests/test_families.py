@@ -109,3 +109,21 @@ def test_the_compatibility_table_adds_each_student_architectures_runs():
                                                                           "representation": "gaf"}}}
     with pytest.raises(ConfigError, match="students.compatibility.archs\\[0\\]: 'vgg9'"):
         check_config(bad)
+
+
+def test_experiment_kinds_are_entries():
+    """A kind is its entry in gafkd.kinds and its block of the schema: no other module names one (the schema's
+    variant_kinds lists the kinds with teachers, and every kind but the student alone has its block)."""
+    import ast
+
+    from gafkd.kinds import ALONE_KIND, KINDS
+    from gafkd.schema import load_schema
+
+    src = Path(__file__).resolve().parents[1] / "src" / "gafkd"
+    named = sorted(f"{p.relative_to(src)}: {node.value}" for p in src.rglob("*.py") if p.name != "kinds.py"
+                   for node in ast.walk(ast.parse(p.read_text())) if isinstance(node, ast.Constant)
+                   and node.value in KINDS)
+    assert not named
+    students = load_schema()["properties"]["students"]["properties"]
+    assert students["variant_kinds"]["items"]["enum"] == [k for k in KINDS if k != ALONE_KIND]
+    assert all(name in students for name in KINDS)

@@ -18,7 +18,8 @@ from gafkd.data.store import load_windows
 from gafkd.errors import ConfigError
 from gafkd.folds import dataset_groups, expand_folds, fold_lines, fold_plan
 from gafkd.grid import image_settings, image_source
-from gafkd.reporting.tables import DatasetTables, render_tables
+from gafkd.reporting.document import render_tables
+from gafkd.reporting.tables import DatasetTables
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = {"format": "synthetic", "write_as": "pamap2", "subjects": 4, "seconds_per_activity": 3, "seed": 1,

@@ -17,6 +17,7 @@ LAYERS = [
     {"images"},
     {"models"},
     {"distillation"},
+    {"kinds"},  # the experiment kinds registry
     {"names"},
     {"grid"},
     {"training"},

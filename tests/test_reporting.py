@@ -17,7 +17,8 @@ from gafkd.config import with_defaults
 from gafkd.reporting.collect import weights_text
 from gafkd.reporting.make import load_reference
 from gafkd.reporting.summary import mean_std
-from gafkd.reporting.tables import DatasetTables, fmt, render_tables, stats_cells
+from gafkd.reporting.document import render_tables
+from gafkd.reporting.tables import DatasetTables, fmt, stats_cells
 
 CONFIG = with_defaults(yaml.safe_load((Path(__file__).parents[1] / "config.yaml").read_text()))
 CONFIG["datasets"] = {name: d for name, d in CONFIG["datasets"].items() if name.startswith("gene")}  # pamap2's
@@ -255,10 +256,10 @@ def test_three_teacher_tables_per_variant_with_the_notes_delta():
                                "variants": ["base", "ann"], "variant_kinds": ["kd3"]})
     runs = fake_runs(config, seed=3)
     tables = DatasetTables(config, "gene14_w500", runs, load_reference())
-    titles = [title for title, _ in tables.kd3_tables()]
+    titles = [title for title, _ in tables.weights_tables()]
     assert titles == ["Three teachers, base (mean ± std; 200 epochs a run)",  # an annealed run's start counts
                       "Three teachers, ann (mean ± std; 400 epochs a run: 200 of cross-entropy start, then 200)"]
-    base, ann = (table for _, table in tables.kd3_tables())
+    base, ann = (table for _, table in tables.weights_tables())
     row = next(line for line in base.splitlines() if line.startswith("| 0.2/0.3/0.5"))
     ours = runs[(runs["kind"] == "kd3") & (runs["weights"] == "0.2/0.3/0.5") & (runs["variant"] == "base")
                 & runs["teachers"].str.endswith("wrn16-1")]["best_test_acc"].mean()
@@ -272,6 +273,6 @@ def test_three_teacher_tables_per_variant_with_the_notes_delta():
     # a Δ only against the same selection: the notes chose on test, so val-chosen numbers get none
     honest = DatasetTables({**config, "report": {**config["report"], "metric": "val"}}, "gene14_w500",
                            runs.assign(test_acc_at_best_val=runs["best_test_acc"]), load_reference())
-    assert not any("(Δ " in table for _, table in honest.kd3_tables()) and honest.unmatched == honest.cells == 40
+    assert not any("(Δ " in table for _, table in honest.weights_tables()) and honest.unmatched == honest.cells == 40
     main = [tables.label(c) for c in tables.main_configs() if c.kind == "kd3"]
     assert [m.split("w = ")[1][:11] for m in main] == ["0.2/0.3/0.5"] * 4  # 2 archs × 2 variants, 14 classes

@@ -17,7 +17,7 @@ from gafkd.data.split import subject_split, window_split
 from gafkd.data.synthetic import write_synthetic
 from gafkd.errors import ConfigError
 from gafkd.reporting.make import footer
-from gafkd.reporting.tables import render_tables
+from gafkd.reporting.document import render_tables
 from gafkd.reporting.make import load_reference
 from gafkd.training.runs import train_teacher
 from gafkd.training.teachers import write_teacher_logits
@@ -177,7 +177,8 @@ def test_the_compute_matched_student_alone():
     """students.compute_matched adds the student alone continued from its own checkpoint for the same epochs
     (an annealed start without teachers), only where a variant is annealed; its name reads back."""
     from gafkd.grid import trained_experiments
-    from gafkd.names import BASELINE, Experiment
+    from gafkd.kinds import ALONE_KIND as BASELINE
+    from gafkd.names import Experiment
 
     config = with_defaults({**copy.deepcopy(CONFIG), "students": {**CONFIG["students"], "compute_matched": True,
                                                                   "variants": ["base", "ann"]}})

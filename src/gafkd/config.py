@@ -18,6 +18,7 @@ from .folds import FOLD_METHODS, fold_plan
 from .schema import SCHEMA, load_schema
 from .images.registry import SIGNAL, representation
 from .images.scaling import check_limits
+from .kinds import ALONE_KIND, KINDS
 from .grid import GRID_SECTIONS, IMAGE_KEYS, for_dataset
 from .models.families import family_of
 from .names import ModelId
@@ -279,24 +280,11 @@ def _check_students(students: dict, teachers: dict, key: str = "students") -> No
     seeds = set(teachers["seeds"])
     fixed = students["teacher_seed"]
     needed_seeds = set(students["seeds"]) if fixed == "same" else {fixed}
-    if (students["kd1"]["teacher_archs"] or students["kd2"]["pairs"] or students["kdn"]) and not needed_seeds <= seeds:
+    taught = any(kind.expand(students) for kind in KINDS.values() if not kind.alone)
+    if taught and not needed_seeds <= seeds:
         raise ConfigError(f"{key}.teacher_seed: teacher seeds {sorted(needed_seeds - seeds)} are not in teachers.seeds")
-    for section in ("kd1", "kd2"):
-        for i, name in enumerate(students[section]["representations"]):
-            representation(name, f"{key}.{section}.representations[{i}]")
-    for image in students["kd1"]["representations"]:
-        for arch in students["kd1"]["teacher_archs"]:
-            _require(f"{image}:{arch}", trained, f"{key}.kd1.teacher_archs")
-    for image in students["kd2"]["representations"]:
-        for image_arch, sig_arch in students["kd2"]["pairs"]:
-            _require(f"{image}:{image_arch}", trained, f"{key}.kd2.pairs")
-            _require(f"{SIGNAL}:{sig_arch}", trained, f"{key}.kd2.pairs")
-    kd3 = students["kd3"]
-    for i, triple in enumerate(kd3["weights"]):
-        _check_weights(triple, len(kd3["teachers"]), f"{key}.kd3.weights[{i}]")
-    for arch in kd3["archs"]:
-        for modality in kd3["teachers"]:
-            _require(f"{modality}:{arch}", trained, f"{key}.kd3.archs")
+    for kind in KINDS.values():
+        kind.check(students, lambda teacher, where: _require(teacher, trained, where), key)
     table = students["compatibility"]
     for i, arch in enumerate(table["archs"]):
         family_of(arch, f"{key}.compatibility.archs[{i}]")
@@ -304,39 +292,32 @@ def _check_students(students: dict, teachers: dict, key: str = "students") -> No
         representation(table["representation"], f"{key}.compatibility.representation")
         for arch in teachers["archs"]:
             _require(f"{table['representation']}:{arch}", trained, f"{key}.compatibility.representation")
-    varied = [k for k in students["variant_kinds"] if k != "kdn" or students["kdn"]]
+    varied = [k for k in students["variant_kinds"] if KINDS[k].expand(students)]
     annealed = [v for v in students["variants"] if VARIANTS[v].annealed]
-    if annealed and varied and not students["baseline"]:
+    if annealed and varied and not KINDS[ALONE_KIND].expand(students):
         raise ConfigError(f"{key}.variants: {', '.join(annealed)} start(s) each student from the student alone, "
-                          f"which {key}.baseline: false does not train")
-    for i, spec in enumerate(students["kdn"]):
-        where = f"{key}.kdn[{i}]"
-        _check_weights(spec["weights"], len(spec["teachers"]), f"{where}.weights")
-        for teacher in spec["teachers"]:
-            _require(teacher, trained, f"{where}.teachers")
-
-
-def _check_weights(weights, teachers: int, key: str) -> None:
-    if len(weights) != teachers:
-        raise ConfigError(f"{key}: {len(weights)} weights for {teachers} teachers")
-    if abs(sum(weights) - 1) > 1e-6:
-        raise ConfigError(f"{key}: must sum to 1, got {sum(weights):g}")
+                          f"which {key}.{ALONE_KIND}: false does not train")
 
 
 def _check_report(report: dict, students: dict, where: str = "students") -> None:
-    """report.lam / report.alpha pick the main tables' KD rows: a value no run has would drop them silently."""
-    swept = {"lam": set(students["kd1"]["lams"]) if students["kd1"]["teacher_archs"] else set(),
-             "alpha": set(students["kd2"]["alphas"]) if students["kd2"]["pairs"] else set()}
-    chosen, triples = report["kd3_weights"], students["kd3"]["weights"]
-    if chosen != "auto" and students["kd3"]["archs"] and not any(
-            len(w) == len(chosen) and all(abs(a - b) < 1e-9 for a, b in zip(w, chosen)) for w in triples):
-        raise ConfigError(f"report.kd3_weights: {chosen} is not one of {where}.kd3.weights; the main tables "
-                          "would have no three-teacher rows")
-    for key, values in swept.items():
-        if values and not any(abs(report[key] - v) < 1e-9 for v in values):
-            raise ConfigError(f"report.{key}: {report[key]:g} is not one of the swept values "
-                              f"{sorted(values)} ({where}.{'kd1.lams' if key == 'lam' else 'kd2.alphas'}); "
-                              "the main tables would have no such rows")
+    """The report keys that pick the main tables' rows of a swept kind (report.lam, report.alpha,
+    report.kd3_weights): a value no run has would drop those rows silently."""
+    for name, kind in KINDS.items():
+        sweep = kind.sweep
+        if sweep is None or not kind.expand(students) or report[sweep.report] == "auto":
+            continue
+        chosen, values = report[sweep.report], students[name][sweep.values]
+        if not any(_same(chosen, value) for value in values):
+            shown = f"{chosen:g}" if isinstance(chosen, (int, float)) else chosen
+            raise ConfigError(f"report.{sweep.report}: {shown} is not one of the swept values {sorted(values)} "
+                              f"({where}.{name}.{sweep.values}); the main tables would have no {kind.title} rows")
+
+
+def _same(chosen, value) -> bool:
+    """A report value and a swept one: numbers, or weight lists of the same length, equal within 1e-9."""
+    pairs = list(zip(chosen, value)) if isinstance(chosen, list) else [(chosen, value)]
+    lengths = len(chosen) == len(value) if isinstance(chosen, list) else True
+    return lengths and all(abs(a - b) < 1e-9 for a, b in pairs)
 
 
 def _check_validation(config: dict) -> None:

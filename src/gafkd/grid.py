@@ -15,7 +15,8 @@ from .folds import fold_of
 from .images.registry import SIGNAL, representation
 from .images.scaling import TRAINING
 from .distillation.registry import ANNEALED, BASE, FIXED, VARIANTS, coefficients as loss_coefficients, find_variant
-from .names import BASELINE, KD1, KD2, KD3, KDN, TEACHER, Experiment
+from .kinds import ALONE_KIND, KINDS, TEACHER, compatibility_students
+from .names import Experiment
 
 
 GRID_SECTIONS = ("teachers", "students", "report", "training")  # what a dataset variant may overlay (its protocol)
@@ -89,25 +90,16 @@ def teacher_runs(config: dict) -> list[tuple[str, str, int]]:
 
 
 def experiments(config: dict) -> list[Experiment]:
-    """Every student experiment of the grid, in the notes' order; the KD kinds of
-    ``students.variant_kinds`` in each of ``students.variants`` (:data:`gafkd.distillation.registry.VARIANTS`)."""
+    """Every student experiment of the grid, in the notes' order (each kind of :data:`gafkd.kinds.KINDS` expands
+    its block of ``students``); the KD kinds of ``students.variant_kinds`` in each of ``students.variants``
+    (:data:`gafkd.distillation.registry.VARIANTS`)."""
     s = config["students"]
-    grid = [Experiment(BASELINE)] if s["baseline"] else []
-    kd1 = s["kd1"]
-    grid += [Experiment(KD1, (f"{image}:{a}",), (1.0,), lam)
-             for image in kd1["representations"] for a in kd1["teacher_archs"] for lam in kd1["lams"]]
-    kd2 = s["kd2"]
-    grid += [Experiment(KD2, (f"{image}:{g}", f"{SIGNAL}:{v}"), (alpha, 1 - alpha), kd2["lam"], alpha)
-             for image in kd2["representations"] for g, v in kd2["pairs"] for alpha in kd2["alphas"]]
-    kd3 = s["kd3"]
-    grid += [Experiment(KD3, tuple(f"{m}:{a}" for m in kd3["teachers"]), tuple(w), kd3["lam"])
-             for a in kd3["archs"] for w in kd3["weights"]]
-    grid += [Experiment(KDN, tuple(k["teachers"]), tuple(k["weights"]), k["lam"]) for k in s["kdn"]]
+    grid = [Experiment(name, **fields) for name, kind in KINDS.items() for fields in kind.expand(s)]
     coefficients = loss_coefficients(s)
     # dict: a rule that computes its own weights makes the configured alternatives (α, triples) one experiment
     grid = list(dict.fromkeys(e.with_variant(name, coefficients) for e in grid for name in variants_of(config, e.kind)))
     matched = compute_matched(config)
-    return grid + ([Experiment(BASELINE).with_variant(matched, coefficients)] if matched else [])
+    return grid + ([Experiment(ALONE_KIND).with_variant(matched, coefficients)] if matched else [])
 
 
 def compute_matched(config: dict) -> str | None:
@@ -130,7 +122,7 @@ def annealing_source(config: dict) -> str:
     """The run an annealed student starts from: the student alone (cross-entropy only) of
     the student's architecture and seed — the signal teacher run when it is that run
     (:func:`baseline_is_teacher`), else the baseline student."""
-    return TEACHER if baseline_is_teacher(config) else BASELINE
+    return TEACHER if baseline_is_teacher(config) else ALONE_KIND
 
 
 def student_model(config: dict) -> str:
@@ -150,7 +142,7 @@ def baseline_is_teacher(config: dict) -> bool:
     then trained once, as that teacher, and reported in both places (runs.csv aliases it).
     """
     s, t = config["students"], config["teachers"]
-    return (s["baseline"] and SIGNAL in t["modalities"] and s["arch"] in t["archs"]
+    return (bool(KINDS[ALONE_KIND].expand(s)) and SIGNAL in t["modalities"] and s["arch"] in t["archs"]
             and set(s["seeds"]) <= set(t["seeds"]))
 
 
@@ -158,11 +150,8 @@ def compatibility_view(config: dict, arch: str) -> dict:
     """``config`` as the compatibility table's student ``arch`` sees it (``students.compatibility``): the student
     alone and one-teacher KD at the table's λ from the image teacher of every ``teachers.archs``, nothing else."""
     s, table = config["students"], config["students"]["compatibility"]
-    students = {**s, "arch": arch, "variants": [BASE], "compute_matched": False, "kdn": [],
-                "kd1": {**s["kd1"], "representations": [table["representation"]],
-                        "teacher_archs": list(config["teachers"]["archs"]), "lams": [table["lam"]]},
-                "kd2": {**s["kd2"], "pairs": []}, "kd3": {**s["kd3"], "archs": []}}
-    return {**config, "students": students}
+    students = compatibility_students(s, table["representation"], config["teachers"]["archs"], table["lam"])
+    return {**config, "students": {**students, "arch": arch, "variants": [BASE], "compute_matched": False}}
 
 
 def student_views(config: dict) -> list[dict]:
@@ -186,4 +175,4 @@ def student_runs(view: dict) -> list[Experiment]:
 def trained_experiments(config: dict) -> list[Experiment]:
     """The student experiments that train as students: the grid less a baseline that is a teacher run."""
     skip_baseline = baseline_is_teacher(config)
-    return [e for e in experiments(config) if not (skip_baseline and e.kind == BASELINE and e.variant == BASE)]
+    return [e for e in experiments(config) if not (skip_baseline and e.kind == ALONE_KIND and e.variant == BASE)]

@@ -3,15 +3,14 @@
 - A model is ``{modality}:{arch}`` (``gaf:wrn16-3``; in paths ``gaf-wrn16-3``): :class:`ModelId`.
   Modalities: the image representations of :mod:`gafkd.images.registry` (2-D: ``gaf``, ``gadf``, ``mtf``,
   ``compound``, ``pi``) and ``sig`` (1-D, raw signals); architectures: :mod:`gafkd.models.families`.
-- Run kinds (runs.csv's ``kind``): ``teacher``, and the student experiments ``baseline`` (the student
-  trained with cross-entropy alone; ``students.baseline`` in the config), ``kd1``, ``kd2``, ``kdn``.
-- A student experiment is one path-safe spec string (:class:`Experiment`):
+- Run kinds (runs.csv's ``kind``): ``teacher``, and the student experiment kinds of :mod:`gafkd.kinds`.
+- A student experiment is one path-safe spec string (:class:`Experiment`): its kind, then the kind's grammar
+  (:class:`gafkd.kinds.Grammar`), then its variant:
 
-  - ``baseline`` — cross-entropy only;
+  - ``baseline`` — the student alone, cross-entropy only;
   - ``kd1_gaf-wrn16-3_lam0.7`` — one image teacher (``kd1_pi-wrn16-3_lam0.7``: a PI teacher);
   - ``kd2_gaf-wrn16-3+sig-wrn16-3_alpha0.3_lam0.7`` — image + signal teacher, alpha = the image's share;
-  - ``kd3_gaf-wrn16-1@0.2+pi-wrn16-1@0.3+sig-wrn16-1@0.5_lam0.7`` — three teachers of one architecture
-    (``students.kd3``, the group's later study);
+  - ``kd3_gaf-wrn16-1@0.2+pi-wrn16-1@0.3+sig-wrn16-1@0.5_lam0.7`` — three teachers of one architecture;
   - ``kdn_gaf-wrn16-3@0.2+sig-wrn16-3@0.3+sig-wrn28-1@0.5_lam0.7`` — K teachers with weights;
   - a KD experiment's variant (:mod:`gafkd.distillation.registry`) as a suffix: its start (``_ann``: from the
     student-alone model), its weighting rule (``_camkd``, ``_ebkd``: the configured weights and alpha are then
@@ -30,14 +29,14 @@ from decimal import Decimal
 from .distillation.registry import (BASE, FIXED, INIT_SUFFIX, LOSSES, RANDOM, VARIANTS, WEIGHTINGS, Variant,
                                    find_variant)
 from .errors import ConfigError
+from .kinds import ALONE_KIND, KINDS, TEACHER
 from .models.families import ARCH_PATTERN, MODALITY_DIMS, family_of
 
 MODALITIES = tuple(MODALITY_DIMS)
 
-TEACHER, BASELINE, KD1, KD2, KD3, KDN = "teacher", "baseline", "kd1", "kd2", "kd3", "kdn"
 # A run's status (metrics.json, runs.csv): finished, or its loss turned non-finite (a result too)
 OK, DIVERGED = "ok", "diverged"
-STUDENT_KINDS = (BASELINE, KD1, KD2, KD3, KDN)
+STUDENT_KINDS = tuple(KINDS)
 
 _MODEL_PATH = rf"(?:{'|'.join(MODALITIES)})-(?:{ARCH_PATTERN})"
 _NUMBER = r"\d+(?:\.\d+)?"
@@ -46,9 +45,9 @@ _RULES = "|".join(w.tag for w in WEIGHTINGS.values() if w.tag)
 _LOSS_TAGS = "|".join(loss.tag for loss in LOSSES.values() if loss.tag)
 # a variant's parts, in this order: how the student starts, the weighting rule, extra losses with coefficients
 _VARIANT = rf"(?:{_INITS})?(?:{_RULES})?(?:(?:{_LOSS_TAGS}){_NUMBER})*"
-SPEC_PATTERN = (rf"(?:{BASELINE}|{KD1}_{_MODEL_PATH}_lam{_NUMBER}"
-                rf"|{KD2}_{_MODEL_PATH}\+{_MODEL_PATH}(?:_alpha{_NUMBER})?_lam{_NUMBER}"
-                rf"|(?:{KD3}|{KDN})_{_MODEL_PATH}(?:@{_NUMBER})?(?:\+{_MODEL_PATH}(?:@{_NUMBER})?)*_lam{_NUMBER})"
+# each kind's name: the kind alone, or the kind, "_" and its grammar (gafkd.kinds)
+_BODIES = {name: kind.grammar.pattern.format(model=_MODEL_PATH, number=_NUMBER) for name, kind in KINDS.items()}
+SPEC_PATTERN = (rf"(?:{'|'.join(rf'{name}_{body}' if body else name for name, body in _BODIES.items())})"
                 rf"{_VARIANT}")
 
 
@@ -88,7 +87,7 @@ class Experiment:
     """A student experiment: kind, teachers (``modality:arch``), their weights, alpha, lam, and its variant
     (:data:`gafkd.distillation.registry.VARIANTS`) with the coefficients of the variant's extra losses."""
 
-    kind: str  # one of STUDENT_KINDS
+    kind: str  # one of gafkd.kinds.KINDS
     teachers: tuple[str, ...] = ()
     weights: tuple[float, ...] = ()  # the configured weights; () when the variant's rule computes them
     lam: float | None = None
@@ -116,19 +115,11 @@ class Experiment:
     @property
     def spec(self) -> str:
         names = [ModelId.parse(t).path for t in self.teachers]
-        if self.kind == BASELINE:  # the student alone: base, or the compute-matched continuation (baseline_ann)
-            body = BASELINE
-        elif self.kind == KD1:
-            body = f"{KD1}_{names[0]}_lam{fmt(self.lam)}"
-        elif self.kind == KD2:
-            alpha = f"_alpha{fmt(self.alpha)}" if self.alpha is not None else ""
-            body = f"{KD2}_{names[0]}+{names[1]}{alpha}_lam{fmt(self.lam)}"
-        else:
-            parts = "+".join(f"{n}@{fmt(w)}" for n, w in zip(names, self.weights)) if self.weights else "+".join(names)
-            body = f"{self.kind}_{parts}_lam{fmt(self.lam)}"
+        body = KINDS[self.kind].grammar.format(self, names, fmt)
         method = self.method
-        return (body + INIT_SUFFIX[method.init] + WEIGHTINGS[method.weighting].tag
-                + "".join(f"{LOSSES[name].tag}{fmt(value)}" for name, value in self.extras))
+        return (f"{self.kind}_{body}" if body else self.kind) + (
+            INIT_SUFFIX[method.init] + WEIGHTINGS[method.weighting].tag
+            + "".join(f"{LOSSES[name].tag}{fmt(value)}" for name, value in self.extras))
 
     def with_variant(self, variant: str, coefficients: dict[str, float]) -> "Experiment":
         """This experiment in ``variant``, its extra losses weighted by ``coefficients`` (registry.coefficients);
@@ -143,8 +134,6 @@ class Experiment:
     def parse(cls, spec: str) -> "Experiment":
         if not re.fullmatch(SPEC_PATTERN, spec):
             raise ConfigError(f"{spec!r} is not a student experiment name ({', '.join(STUDENT_KINDS)}: see gafkd.names)")
-        if spec == BASELINE:
-            return cls(BASELINE)
         extras = []
         while match := re.search(rf"({_LOSS_TAGS})({_NUMBER})$", spec):
             name = next(n for n, loss in LOSSES.items() if loss.tag == match.group(1))
@@ -160,22 +149,10 @@ class Experiment:
         if method is None:
             raise ConfigError(f"{spec!r}: no variant starts, weighs and adds losses as its name says "
                               f"(variants: {', '.join(VARIANTS)})")
-        if spec == BASELINE:
-            return cls(BASELINE, variant=method.name, extras=tuple(extras))
-        kind, body = spec.split("_", 1)
-        body, lam = body.rsplit("_lam", 1)
-        lam = float(lam)
-        variant = {"variant": method.name, "extras": tuple(extras)}
-        if kind == KD1:
-            return cls(KD1, (_teacher(body),), (1.0,), lam, **variant)
-        if kind == KD2:
-            pair, _, alpha = body.partition("_alpha")
-            image, sig = pair.split("+")
-            weights, alpha = ((float(alpha), 1 - float(alpha)), float(alpha)) if alpha else ((), None)
-            return cls(KD2, (_teacher(image), _teacher(sig)), weights, lam, alpha, **variant)
-        parts = [part.partition("@") for part in body.split("+")]
-        weights = tuple(float(w) for _, _, w in parts) if all(w for _, _, w in parts) else ()
-        return cls(kind, tuple(_teacher(t) for t, _, _ in parts), weights, lam, **variant)
+        kind, _, body = spec.partition("_")
+        fields = KINDS[kind].grammar.parse(body) if body else {}
+        fields["teachers"] = tuple(_teacher(t) for t in fields.get("teachers", ()))
+        return cls(kind, variant=method.name, extras=tuple(extras), **fields)
 
 
 def _teacher(path_form: str) -> str:

@@ -28,7 +28,8 @@ from ..models.families import MODALITY_DIMS
 from ..models.memory import CUDA_CONTEXT, PackMemory, job_memory_share, pack_memory, parameters, widest
 from ..distillation.registry import KD, KD_FORMS, live, recipe_of
 from ..errors import ConfigError
-from ..names import BASELINE, TEACHER, Experiment, ModelId
+from ..kinds import ALONE_KIND, TEACHER
+from ..names import Experiment, ModelId
 from ..training.spec import Pack, RunSpec, stage_training
 
 AUTO_WIDTHS = {"cpu": {"teachers": 1, "students": 4}, "cuda": {"teachers": 3, "students": 64}}
@@ -217,7 +218,7 @@ def annealing_weights(config: dict, results: str, dataset: str, seed: int) -> st
     teacher's when it is that run, :func:`gafkd.grid.baseline_is_teacher`)."""
     arch = config["students"]["arch"]
     folder = (teacher_dir(results, dataset, SIGNAL, arch, seed) if annealing_source(config) == TEACHER
-              else student_dir(results, dataset, arch, BASELINE, seed))
+              else student_dir(results, dataset, arch, ALONE_KIND, seed))
     return run_outputs(folder)["weights"]
 
 

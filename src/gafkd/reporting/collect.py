@@ -9,7 +9,8 @@ import pandas as pd
 from ..errors import DataError
 from ..grid import baseline_is_teacher, for_dataset, student_model, student_views
 from ..io import read_json
-from ..names import BASELINE, KD3, KDN, OK, TEACHER, Experiment
+from ..kinds import ALONE_KIND, KINDS, TEACHER, weights_text
+from ..names import OK, Experiment
 
 RUN_COLUMNS = ["dataset", "kind", "teachers", "student", "alpha", "lam", "weights", "variant", "seed", "status",
                "best_test_acc",
@@ -41,13 +42,10 @@ def _experiment_columns(metrics: dict) -> dict:
     if metrics.get("kind") == TEACHER or not spec:
         return {"weights": "", "variant": ""}
     experiment = Experiment.parse(spec)
-    multi = experiment.kind in (KD3, KDN)
+    multi = KINDS[experiment.kind].weighted
     return {"weights": weights_text(experiment.weights) if multi else "", "variant": experiment.variant}
 
 
-def weights_text(weights) -> str:
-    """A weight tuple as runs.csv and the tables write it: ``0.2/0.3/0.5``."""
-    return "/".join(format(float(w), "g") for w in weights)
 
 
 def collect_runs(metrics_paths, config: dict | None = None) -> pd.DataFrame:
@@ -82,7 +80,7 @@ def baseline_rows(runs: pd.DataFrame, config: dict) -> pd.DataFrame:
     student = student_model(config)
     seeds = set(config["students"]["seeds"])
     teacher = runs[(runs["kind"] == TEACHER) & (runs["teachers"] == student) & runs["seed"].isin(seeds)]
-    return teacher.assign(kind=BASELINE, teachers="", student=student, weights="", variant=Experiment(BASELINE).variant,
+    return teacher.assign(kind=ALONE_KIND, teachers="", student=student, weights="", variant=Experiment(ALONE_KIND).variant,
                           trained_as=f"{TEACHER} {student}")
 
 

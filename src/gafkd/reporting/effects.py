@@ -28,7 +28,8 @@ import pandas as pd
 
 from ..distillation.registry import ANNEALED, BASE, FIXED, VARIANTS, find_variant
 from ..folds import dataset_groups
-from ..names import BASELINE, OK, TEACHER
+from ..kinds import ALONE_KIND, TEACHER
+from ..names import OK
 from .labels import run_label
 from .summary import CONFIG_COLUMNS
 
@@ -132,7 +133,7 @@ def effects(runs: pd.DataFrame, config: dict, metric_column: str, metric: str) -
     # was planned
     alone, teachers, configurations = {}, {}, {}
     for r in records:
-        if r["kind"] == BASELINE:
+        if r["kind"] == ALONE_KIND:
             alone[r["variant"], r["student"], r["dataset"], int(r["seed"])] = value(r)
         elif r["kind"] == TEACHER:
             if value(r) is not None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .tables import MarkdownTable
+from .markdown import MarkdownTable
 
 # the markdown's emphasis of a mean (the notes' underlined bold), and LaTeX's for it
 EMPHASIS = re.compile(r"<u>\*\*(.*?)\*\*</u>")

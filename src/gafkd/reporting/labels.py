@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from ..images.registry import label as modality_label
 from ..models.families import arch_label
-from ..names import BASELINE, TEACHER, ModelId
+from ..kinds import ALONE_KIND, TEACHER
+from ..names import ModelId
 
 
 def model_label(spec: str) -> str:
@@ -31,7 +32,7 @@ def experiment_label(kind: str, teachers: str, student: str, suffix: str | None,
     if kind == TEACHER:
         model = ModelId.parse(teachers)
         return f"{arch_label(model.arch)} ({modality_label(model.modality)} single network{f', {suffix}' if suffix else ''})"
-    if kind == BASELINE:
+    if kind == ALONE_KIND:
         return f"S: {model_label(student)} alone{tail}"
     return f"{teachers_label(teachers, weights)}, S: {model_label(student)}{tail}"
 
@@ -39,7 +40,7 @@ def experiment_label(kind: str, teachers: str, student: str, suffix: str | None,
 def run_label(kind: str, teachers: str, student: str, alpha=None, lam=None) -> str:
     """A run's configuration in one line, with its α and λ: ``T: WRN16-1(GAF), S: WRN16-1(Sig), λ = 0.7``."""
     label = experiment_label(kind, teachers, student, None)
-    if kind in (TEACHER, BASELINE):
+    if kind in (TEACHER, ALONE_KIND):
         return label
     if alpha is not None and alpha == alpha:  # NaN: not a two-teacher run
         label += f", α = {float(alpha):g}"

@@ -13,7 +13,8 @@ from ..images.registry import label
 from ..grid import for_dataset, variants_of
 from ..folds import dataset_groups
 from ..io import write_text_atomic
-from ..names import BASELINE, DIVERGED, KD1, KD2, KD3, OK, TEACHER
+from ..kinds import KINDS, TEACHER, is_alone
+from ..names import DIVERGED, OK
 from ..provenance import package_versions, settings_digest
 from .collect import collect_runs, listed_metrics, read_runs
 from .effects import read_effects
@@ -22,7 +23,8 @@ from .plots import (Curve, confusion_plot, critical_difference_plot, forest_plot
                     learning_curves, message_plot, sweep_plot, weights_plot)
 from .ranking import rankings_frame
 from .summary import CONFIG_COLUMNS, summarize
-from .tables import METRIC_COLUMN, DatasetTables, render_tables, study_effects, study_rankings, tables_html
+from .document import render_tables, study_effects, study_rankings, tables_html
+from .tables import METRIC_COLUMN, DatasetTables
 
 # the notes' published numbers: one- and two-teacher (alpha), and three-teacher (weights) tables
 REFERENCES = ("reference_results.csv", "reference_results_three_teachers.csv")
@@ -114,20 +116,23 @@ def write_plots(config: dict, dataset: str, runs_path, windows_path, outputs: di
     students = config["students"]
     tables = DatasetTables(full, dataset, runs, None, members, read_effects(effects_path))
     pooled = f", pooled over {len(members)} folds × trials" if len(members) > 1 else ""
-    swept = lambda kind: runs[runs["variant"].isin(["", tables.sweep_variant(kind)])]  # noqa: E731
-    sweep_plot(swept(KD2), KD2, "alpha", metric,
-               f"{dataset}: two-teacher KD, α sweep (λ = {students['kd2']['lam']:g}{pooled})", outputs["alpha_sweep"])
-    sweep_plot(swept(KD1), KD1, "lam", metric, f"{dataset}: one-teacher KD, λ sweep{pooled}", outputs["lambda_sweep"])
-    kd3 = students["kd3"]
-    weights_plot(runs, kd3["archs"], kd3["weights"],
-                 variants_of(config, KD3), metric,
-                 f"{dataset}: three-teacher KD ({'/'.join(kd3['teachers'])}), λ = {kd3['lam']:g}{pooled}",
-                 outputs["kd3_weights"])
-    report = config["report"]
+    for name, kind in KINDS.items():  # each kind's sweep figure
+        if kind.sweep is None:
+            continue
+        block = students[name]
+        # a block's values as its figure's title names them (a teacher set joined by "/")
+        named = {key: "/".join(value) if key == "teachers" else value for key, value in block.items()}
+        title = f"{dataset}: " + kind.sweep.figure.format(**named, pooled=pooled)
+        if kind.swept == "weights":
+            weights_plot(runs, name, block["archs"], block["weights"], variants_of(config, name), metric, title,
+                         outputs[kind.sweep.plot])
+        else:
+            swept = runs[runs["variant"].isin(["", tables.sweep_variant(name)])]
+            sweep_plot(swept, name, kind.swept, metric, title, outputs[kind.sweep.plot])
+    notes = [text for name, kind in KINDS.items() if kind.sweep and (text := kind.note(students[name], tables.chosen(name)))]
     learning_curves(_curves(tables), outputs["learning_curves"],
                     f"{dataset}: learning curves (test accuracy, mean over seeds{pooled})",
-                    f"the students' main-table rows (one teacher: λ = {report['lam']:g}; two teachers: α = {report['alpha']:g}, "
-                    f"λ = {students['kd2']['lam']:g})")
+                    f"the students' main-table rows ({'; '.join(notes)})" if notes else "the students' main-table rows")
     main = _main_effects(tables)
     forest_plot(main, outputs["forest"], f"{dataset}: Δ vs the student alone, the main table's rows{pooled}")
     gain_plot(main, outputs["gain_vs_teacher"], f"{dataset}: the student's gain against its teachers' accuracy{pooled}")
@@ -145,7 +150,7 @@ def write_plots(config: dict, dataset: str, runs_path, windows_path, outputs: di
 def _main_effects(tables: DatasetTables) -> pd.DataFrame:
     """effects.csv's rows of the main table's KD rows, in the table's order, labelled as there."""
     rows = [(tables.label(c, with_dataset=False), tables.effect(c)) for c in tables.main_configs()
-            if c.kind not in (TEACHER, BASELINE)]
+            if c.kind != TEACHER and not is_alone(c.kind)]
     frame = pd.DataFrame([{**effect, "label": label} for label, effect in rows if effect is not None])
     return frame if len(frame) else pd.DataFrame(columns=["label", "kind", "delta", "n_pairs"])
 

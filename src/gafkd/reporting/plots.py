@@ -24,7 +24,8 @@ from ..images.registry import label as modality_label, representation  # noqa: E
 from ..images.store import load_images  # noqa: E402
 from ..io import read_json  # noqa: E402
 from ..models.families import arch_label
-from ..names import BASELINE, KD1, KD2, KD3, KDN, TEACHER, ModelId  # noqa: E402
+from ..kinds import ALONE_KIND, KINDS, TEACHER  # noqa: E402
+from ..names import ModelId  # noqa: E402
 from ..schema import section_defaults  # noqa: E402
 from .labels import run_label, teachers_label  # noqa: E402
 from .tables import METRIC_COLUMN, METRIC_TEXT  # noqa: E402
@@ -52,7 +53,7 @@ def arch_colour(arch: str, index: int = 0) -> str:
 
 
 def _baseline(ax, runs, metric) -> None:
-    alone = runs["kind"] == BASELINE
+    alone = runs["kind"] == ALONE_KIND
     if "variant" in runs:  # the compute-matched student alone is another experiment (students.compute_matched)
         alone &= runs["variant"] == BASE
     base = runs[alone][METRIC_COLUMN[metric]]
@@ -91,13 +92,13 @@ def sweep_plot(runs: pd.DataFrame, kind: str, x: str, metric: str, title: str, p
     _save(fig, path)
 
 
-def weights_plot(runs: pd.DataFrame, archs, triples, variants, metric: str, title: str, path) -> None:
+def weights_plot(runs: pd.DataFrame, kind: str, archs, triples, variants, metric: str, title: str, path) -> None:
     """Three-teacher KD: accuracy (mean ± population std over seeds) per weight triple, a bar per variant
     (base / ann / ann+sp / projector …) and a line per variant whose rule sets its own weights (CAMKD,
     EBKD), one panel per teacher architecture."""
     panels = max(len(archs), 1)
     fig, axes = plt.subplots(1, panels, figsize=(max(7.2, 3.6 * panels), 4.6), sharey=True, squeeze=False)
-    chosen = runs[runs["kind"] == KD3]
+    chosen = runs[runs["kind"] == kind]
     labels = ["/".join(format(float(w), "g") for w in triple) for triple in triples]
     spare = iter(("tab:red", "tab:purple", "tab:brown", "tab:olive", "tab:cyan", "tab:pink"))
     colours = {v: VARIANTS[v].colour or next(spare) for v in variants}
@@ -161,7 +162,7 @@ def learning_curves(curves: list[Curve], path, title: str, students_title: str =
             histories = [pd.read_csv(f)["test_acc"].to_numpy() for f in curve.files]
             length = min(len(h) for h in histories)
             mean = np.mean([h[:length] for h in histories], axis=0)
-            if curve.kind == BASELINE:
+            if curve.kind == ALONE_KIND:
                 # dotted: the compute-matched student alone (an annealed start's length)
                 style = {"color": "black", "ls": ":" if curve.variant and VARIANTS[curve.variant].annealed else "-"}
             else:
@@ -184,7 +185,6 @@ def learning_curves(curves: list[Curve], path, title: str, students_title: str =
 
 QUALITATIVE = list(plt.get_cmap("tab10").colors)
 LINE_CYCLE = ["-", "--", "-."]  # after the ten colours of the map
-PANEL_TITLES = {KD1: "one teacher", KD2: "two teachers", KD3: "three teachers", KDN: "K teachers"}
 
 
 def _wrap(text: str, width: int = 58) -> list[str]:
@@ -198,9 +198,9 @@ def _curve_panels(curves: list[Curve]) -> dict[str, list[Curve]]:
         if curve.kind == TEACHER:
             name = f"teachers: {modality_label(ModelId.parse(curve.teachers).modality)}"
             panels.setdefault(name, []).append(curve)
-        elif curve.kind != BASELINE:
-            panels.setdefault(f"students: {PANEL_TITLES[curve.kind]}", []).append(curve)
-    alone = [c for c in curves if c.kind == BASELINE]
+        elif curve.kind != ALONE_KIND:
+            panels.setdefault(f"students: {KINDS[curve.kind].title}", []).append(curve)
+    alone = [c for c in curves if c.kind == ALONE_KIND]
     return {name: (panel + alone if name.startswith("students") else panel) for name, panel in panels.items()} or (
         {"students": alone} if alone else {})
 
@@ -240,7 +240,7 @@ def gain_plot(effects: pd.DataFrame, path, title: str) -> None:
         low = (group["delta"] - group["ci_low"]).fillna(0)
         high = (group["ci_high"] - group["delta"]).fillna(0)
         ax.errorbar(group["teacher_acc"], group["delta"], yerr=[low, high], fmt="o", capsize=3, alpha=0.85,
-                    color=QUALITATIVE[i % len(QUALITATIVE)], label=f"{PANEL_TITLES.get(kind, kind)} ({len(group)})")
+                    color=QUALITATIVE[i % len(QUALITATIVE)], label=f"{KINDS[kind].title if kind in KINDS else kind} ({len(group)})")
     ax.axhline(0, color="black", lw=1)
     ax.set(xlabel="teachers' mean test accuracy (%)", ylabel="Δ vs the student alone (points, 95 % t interval)",
            title=title)

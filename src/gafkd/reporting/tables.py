@@ -13,21 +13,20 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from tabulate import tabulate
 
 from ..classes import class_names
-from ..data.formats import is_synthetic, table_label
-from ..folds import METHOD_TEXT, dataset_groups, fold_of
+from ..folds import METHOD_TEXT, fold_of
 from ..images.registry import SIGNAL
 from ..distillation.registry import BASE, KD_FORMS, LOSSES, VARIANTS, WEIGHTINGS, recipe_text, variant_label
-from ..grid import baseline_is_teacher, experiments, for_dataset, student_model, variants_of
+from ..grid import experiments, for_dataset, student_model, variants_of
 from ..models.families import arch_label
-from ..names import BASELINE, DIVERGED, KD1, KD2, KD3, KDN, OK, TEACHER, Experiment
-from .collect import weights_text
+from ..kinds import ALONE_KIND, COMPATIBILITY_KIND, KINDS, TEACHER, is_alone, weights_text
+from ..names import DIVERGED, OK, Experiment
 from ..images.registry import label as modality_label
-from .effects import effect_cell, effects as paired_effects, effects_note, power_line
+from .effects import effect_cell, effects_note, power_line
 from .labels import experiment_label, model_label, teachers_label
-from .ranking import ACROSS, rankings, rankings_frame, ranking_sentence
+from .markdown import INCOMPLETE, MARKER_ROOM, markdown_table
+from .ranking import ranking_sentence
 from .summary import mean_std
 
 METRIC_COLUMN = {"best": "best_test_acc", "final": "final_test_acc", "val": "test_acc_at_best_val"}
@@ -36,7 +35,6 @@ METRIC_TEXT = {"best": "best test epoch, chosen on the test set", "val": "epoch 
 TEACHER_TEXT = {"best": "best-test-epoch checkpoints, chosen on the test set",
                 "best_val": "best-validation-epoch checkpoints", "final": "final-epoch checkpoints"}
 MISSING = "—"
-INCOMPLETE = "†"
 
 
 @dataclass(frozen=True)
@@ -116,7 +114,7 @@ class DatasetTables:
         self.n_classes = len(class_names(settings["classes"]))
         self.suffix = f"{settings['window']}w, {self.n_classes}cls"
         self.metric = config["report"]["metric"]
-        self.cells = self.unmatched = 0  # Δ cells of kd3_tables, and those without a matching reference
+        self.cells = self.unmatched = 0  # Δ cells of weights_tables, and those without a matching reference
         students = config["students"]
         self.student = student_model(config)
         self.teacher_seeds = tuple(config["teachers"]["seeds"])
@@ -136,7 +134,7 @@ class DatasetTables:
 
     def effect_cell(self, c: Config) -> str:
         """The main table's Δ vs alone: empty for teachers and the student alone."""
-        if c.kind in (TEACHER, BASELINE):
+        if c.kind == TEACHER or is_alone(c.kind):
             return ""
         effect = self.effect(c)
         return MISSING if effect is None else effect_cell(effect)
@@ -152,59 +150,53 @@ class DatasetTables:
 
     # -- the grid, in the notes' order ---------------------------------------------------------
     def main_configs(self) -> list[Config]:
-        report, teachers = self.config["report"], self.config["teachers"]
+        teachers = self.config["teachers"]
         rows = [Config(TEACHER, f"{m}:{a}", "", None, None, self.teacher_seeds)
                 for m in teachers["modalities"] for a in teachers["archs"]]
-        for e in experiments(self.config):
-            if e.kind == BASELINE:
-                rows.append(self._config(e))
-            elif e.kind == KD1 and np.isclose(e.lam, report["lam"]):
-                rows.append(self._config(e))
-            elif e.kind == KD2 and (e.alpha is None or np.isclose(e.alpha, report["alpha"])):
-                rows.append(self._config(e))
-            elif e.kind == KD3 and (not e.weights or np.allclose(e.weights, self.kd3_weights)):
-                rows.append(self._config(e))
-            elif e.kind == KDN:
-                rows.append(self._config(e))
-        return rows
+        return rows + [self._config(e) for e in experiments(self.config)
+                       if KINDS[e.kind].in_main(e, self.chosen(e.kind))]
 
-    @property
-    def kd3_weights(self) -> tuple[float, ...]:
-        """The triple of the three-teacher rows in the main table: ``report.kd3_weights``, or (auto) the
-        notes' choice — 14 classes 0.2/0.3/0.5, 7 classes 0.2/0.2/0.6 — when swept, else the first swept."""
-        chosen = self.config["report"]["kd3_weights"]
+    def chosen(self, kind: str):
+        """The main tables' value of ``kind``'s swept parameter (None: it sweeps nothing): its ``report`` key, or
+        for weights left ``auto`` the notes' choice — 14 classes 0.2/0.3/0.5, 7 classes 0.2/0.2/0.6 — when swept,
+        else the first swept."""
+        sweep = KINDS[kind].sweep
+        if sweep is None:
+            return None
+        chosen = self.config["report"][sweep.report]
         if chosen != "auto":
-            return tuple(chosen)
-        swept = [tuple(w) for w in self.config["students"]["kd3"]["weights"]]
+            return tuple(chosen) if isinstance(chosen, list) else chosen
+        swept = [tuple(w) for w in self.config["students"][kind][sweep.values]]
         notes = (0.2, 0.3, 0.5) if self.n_classes == 14 else (0.2, 0.2, 0.6)
         return notes if any(np.allclose(w, notes) for w in swept if len(w) == 3) else swept[0]
 
-    def kd3_tables(self) -> list[tuple[str, str]]:
-        """The group's three-teacher tables: one per variant, a row per weight triple, a column per
-        architecture (mean ± std); with ``reference`` rows (real data), each cell also gives Δ to the notes."""
-        kd3 = self.config["students"]["kd3"]
+    def weights_tables(self) -> list[tuple[str, str]]:
+        """The group's three-teacher tables (each kind whose sweep varies the teacher weights): one per variant, a
+        row per weight triple, a column per architecture (mean ± std); with ``reference`` rows (real data), each
+        cell also gives Δ to the notes."""
         self.cells = self.unmatched = 0  # counted afresh by each rendering (delta_note reports them)
-        if not kd3["archs"]:
-            return []
-        names = "/".join(modality_label(m) for m in kd3["teachers"])
         tables = []
-        for variant in variants_of(self.config, KD3):
-            method, method_label = VARIANTS[variant], variant_label(self.config["students"], variant)
-            headers = [f"Weights ({names}; lam = {kd3['lam']:g}, {method_label}, {self.suffix})",
-                       *[f"T: {arch_label(a)} ×{len(kd3['teachers'])}" for a in kd3["archs"]]]
-            body = []
-            # a rule that sets its own weights has one row: the configured triples are not its
-            triples = kd3["weights"] if method.uses_fixed else [()]
-            for w in triples:
-                row = [weights_text(w) if w else f"{WEIGHTINGS[method.weighting].label} (per sample)"]
-                for arch in kd3["archs"]:
-                    config = Config(KD3, "+".join(f"{m}:{arch}" for m in kd3["teachers"]), self.student, None,
-                                    kd3["lam"], self.student_seeds, tuple(w), variant)
-                    cell = mean_pm_std(self.trials(config))
-                    row.append(cell + self._delta(config))
-                body.append(row)
-            tables.append((f"Three teachers, {method_label} (mean ± std; {self._epochs(method)})",
-                           _markdown(headers, body, CELL_WIDTH["pm"] + 10)))
+        for name, kind in KINDS.items():
+            block = self.config["students"][name]
+            if kind.swept != "weights" or not kind.expand(self.config["students"]):
+                continue
+            names = "/".join(modality_label(m) for m in block["teachers"])
+            for variant in variants_of(self.config, name):
+                method, method_label = VARIANTS[variant], variant_label(self.config["students"], variant)
+                headers = [f"Weights ({names}; lam = {block['lam']:g}, {method_label}, {self.suffix})",
+                           *[f"T: {arch_label(a)} ×{len(block['teachers'])}" for a in block["archs"]]]
+                body = []
+                # a rule that sets its own weights has one row: the configured triples are not its
+                triples = block["weights"] if method.uses_fixed else [()]
+                for w in triples:
+                    row = [weights_text(w) if w else f"{WEIGHTINGS[method.weighting].label} (per sample)"]
+                    for arch in block["archs"]:
+                        config = Config(name, "+".join(f"{m}:{arch}" for m in block["teachers"]), self.student, None,
+                                        block["lam"], self.student_seeds, tuple(w), variant)
+                        row.append(mean_pm_std(self.trials(config)) + self._delta(config))
+                    body.append(row)
+                tables.append((f"{kind.title.capitalize()}, {method_label} (mean ± std; {self._epochs(method)})",
+                               markdown_table(headers, body, CELL_WIDTH["pm"] + 10)))
         return tables
 
     def _epochs(self, method) -> str:
@@ -231,7 +223,7 @@ class DatasetTables:
     def _matching(self, ref: pd.DataFrame, c: Config) -> pd.DataFrame:
         """The reference rows (of this dataset) of ``c``'s experiment measured the same way: its teachers,
         weights (three-teacher rows), α, λ, variant, student and this report's selection metric."""
-        weights = "" if c.weights is None or c.kind != KD3 else weights_text(c.weights)
+        weights = weights_text(c.weights) if c.weights is not None and c.kind in KINDS and KINDS[c.kind].swept == "weights" else ""
         return ref[(ref["experiment"] == c.kind) & (ref["teachers"] == c.teachers) & (ref["weights"] == weights)
                    & _matches(ref["alpha"], c.alpha) & _matches(ref["lambda"], c.lam)
                    & (ref["variant"] == (c.variant or BASE)) & (ref["student"] == c.student)
@@ -246,12 +238,13 @@ class DatasetTables:
                 "(or no finished run) and show none.")
 
     def _config(self, e) -> Config:
-        return Config(e.kind, "+".join(e.teachers), self.student, e.alpha, e.lam if e.kind != BASELINE else None,
-                      self.student_seeds, e.weights if e.kind in (KD3, KDN) and e.weights else None, e.variant)
+        kind = KINDS[e.kind]
+        return Config(e.kind, "+".join(e.teachers), self.student, e.alpha, None if kind.alone else e.lam,
+                      self.student_seeds, e.weights if kind.weighted and e.weights else None, e.variant)
 
     def label(self, c: Config, with_dataset: bool = True) -> str:
         label = experiment_label(c.kind, c.teachers, c.student, self.suffix if with_dataset else None, c.weights)
-        if c.kind == BASELINE and c.variant and VARIANTS[c.variant].annealed:  # students.compute_matched
+        if is_alone(c.kind) and c.variant and VARIANTS[c.variant].annealed:  # students.compute_matched
             epochs = self.config["training"]["epochs"]
             return label + f" [compute-matched: {epochs} + {epochs} epochs, as an annealed student]"
         several = len(variants_of(self.config, c.kind)) > 1
@@ -292,7 +285,7 @@ class DatasetTables:
             body.append([self.label(c) + marker, *cells, mean, std, str(done), self.effect_cell(c)])
         widths = [CELL_WIDTH["trial"]] * self.n_trials + [CELL_WIDTH["mean"], CELL_WIDTH["trial"], len("n"),
                                                           CELL_WIDTH["effect"]]
-        return _markdown(headers, body, widths)
+        return markdown_table(headers, body, widths)
 
     def pooled_table(self) -> str:
         """A fold-split dataset's main table: each row's mean and population std over folds × trials."""
@@ -305,7 +298,7 @@ class DatasetTables:
             mean, std, _ = stats_cells(values)
             done = sum(isinstance(v, float) for v in values)
             body.append([self.label(c), f"{done}/{len(values)}", mean, std, self.effect_cell(c)])
-        return _markdown(headers, body, [len("Runs (folds × trials)"), CELL_WIDTH["mean"], CELL_WIDTH["trial"],
+        return markdown_table(headers, body, [len("Runs (folds × trials)"), CELL_WIDTH["mean"], CELL_WIDTH["trial"],
                                          CELL_WIDTH["effect"]])
 
     def fold_table(self) -> str | None:
@@ -316,7 +309,7 @@ class DatasetTables:
                                                     for f in self.folds]]
         body = [[self.label(c), *[mean_pm_std(c.trials(self.runs[self.runs["dataset"] == m], self.metric))
                                   for m in self.members]] for c in self.main_configs()]
-        return _markdown(headers, body, CELL_WIDTH["pm"])
+        return markdown_table(headers, body, CELL_WIDTH["pm"])
 
     def folds_note(self) -> str | None:
         if not self.folds:
@@ -333,12 +326,7 @@ class DatasetTables:
         """The dataset's protocol values: the λ, α, weights and β its rows use (its own overlays, if any)."""
         s, report = self.config["students"], self.config["report"]
         parts = []
-        if s["kd1"]["teacher_archs"]:
-            parts.append(f"one teacher λ = {report['lam']:g}")
-        if s["kd2"]["pairs"]:
-            parts.append(f"two teachers α = {report['alpha']:g} (the image teacher's share), λ = {s['kd2']['lam']:g}")
-        if s["kd3"]["archs"]:
-            parts.append(f"three teachers {weights_text(self.kd3_weights)}, λ = {s['kd3']['lam']:g}")
+        parts += [text for name, kind in KINDS.items() if kind.sweep and (text := kind.note(s[name], self.chosen(name)))]
         losses = {loss: LOSSES[loss] for v in s["variants"] for loss in VARIANTS[v].losses if LOSSES[loss].coefficient}
         parts += [f"{loss.label} weight {loss.coefficient} = {s[loss.coefficient]:g}" for loss in losses.values()]
         training = self.config["training"]
@@ -352,26 +340,28 @@ class DatasetTables:
         parts += [text for v in s["variants"] if (text := recipe_text(s, v))]
         return f"Protocol: {'; '.join(parts)}." if parts else ""
 
-    def alpha_table(self) -> str | None:
-        kd2 = self.config["students"]["kd2"]
-        if not kd2.get("pairs"):
-            return None
-        variant = self.sweep_variant(KD2)
-        rows = [(teachers_label(t), lambda a, t=t: Config(KD2, t, self.student, a, kd2["lam"], self.student_seeds,
-                                                          None, variant))
-                for t in (f"{image}:{g}+{SIGNAL}:{v}" for image in kd2["representations"] for g, v in kd2["pairs"])]
-        return self._sweep(f"Teachers (lam = {format(kd2['lam'], 'g')}, {self.suffix})", "alpha", kd2["alphas"], rows)
-
-    def lambda_table(self) -> str | None:
-        kd1 = self.config["students"]["kd1"]
-        if not kd1.get("teacher_archs"):
-            return None
-        student = f"S: {model_label(self.student)}"
-        rows = [(f"{teachers_label(t)}, {student}",
-                 lambda lam, t=t: Config(KD1, t, self.student, None, lam, self.student_seeds, None,
-                                         self.sweep_variant(KD1)))
-                for t in (f"{image}:{a}" for image in kd1["representations"] for a in kd1["teacher_archs"])]
-        return self._sweep(f"One-teacher KD ({self.suffix})", "lam", kd1["lams"], rows)
+    def sweep_tables(self) -> list[tuple[str, str]]:
+        """(heading, table) of each kind sweeping λ or α: a row per teacher set (in the grid's order), a
+        ``mean ± std`` column per swept value, in the variant :meth:`sweep_variant` shows."""
+        tables = []
+        for name, kind in KINDS.items():
+            if kind.swept not in ("lam", "alpha"):
+                continue
+            block, variant, student = self.config["students"][name], self.sweep_variant(name), self.student
+            rows: dict[str, dict] = {}
+            for e in experiments(self.config):
+                if e.kind == name and e.variant == variant:
+                    rows.setdefault("+".join(e.teachers), {})[getattr(e, kind.swept)] = self._config(e)
+            if not rows:
+                continue
+            values = block[kind.sweep.values]
+            label = (lambda t: f"{teachers_label(t)}, S: {model_label(student)}") if kind.sweep.with_student \
+                else teachers_label
+            headers = [kind.sweep.table.format(**block, suffix=self.suffix), *[f"{kind.swept} = {v:g}" for v in values]]
+            body = [[label(teachers), *[mean_pm_std(self.trials(configs[v])) if v in configs else MISSING
+                                        for v in values]] for teachers, configs in rows.items()]
+            tables.append((kind.sweep.section, markdown_table(headers, body, CELL_WIDTH["pm"])))
+        return tables
 
     def sweep_variant(self, kind: str) -> str:
         """The variant a sweep table shows: base, else the first of ``kind``'s variants whose weights are the
@@ -380,20 +370,13 @@ class DatasetTables:
         return BASE if BASE in variants else next(
             (v for v in variants if VARIANTS[v].uses_fixed), variants[0])
 
-    def _sweep(self, title: str, parameter: str, values, rows) -> str:
-        """One row per label, one ``mean ± std`` column per value of ``parameter``."""
-        headers = [title, *[f"{parameter} = {v:g}" for v in values]]
-        body = [[label, *[mean_pm_std(self.trials(config(v))) for v in values]]
-                for label, config in rows]
-        return _markdown(headers, body, CELL_WIDTH["pm"])
-
     def reference_table(self, reference: pd.DataFrame) -> str | None:
         ref = reference[reference["dataset"] == self.dataset]
         body = []
         configs = self.main_configs() + self._sweep_configs()
         seen = set()
         for c in configs:
-            weights = "" if c.weights is None or c.kind != KD3 else weights_text(c.weights)
+            weights = weights_text(c.weights) if c.weights is not None and c.kind in KINDS and KINDS[c.kind].swept == "weights" else ""
             match = self._matching(ref, c)
             if match.empty or (c.kind, c.teachers, c.alpha, c.lam, weights) in seen:
                 continue
@@ -411,7 +394,7 @@ class DatasetTables:
             return None
         headers = ["Experiment", "Mean (runs)", "Mean (notes)", "Δ (runs − notes)", "Std (runs)", "Std (notes)",
                    "Notes"]
-        return _markdown(headers, body, [CELL_WIDTH["trial"] + 1] * 5 + [len("notes 2025-03-14 (corrected split)")])
+        return markdown_table(headers, body, [CELL_WIDTH["trial"] + 1] * 5 + [len("notes 2025-03-14 (corrected split)")])
 
     def compatibility_table(self) -> str | None:
         """Teacher family × student family (``students.compatibility``): one-teacher KD from each image teacher to
@@ -419,92 +402,26 @@ class DatasetTables:
         table = self.config["students"]["compatibility"]
         if not table["archs"]:
             return None
-        representation, lam, alone = table["representation"], table["lam"], Experiment(BASELINE).variant
+        representation, lam, alone = table["representation"], table["lam"], Experiment(ALONE_KIND).variant
         headers = [f"Teacher (one-teacher KD, lam = {lam:g}, {self.suffix})",
                    *[f"S: {model_label(f'{SIGNAL}:{a}')}" for a in table["archs"]]]
         body = [["none (the student alone)", *[mean_pm_std(self.trials(Config(
-            BASELINE, "", f"{SIGNAL}:{a}", None, None, self.student_seeds, None, alone))) for a in table["archs"]]]]
+            ALONE_KIND, "", f"{SIGNAL}:{a}", None, None, self.student_seeds, None, alone))) for a in table["archs"]]]]
         for teacher in (f"{representation}:{t}" for t in self.config["teachers"]["archs"]):
             body.append([teachers_label(teacher), *[mean_pm_std(self.trials(Config(
-                KD1, teacher, f"{SIGNAL}:{a}", None, lam, self.student_seeds, None, BASE))) for a in table["archs"]]])
-        return _markdown(headers, body, CELL_WIDTH["pm"])
+                COMPATIBILITY_KIND, teacher, f"{SIGNAL}:{a}", None, lam, self.student_seeds, None, BASE)))
+                for a in table["archs"]]])
+        return markdown_table(headers, body, CELL_WIDTH["pm"])
 
     def _sweep_configs(self) -> list[Config]:
-        return [self._config(e) for e in experiments(self.config) if e.kind in (KD1, KD2)]
+        return [self._config(e) for e in experiments(self.config) if KINDS[e.kind].swept in ("lam", "alpha")]
 
 
-MARKER_ROOM = len(f" {INCOMPLETE} n=10/10")
 STANDARDISATION_TEXT = {"pooled": "by the training rows' pooled std",
                          "window": "by the mean per-window std (the lab's)"}
 CELL_WIDTH = {"trial": len("100.0000"), "mean": len("<u>**100.0000**</u>"), "pm": len("100.0000 ± 100.0000") + MARKER_ROOM,
               "effect": len("+100.00 [+100.00, +100.00] *")}
 EFFECT_HEADER = "Δ vs alone [95 % CI]"
-
-
-class MarkdownTable(str):
-    """A rendered GitHub table that keeps its cells: the LaTeX and CSV exports write the same ones."""
-
-    headers: list[str]
-    body: list[list[str]]
-
-
-def _markdown(headers, body, cell_width: int) -> str:
-    """A GitHub table whose column widths depend on the labels and formats, never on the values.
-
-    So editing one run changes exactly the lines of the rows that use it.
-    """
-    labels = [row[0].split(f" {INCOMPLETE} ")[0] for row in body]
-    widths = [max([len(headers[0])] + [len(label) + MARKER_ROOM for label in labels])]
-    widths += [max(len(h), cell_width if isinstance(cell_width, int) else cell_width[i]) for i, h in
-               enumerate(headers[1:])]
-
-    pad = lambda cells: [str(c).ljust(w) for c, w in zip(cells, widths)]  # noqa: E731
-    table = MarkdownTable(tabulate([pad(row) for row in body], headers=pad(headers), tablefmt="github",
-                                   disable_numparse=True, preserve_whitespace=True))
-    table.headers, table.body = list(headers), [list(map(str, row)) for row in body]
-    return table
-
-
-def data_source(config: dict, dataset: str) -> str:
-    """Where a dataset variant's windows came from, in the tables' words (its format's, :mod:`gafkd.data.formats`)."""
-    return table_label(config["datasets"][dataset]["source"])
-
-
-def _same_runs_note(config: dict, suffix: str) -> str:
-    student = student_model(config)
-    alone = experiment_label(BASELINE, "", student, suffix)
-    teacher = experiment_label(TEACHER, student, "", suffix)
-    return (f"\"{alone}\" and \"{teacher}\" are the same experiment (model, data, cross-entropy loss, "
-            "settings and seeds): trained once, as the teacher, and shown in both rows.")
-
-
-def _teachers_note(config: dict) -> str:
-    """Which teacher checkpoints students learned from (and annealed ones started at); loud when the
-    numbers are validation-chosen but the teachers were chosen on test."""
-    which = config["training"]["teacher_weights"]
-    note = (f"Students learn from the teachers' {TEACHER_TEXT[which]}, and annealed students start from the "
-            f"student alone's (`selection: {config['selection']}`, `training.teacher_weights: {which}`).")
-    epochs = config["training"]["epochs"]
-    if any(VARIANTS[v].annealed for d in config["datasets"] for v in for_dataset(config, d)["students"]["variants"]):
-        note += (f" Every run trains {epochs} epochs; a run marked with an annealed start (ann, ann+sp) trains "
-                 f"them after its {epochs}-epoch cross-entropy start: {2 * epochs} in all.")
-    if config["report"]["metric"] == "val" and which == "best":
-        note += (" **Not an honest selection:** the epochs are chosen on validation but the teachers on the test "
-                 "set (`report.allow_test_selected_teachers: true`).")
-    return note
-
-
-def study_effects(config: dict, runs: pd.DataFrame) -> pd.DataFrame:
-    """effects.csv: every KD configuration against the matching student alone, at the report's metric."""
-    metric = config["report"]["metric"]
-    return paired_effects(runs, config, METRIC_COLUMN[metric], metric)
-
-
-def study_rankings(config: dict, runs: pd.DataFrame) -> list:
-    """The rankings of the main tables' student rows, across datasets and per dataset section."""
-    groups = dataset_groups(config)
-    scores = {name: DatasetTables(config, name, runs, None, members).student_scores() for name, members in groups.items()}
-    return rankings(scores, groups)
 
 
 def optimism_line(runs: pd.DataFrame) -> str | None:
@@ -518,85 +435,3 @@ def optimism_line(runs: pd.DataFrame) -> str | None:
             f"{with_val['final_test_acc'].mean():.4f} (mean test accuracy in %, every run of the dataset): "
             f"selecting on the test set adds "
             f"{(with_val['best_test_acc'] - with_val['test_acc_at_best_val']).mean():+.4f} points ({len(with_val)} runs).")
-
-
-def render_tables(config: dict, runs: pd.DataFrame, reference: pd.DataFrame, footer: str,
-                  effects: pd.DataFrame | None = None, ranked: pd.DataFrame | None = None,
-                  collected: list | None = None) -> str:
-    """tables.md. ``effects`` (effects.csv) and ``ranked`` (rankings.csv) are computed from the runs when not
-    given; ``collected`` gathers each table as ``(section, title, MarkdownTable)`` for the exports."""
-    metric = config["report"]["metric"]
-    groups = dataset_groups(config)
-    if effects is None:
-        effects = study_effects(config, runs)
-    sections = {dataset: DatasetTables(config, dataset, runs, None if is_synthetic(
-        config["datasets"][members[0]]["source"]) else reference, members, effects)
-        for dataset, members in groups.items()}
-    if ranked is None:
-        ranked = rankings_frame(study_rankings(config, runs))
-    collected = [] if collected is None else collected
-    parts = ["# Results", "",
-             f"Accuracy in % on the test split, {METRIC_TEXT[metric]} (`report.metric: {metric}`); mean and population "
-             f"std (ddof = 0) over trials (seeds); n: the finished trials. {INCOMPLETE} n=k/N: only k of N configured "
-             f"trials have finished; mean and std are over those ({DIVERGED}: the run's loss turned non-finite; "
-             "listed at the end). Δ vs alone: each KD row against the matching student alone, paired by fold and "
-             "seed (docs/statistics.md). Generated from `runs.csv`; do not edit by hand.", "", _teachers_note(config), ""]
-    for dataset, tables in sections.items():
-        members = tables.members
-        synthetic = tables.reference is None
-        parts += [f"## {dataset} ({tables.suffix})", "", f"Data: {data_source(config, members[0])}.", ""]
-        parts += [note for note in (tables.folds_note(), tables.protocol_note()) if note for note in (note, "")]
-        main = tables.main_table()
-        collected.append((dataset, "Main table", main))
-        parts += [main, ""]
-        if baseline_is_teacher(tables.config):
-            parts += [_same_runs_note(tables.config, tables.suffix), ""]
-        parts += ["### Effects and diagnostics", "", *tables.diagnostics(ranked), ""]
-        comparison = None if synthetic else tables.reference_table(reference)
-        for title, table in (("Per fold (mean ± std over each fold's trials)", tables.fold_table()),
-                             ("Alpha sweep (two-teacher KD, mean ± std)", tables.alpha_table()),
-                             ("Lambda sweep (one-teacher KD, mean ± std)", tables.lambda_table()),
-                             ("Compatibility: teacher × student architecture (mean ± std)",
-                              tables.compatibility_table()),
-                             *tables.kd3_tables(),
-                             ("Comparison with the notes", comparison)):
-            if table is not None:
-                collected.append((dataset, title, table))
-                parts += [f"### {title}", "", table, ""]
-        if tables.delta_note():
-            parts += [tables.delta_note(), ""]
-        if synthetic:
-            parts += ["No comparison with the notes' published numbers: those come from the group's real "
-                      "recordings, these from synthetic data.", ""]
-    across = ranked[ranked["scope"] == ACROSS]
-    if len(across):
-        parts += ["## Across datasets", "", ranking_sentence(across), ""]
-        if not across.iloc[0]["status"]:
-            table = _markdown(["Method (student rows every included dataset has)", "Mean rank", "Blocks"],
-                              [[row.method, f"{row.mean_rank:.2f}", str(row.n_blocks)] for row in
-                               across.sort_values("mean_rank", kind="stable").itertuples()],
-                              [len("Mean rank"), len("Blocks")])
-            collected.append((ACROSS, "Mean ranks", table))
-            parts += [table, ""]
-    parts += ["---", "", footer, ""]
-    return "\n".join(parts)
-
-
-HTML_STYLE = """
-body { font-family: system-ui, sans-serif; font-size: 14px; margin: 1.5em; color: #222; }
-table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
-th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; white-space: nowrap; }
-th:first-child, td:first-child { text-align: left; }
-th { background: #f0f3f7; }
-tr:nth-child(even) td { background: #fafafa; }
-code { background: #f3f3f3; padding: 0 3px; }
-"""
-
-
-def tables_html(markdown_text: str) -> str:
-    """tables.md as a standalone HTML page (Python-Markdown, its tables extension), for the HTML report."""
-    import markdown
-
-    body = markdown.markdown(markdown_text, extensions=["tables"])
-    return (f"<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>gafkd results</title>"
-            f"<style>{HTML_STYLE}</style></head>\n<body>\n{body}\n</body></html>\n")
