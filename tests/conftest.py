@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from gafkd.classes import GENE14
+from helpers import TINY, make_tiny, snakemake
 
 
 @pytest.fixture
@@ -14,10 +15,14 @@ def gene14():
     return GENE14
 
 
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory):
+    """The tiny dataset (helpers.make_tiny), built once for the session: tests read it, and write beside it."""
+    return make_tiny(tmp_path_factory.mktemp("tiny"))
+
+
 def finished_study(tmp_path_factory, name: str, config: dict):
     """A working directory where the workflow ran ``config`` to the end (a shared fixture's study)."""
-    from test_workflow import snakemake
-
     workdir = tmp_path_factory.mktemp(name)
     run = snakemake(workdir, "--cores", "2", config=config)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
@@ -26,11 +31,9 @@ def finished_study(tmp_path_factory, name: str, config: dict):
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
-    """The tiny workflow (test_workflow.TINY) run once for the session: the tests that read its results share it,
+    """The tiny workflow (helpers.TINY) run once for the session: the tests that read its results share it,
     and the tests that change files work on a copy (:func:`copy_study`)."""
-    from test_workflow import TINY
-
-    return finished_study(tmp_path_factory, "tiny", TINY)
+    return finished_study(tmp_path_factory, "tiny_run", TINY)
 
 
 def copy_study(source, target):

@@ -208,3 +208,24 @@ def test_the_report_sees_each_variants_own_grid():
         f"Three teachers, EBKD (authors') (mean ± std; {plain})",
         f"Three teachers, projector (authors') (mean ± std; {plain})"]
     assert "CAMKD (per sample)" in tables[3][1] and "0.2/0.2/0.6" not in tables[3][1]
+
+
+def test_the_configuration_reference_states_the_schemas_defaults():
+    """docs/configuration.md lists every setting config.yaml leaves out, each with the schema's default: the
+    reference cannot drift from the schema, and config.yaml's short form loses nothing."""
+    import re
+
+    from gafkd.kinds import KINDS
+    from gafkd.schema import load_schema, section_defaults
+
+    root = Path(__file__).resolve().parents[1]
+    listed = {(m[1], m[2]): yaml.safe_load(m[3]) for m in
+              re.finditer(r"^\| `(\w+)\.(\w+)` \| `(.*)` \|", (root / "docs" / "configuration.md").read_text(), re.M)}
+    assert listed, "no rows"
+    for (section, key), default in listed.items():
+        assert section_defaults(section).get(key) == default, (section, key)
+    given = yaml.safe_load((root / "config.yaml").read_text())
+    schema = load_schema()["properties"]
+    for section in ("training", "packing", "images", "students", "report"):
+        for key in schema[section]["properties"]:
+            assert key in given.get(section, {}) or (section, key) in listed or key in KINDS, (section, key)

@@ -14,8 +14,7 @@ import torch
 from gafkd.training.runs import train_pack
 from gafkd.training.spec import Pack, RunSpec
 from gafkd.training.teachers import write_teacher_logits
-from test_packs import _member
-from test_training import TRAINING, _outputs, _teacher, tiny  # noqa: F401 — the module-scoped tiny dataset
+from helpers import TRAINING, pack_member, run_files, tiny_teacher
 
 pytestmark = [pytest.mark.cuda,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (the device check runs these)")]
@@ -27,10 +26,10 @@ def _weights(path):
 
 
 def test_fused_pack_matches_separate_runs_on_cuda(tiny, tmp_path):  # noqa: F811
-    members = tuple(RunSpec("tiny", "sig", "wrn16-1", s, _outputs(tmp_path / "pack" / f"seed{s}")) for s in range(3))
+    members = tuple(RunSpec("tiny", "sig", "wrn16-1", s, run_files(tmp_path / "pack" / f"seed{s}")) for s in range(3))
     train_pack(Pack("p", members, str(tmp_path / "packdir")), tiny / "windows.h5", training=ON_CUDA, gpus=1)
     for s, member in enumerate(members):
-        alone = RunSpec("tiny", "sig", "wrn16-1", s, _outputs(tmp_path / "alone" / f"seed{s}"))
+        alone = RunSpec("tiny", "sig", "wrn16-1", s, run_files(tmp_path / "alone" / f"seed{s}"))
         train_pack(Pack(f"a{s}", (alone,), str(tmp_path / f"alonedir{s}")), tiny / "windows.h5", training=ON_CUDA,
                    gpus=1)
         fused, single = _weights(member.outputs["weights"]), _weights(alone.outputs["weights"])
@@ -46,7 +45,7 @@ def test_fused_pack_matches_separate_runs_on_cuda(tiny, tmp_path):  # noqa: F811
 def test_strict_determinism_twice_bitwise_on_cuda(tiny, tmp_path):  # noqa: F811
     runs = []
     for attempt in ("a", "b"):
-        outputs = _teacher(tiny, tmp_path / attempt, "gaf", training=ON_CUDA)
+        outputs = tiny_teacher(tiny, tmp_path / attempt, "gaf", training=ON_CUDA)
         runs.append(_weights(outputs["weights"]))
         metrics = json.loads(open(outputs["metrics"]).read())
         assert metrics["numerics"] == {"precision": "fp32", "computed_in": "fp32", "tf32": False,
@@ -55,7 +54,7 @@ def test_strict_determinism_twice_bitwise_on_cuda(tiny, tmp_path):  # noqa: F811
 
 
 def test_a_diverging_member_is_isolated_on_cuda(tiny, tmp_path):  # noqa: F811
-    teacher = _teacher(tiny, tmp_path / "teacher", training=ON_CUDA)
+    teacher = tiny_teacher(tiny, tmp_path / "teacher", training=ON_CUDA)
     logits = tmp_path / "logits.h5"
     write_teacher_logits(teacher["weights"], tiny / "windows.h5", tiny / "gaf.h5", logits, training=ON_CUDA, gpus=1)
     broken = tmp_path / "nan.h5"
@@ -63,8 +62,8 @@ def test_a_diverging_member_is_isolated_on_cuda(tiny, tmp_path):  # noqa: F811
         for key, value in source.attrs.items():
             h5.attrs[key] = value
         h5.create_dataset("logits", data=source["logits"][...] * float("nan"))
-    pack = Pack("mixed", (_member(tmp_path, "good", 0, "kd1_gaf-wrn16-1_lam0.7", [logits]),
-                          _member(tmp_path, "bad", 0, "kd1_gaf-wrn16-1_lam0.7", [broken])), str(tmp_path / "pack"))
+    pack = Pack("mixed", (pack_member(tmp_path, "good", 0, "kd1_gaf-wrn16-1_lam0.7", [logits]),
+                          pack_member(tmp_path, "bad", 0, "kd1_gaf-wrn16-1_lam0.7", [broken])), str(tmp_path / "pack"))
     result = train_pack(pack, tiny / "windows.h5", training=ON_CUDA, gpus=1)
     assert [m["status"] for m in result["members"]] == ["ok", "diverged"]
     good = _weights(pack.members[0].outputs["weights"])

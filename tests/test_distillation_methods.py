@@ -22,7 +22,6 @@ from gafkd.names import Experiment
 from gafkd.schema import SCHEMA, section_defaults
 from gafkd.training.data import RunData
 from gafkd.training.targets import CachedTeachers, LiveTeachers
-from test_training import tiny  # noqa: F401 — the module-scoped tiny dataset
 
 N, CLASSES, BATCH = 48, 5, 8
 
@@ -210,14 +209,14 @@ def test_a_pack_with_a_projector_resumes_exactly_with_its_parameters(tiny, tmp_p
     from gafkd.training import fit as fit_module
     from gafkd.training.runs import train_pack
     from gafkd.training.spec import Pack, RunSpec
-    from test_training import TRAINING, _outputs, _teacher
+    from helpers import TRAINING, run_files, tiny_teacher
 
-    gaf, sig = _teacher(tiny, tmp_path / "gaf"), _teacher(tiny, tmp_path / "sig", modality="sig")
+    gaf, sig = tiny_teacher(tiny, tmp_path / "gaf"), tiny_teacher(tiny, tmp_path / "sig", modality="sig")
     live = ((gaf["weights"], "best", str(tiny / "gaf.h5")), (sig["weights"], "best", ""))
     spec = Experiment.parse("kd2_gaf-wrn16-1+sig-wrn16-1_alpha0.3_lam0.7_proj2")
 
     def pack(folder):
-        members = tuple(RunSpec("tiny", "sig", "wrn16-1", seed, _outputs(folder / f"s{seed}"), spec, (), 4.0, None,
+        members = tuple(RunSpec("tiny", "sig", "wrn16-1", seed, run_files(folder / f"s{seed}"), spec, (), 4.0, None,
                                 live) for seed in (0, 1))
         return Pack("proj", members, str(folder / "pack"))
 
@@ -244,7 +243,7 @@ def test_a_pack_with_a_projector_resumes_exactly_with_its_parameters(tiny, tmp_p
     assert metrics["resumed_from_epoch"] == 1 and len(metrics["live_teachers"]) == 2
     # the projector's term moved the student: plain KD from the same teachers, in the same pack shape, differs
     plain = Experiment.parse("kd2_gaf-wrn16-1+sig-wrn16-1_alpha0.3_lam0.7")
-    members = tuple(RunSpec("tiny", "sig", "wrn16-1", seed, _outputs(tmp_path / "kd" / f"s{seed}"), plain, (), 4.0,
+    members = tuple(RunSpec("tiny", "sig", "wrn16-1", seed, run_files(tmp_path / "kd" / f"s{seed}"), plain, (), 4.0,
                             None, live) for seed in (0, 1))
     kd = train_pack(Pack("kd", members, str(tmp_path / "kd" / "pack")), tiny / "windows.h5", training=TRAINING)
     kd_weights, proj_weights = (torch.load(Path(r["members"][0]["run"]) / "weights.pt", weights_only=True)["final"]

@@ -16,7 +16,7 @@ from gafkd.reporting.effects import (MIN_PAIRS, NO_ALONE, UNPAIRED, effect_cell,
 from gafkd.reporting.exports import write_exports
 from gafkd.reporting.ranking import MIN_BLOCKS, rank, rankings_frame, ranking_sentence
 
-from test_reporting import CONFIG, fake_runs
+from helpers import CONFIG, fake_runs
 from gafkd.reporting.make import load_reference
 from gafkd.reporting.document import render_tables
 

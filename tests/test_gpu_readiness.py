@@ -27,8 +27,7 @@ from gafkd.training import runs as runs_module
 from gafkd.training.device import DeviceError, configure, determinism_error, select_device, set_tf32, tf32_enabled
 from gafkd.training.runs import PackMemoryError, train_pack
 from gafkd.training.spec import Pack, RunSpec
-from test_training import TRAINING, _outputs, tiny  # noqa: F401 — the module-scoped tiny dataset
-from test_workflow import ROOT, SNAKEMAKE
+from helpers import ROOT, SNAKEMAKE, TRAINING, run_files
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (the device check runs these)")
 
@@ -169,7 +168,7 @@ def test_cuda_without_cuda_stops_saying_why(tiny, tmp_path, monkeypatch):  # noq
     with pytest.raises(DeviceError, match=r"training.device is cuda, but this job holds 1 GPU\(s\) but sees no CUDA "
                                           r"device .*CUDA_VISIBLE_DEVICES='NoDevFiles'.*or set training.device: cpu"):
         select_device("cuda", gpus_held=1)
-    outputs = _outputs(tmp_path / "run")
+    outputs = run_files(tmp_path / "run")
     pack = Pack("p", (RunSpec("tiny", "sig", "wrn16-1", 0, outputs),), str(tmp_path / "pack"))
     with pytest.raises(DeviceError):
         train_pack(pack, tiny / "windows.h5", training={**TRAINING, "device": "cuda"}, gpus=1)
@@ -239,7 +238,7 @@ def test_an_op_without_a_deterministic_kernel_is_named():
 
 
 def test_numerics_are_recorded(tiny, tmp_path):  # noqa: F811
-    outputs = _outputs(tmp_path / "run")
+    outputs = run_files(tmp_path / "run")
     pack = Pack("p", (RunSpec("tiny", "sig", "wrn16-1", 0, outputs),), str(tmp_path / "pack"))
     train_pack(pack, tiny / "windows.h5", training={**TRAINING, "epochs": 1, "precision": "tf32"})
     metrics = json.loads(open(outputs["metrics"]).read())
@@ -249,7 +248,7 @@ def test_numerics_are_recorded(tiny, tmp_path):  # noqa: F811
 
 
 def test_out_of_memory_is_one_sentence_with_a_width_that_fits(tiny, tmp_path, monkeypatch):  # noqa: F811
-    members = tuple(RunSpec("tiny", "sig", "wrn16-1", s, _outputs(tmp_path / f"run{s}")) for s in range(3))
+    members = tuple(RunSpec("tiny", "sig", "wrn16-1", s, run_files(tmp_path / f"run{s}")) for s in range(3))
     pack = Pack("wrn16-1_students1of1", members, str(tmp_path / "pack"))
 
     def out_of_memory(*args, **kwargs):
@@ -355,10 +354,10 @@ def test_precision_per_stage_reaches_each_stages_runs_and_their_identity(tiny, t
     student in fp32; each run's settings, and so its digest, carry its own stage's precision."""
     from gafkd.names import Experiment
     from gafkd.training.spec import RunSpec
-    from test_training import _teacher
+    from helpers import tiny_teacher
 
     per_stage = {**TRAINING, "epochs": 1, "precision": {"teachers": "tf32", "students": "fp32"}}
-    outputs = _teacher(tiny, tmp_path / "t", "sig", training=per_stage)
+    outputs = tiny_teacher(tiny, tmp_path / "t", "sig", training=per_stage)
     metrics = json.loads(open(outputs["metrics"]).read())
     assert metrics["numerics"]["precision"] == "tf32" and metrics["numerics"]["computed_in"] == "fp32"  # a CPU
     assert metrics["settings"]["training"]["precision"] == "tf32"

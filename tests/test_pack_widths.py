@@ -14,7 +14,7 @@ from gafkd.cli import load_config, main
 from gafkd.config import check_config
 from gafkd.errors import ConfigError
 from gafkd.plan.packing import pack_width, student_packs, teacher_packs
-from test_workflow import TINY
+from helpers import TINY
 
 
 def load_config_from(config: dict, *overlays: dict) -> dict:
@@ -132,7 +132,7 @@ def test_what_the_budget_leaves_out_keeps_the_default_and_is_said(monkeypatch):
 
 def test_the_shipped_cpu_measurement_is_a_valid_overlay():
     """docs/pack-widths-cpu.yaml (measured on the 2-core AVX2 machine): config.yaml's models on a CPU, alone."""
-    from test_workflow import ROOT
+    from helpers import ROOT
 
     config = load_config([str(ROOT / "config.yaml"), str(ROOT / "docs" / "pack-widths-cpu.yaml")])
     config["training"]["device"] = "cpu"

@@ -9,7 +9,6 @@ import torch.nn.functional as F
 
 from gafkd.distillation import LossSpec
 from gafkd.distillation.pack import PackLoss
-from gafkd.names import Experiment
 from gafkd.schema import section_defaults
 from gafkd.models import build_model
 from gafkd.models.fused import build_fused, member_state
@@ -17,10 +16,10 @@ from gafkd.plan.packing import balanced_chunks, pack_widths, student_packs, teac
 from gafkd.training.runs import train_pack, train_teacher
 from gafkd.training import checkpoint as checkpoint_module
 from gafkd.training.optim import SGD
-from gafkd.training.spec import Pack, RunSpec
+from gafkd.training.spec import Pack
 from gafkd.training.teachers import write_teacher_logits
 
-from test_training import TRAINING, tiny  # noqa: F401 — the module-scoped tiny dataset
+from helpers import TRAINING, pack_member
 
 
 def _relative(a, b):
@@ -123,20 +122,12 @@ def test_balanced_chunks_and_config_packing():
     assert Pack.from_dict(students[0].to_dict()) == students[0]
 
 
-def _member(tmp_path, name, seed, experiment=None, logits=(), modality="sig"):
-    folder = tmp_path / name
-    outputs = {k: str(folder / f) for k, f in (("metrics", "metrics.json"), ("history", "history.csv"),
-                                                ("weights", "weights.pt"))}
-    return RunSpec("tiny", modality, "wrn16-1", seed, outputs, experiment and Experiment.parse(experiment),
-                   tuple(str(p) for p in logits))
-
-
 @pytest.fixture(scope="module")
-def teacher_logits(tiny, tmp_path_factory):  # noqa: F811
+def teacher_logits(tiny, tmp_path_factory):
     folder = tmp_path_factory.mktemp("teachers")
     paths = []
     for seed in (0, 1):
-        member = _member(folder, f"gaf{seed}", seed, modality="gaf")
+        member = pack_member(folder, f"gaf{seed}", seed, modality="gaf")
         train_teacher(tiny / "windows.h5", tiny / "gaf.h5", dict(member.outputs), dataset="tiny", modality="gaf",
                       arch="wrn16-1", seed=seed, training=TRAINING)
         paths.append(folder / f"logits{seed}.h5")
@@ -147,9 +138,9 @@ def teacher_logits(tiny, tmp_path_factory):  # noqa: F811
 
 def _students(tmp_path, logits):
     return Pack("students", (
-        _member(tmp_path, "baseline", 0, "baseline"),
-        _member(tmp_path, "kd1", 1, "kd1_gaf-wrn16-1_lam0.3", [logits[1]]),
-        _member(tmp_path, "kd2", 0, "kd2_gaf-wrn16-1+gaf-wrn16-1_alpha0.3_lam0.9", [logits[0], logits[1]]),
+        pack_member(tmp_path, "baseline", 0, "baseline"),
+        pack_member(tmp_path, "kd1", 1, "kd1_gaf-wrn16-1_lam0.3", [logits[1]]),
+        pack_member(tmp_path, "kd2", 0, "kd2_gaf-wrn16-1+gaf-wrn16-1_alpha0.3_lam0.9", [logits[0], logits[1]]),
     ), str(tmp_path / "pack"))
 
 
@@ -165,7 +156,7 @@ def test_student_pack_members_match_separate_runs_and_repeat_bitwise(tiny, tmp_p
     for a, b in zip(pack.members, again.members):
         assert all(torch.equal(x, y) for x, y in zip(_final(a).values(), _final(b).values()))
     for member in pack.members:  # each member alone: the same run within float32 accumulation noise
-        alone = Pack("alone", (_member(tmp_path / "alone", member.run_dir.name, member.seed, member.experiment.spec,
+        alone = Pack("alone", (pack_member(tmp_path / "alone", member.run_dir.name, member.seed, member.experiment.spec,
                                        member.teacher_logits),), str(tmp_path / "alone" / member.run_dir.name))
         train_pack(alone, tiny / "windows.h5", training={**TRAINING, "epochs": 1})
         fused_history = open(member.outputs["history"]).read().splitlines()[1].split(",")
@@ -208,8 +199,8 @@ def test_a_diverging_member_is_named_and_the_others_are_kept(tiny, tmp_path, tea
         logits = source["logits"][...]
         logits[:] = float("nan")
         h5.create_dataset("logits", data=logits)
-    pack = Pack("mixed", (_member(tmp_path, "baseline", 0, "baseline"),
-                          _member(tmp_path, "bad", 0, "kd1_gaf-wrn16-1_lam0.7", [broken])), str(tmp_path / "pack"))
+    pack = Pack("mixed", (pack_member(tmp_path, "baseline", 0, "baseline"),
+                          pack_member(tmp_path, "bad", 0, "kd1_gaf-wrn16-1_lam0.7", [broken])), str(tmp_path / "pack"))
     result = train_pack(pack, tiny / "windows.h5", training=TRAINING)  # the job succeeds
     assert [m["status"] for m in result["members"]] == ["ok", "diverged"]
     good = json.loads(open(pack.members[0].outputs["metrics"]).read())

@@ -3,26 +3,19 @@
 import copy
 import json
 import re
-from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
-import yaml
 
 from gafkd.errors import DataError
-from gafkd.grid import experiments, teacher_runs
+from gafkd.grid import experiments
 from gafkd.reporting import collect_runs, summarize
-from gafkd.config import with_defaults
-from gafkd.reporting.collect import weights_text
 from gafkd.reporting.make import load_reference
 from gafkd.reporting.summary import mean_std
 from gafkd.reporting.document import render_tables
 from gafkd.reporting.tables import DatasetTables, fmt, stats_cells
+from helpers import CONFIG, fake_runs, main_table_rows
 
-CONFIG = with_defaults(yaml.safe_load((Path(__file__).parents[1] / "config.yaml").read_text()))
-CONFIG["datasets"] = {name: d for name, d in CONFIG["datasets"].items() if name.startswith("gene")}  # pamap2's
-# folds have tests of their own (test_folds.py)
 NOTES = [63.0491, 63.3270, 62.9797]
 
 
@@ -31,36 +24,6 @@ def test_population_std_and_the_notes_format():
     assert (fmt(mean), fmt(std)) == ("63.1186", "0.1501")
     assert stats_cells(NOTES) == ("<u>**63.1186**</u>", "0.1501", "")
     assert fmt(200 / 3) == "66.6667" and fmt(100 / 3) == "33.3333" and fmt(50) == "50.0000"
-
-
-def fake_runs(config=CONFIG, datasets=("gene14_w500",), seed=0):
-    """A runs.csv frame with one row per run of the grid and made-up accuracies."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    student = f"sig:{config['students']['arch']}"
-    for dataset in datasets:
-        for modality, arch, s in teacher_runs(config):
-            rows.append(dict(dataset=dataset, kind="teacher", teachers=f"{modality}:{arch}", student="", alpha=np.nan,
-                             lam=np.nan, seed=s, weights="", variant=""))
-        for e in experiments(config):
-            for s in config["students"]["seeds"]:
-                rows.append(dict(dataset=dataset, kind=e.kind, teachers="+".join(e.teachers), student=student,
-                                 alpha=np.nan if e.alpha is None else e.alpha,
-                                 lam=np.nan if e.lam is None else e.lam, seed=s, variant=e.variant,
-                                 weights=weights_text(e.weights) if e.kind in ("kd3", "kdn") else ""))
-    runs = pd.DataFrame(rows)
-    runs["best_test_acc"] = np.round(rng.uniform(55, 75, len(runs)), 4)
-    runs["final_test_acc"] = runs["best_test_acc"] - 1
-    runs["code_version"], runs["device"] = "test", "cpu"
-    runs["status"], runs["diverged_at"], runs["trained_as"] = "ok", "", ""
-    runs["test_acc_at_best_val"] = np.nan  # no validation split (as the group's protocol)
-    runs["run_dir"] = [f"results/run{i}" for i in range(len(runs))]
-    return runs
-
-
-def main_table_rows(text, dataset="gene14_w500"):
-    section = text.split(f"## {dataset}")[1].split("###")[0]
-    return [line for line in section.splitlines() if line.startswith("| ") and "Experiment" not in line]
 
 
 def test_row_order_and_labels():

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from test_workflow import GAF_AND_SIGNAL, ROOT
+from helpers import GAF_AND_SIGNAL, ROOT
 
 needs_slurm = pytest.mark.skipif(not os.environ.get("GAFKD_SLURM"),
                                  reason="needs a SLURM cluster: bash tests/slurm/cluster.sh start; GAFKD_SLURM=1")

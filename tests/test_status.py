@@ -9,7 +9,7 @@ import yaml
 from gafkd.cli import load_study, main
 from gafkd.execution.status import check_results, parse_jobs
 from conftest import copy_study
-from test_workflow import ROOT, TINY, snakemake
+from helpers import ROOT, TINY, snakemake
 
 
 def dry_run_jobs(workdir, config) -> dict:

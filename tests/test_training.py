@@ -10,15 +10,12 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from gafkd.data.build import build_windows
-from gafkd.data.synthetic import write_synthetic
 from gafkd.distillation import LossSpec, kd_loss
 from gafkd.distillation.pack import PackLoss
-from gafkd.images.build import build_images
 from gafkd.grid import experiments
 from gafkd.names import Experiment
 from gafkd.models import build_model, count_parameters
-from gafkd.training.runs import distill, train_teacher
+from gafkd.training.runs import distill
 from gafkd.schema import training_settings
 from gafkd.errors import DataError
 from gafkd.training.device import prepare_model
@@ -27,14 +24,11 @@ from gafkd.training import checkpoint as checkpoint_module
 from gafkd.training.data import load_run_data
 from gafkd.training.schedule import milestones
 from gafkd.training.teachers import load_teacher, write_teacher_logits
+from helpers import TRAINING, run_files, tiny_teacher
 
 # the protocol's training defaults, as the schema states them (their one source)
 SCHEMA = yaml.safe_load((Path(__file__).resolve().parents[1] / "src/gafkd/schemas/config.schema.yaml").read_text())
 PROTOCOL = {k: v["default"] for k, v in SCHEMA["properties"]["training"]["properties"].items()}
-TRAINING = {"epochs": 3, "batch_size": 16, "lr": 0.05, "lr_steps": [0.01, 0.001, 0.0001],
-            "lr_milestones": [1, 2, 3], "momentum": 0.9, "weight_decay": 1e-4, "deterministic": True,
-            "device": "cpu"}
-
 
 # --- losses -------------------------------------------------------------------------------------
 
@@ -179,36 +173,12 @@ def test_grid_of_the_study():
 
 # --- runs on a tiny synthetic dataset -----------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    root = tmp_path_factory.mktemp("tiny")
-    source = write_synthetic(root / "source", subjects=4, seconds_per_activity=11, seed=2, write_as="parquet")
-    settings = {"source": {"format": "synthetic", "write_as": "parquet"}, "classes": "gene14", "window": 500,
-                "stride": 500, "split": {"method": "subject", "train": 0.5, "test": 0.5, "seed": 0}}
-    build_windows(source, settings, "tiny", root / "windows.h5")
-    build_images(root / "windows.h5", root / "gaf.h5", {"image_size": 16, "method": "summation"})
-    return root
-
-
-def _outputs(folder):
-    folder.mkdir(parents=True, exist_ok=True)
-    return {k: str(folder / f) for k, f in (("metrics", "metrics.json"), ("history", "history.csv"),
-                                            ("weights", "weights.pt"))}
-
-
-def _teacher(tiny, folder, modality="gaf", seed=0, training=TRAINING, arch="wrn16-1"):
-    out = _outputs(folder)
-    train_teacher(tiny / "windows.h5", tiny / "gaf.h5", out, dataset="tiny", modality=modality, arch=arch,
-                  seed=seed, training=training)
-    return out
-
-
 def _weights(path):
     return torch.load(path, weights_only=True)
 
 
 def test_teacher_run_outputs(tiny, tmp_path):
-    out = _teacher(tiny, tmp_path / "t")
+    out = tiny_teacher(tiny, tmp_path / "t")
     metrics = json.loads(open(out["metrics"]).read())
     for key in ("best_test_acc", "best_epoch", "final_test_acc", "seed", "epochs", "params", "seconds", "device",
                 "settings", "settings_digest", "packages", "code_version"):
@@ -230,18 +200,18 @@ def test_teacher_run_outputs(tiny, tmp_path):
 
 
 def test_same_seed_same_numbers_bitwise(tiny, tmp_path):
-    a, b = _teacher(tiny, tmp_path / "a", "sig"), _teacher(tiny, tmp_path / "b", "sig")
+    a, b = tiny_teacher(tiny, tmp_path / "a", "sig"), tiny_teacher(tiny, tmp_path / "b", "sig")
     wa, wb = _weights(a["weights"]), _weights(b["weights"])
     assert all(torch.equal(wa["final"][k], wb["final"][k]) for k in wa["final"])
     ma, mb = (json.loads(open(o["metrics"]).read()) for o in (a, b))
     assert ma["best_test_acc"] == mb["best_test_acc"] and ma["settings_digest"] == mb["settings_digest"]
-    c = _teacher(tiny, tmp_path / "c", "sig", seed=1)
+    c = tiny_teacher(tiny, tmp_path / "c", "sig", seed=1)
     assert not torch.equal(_weights(c["weights"])["final"]["fc.weight"], wa["final"]["fc.weight"])
 
 
 @pytest.mark.parametrize("arch", ["wrn16-1", "resnet8", "vgg8", "mobilenetv2-0.5", "transformer2-32"])  # every family
 def test_resume_after_kill_equals_uninterrupted(tiny, tmp_path, monkeypatch, arch):
-    reference = _teacher(tiny, tmp_path / "ref", "sig", arch=arch)
+    reference = tiny_teacher(tiny, tmp_path / "ref", "sig", arch=arch)
     real_save, saves = checkpoint_module.save, []
 
     def save_then_die(path, state, epoch=0):
@@ -252,10 +222,10 @@ def test_resume_after_kill_equals_uninterrupted(tiny, tmp_path, monkeypatch, arc
 
     monkeypatch.setattr(checkpoint_module, "save", save_then_die)
     with pytest.raises(KeyboardInterrupt):
-        _teacher(tiny, tmp_path / "run", "sig", arch=arch)
+        tiny_teacher(tiny, tmp_path / "run", "sig", arch=arch)
     assert (tmp_path / "run" / "checkpoint.pt").exists() and not (tmp_path / "run" / "metrics.json").exists()
     monkeypatch.setattr(checkpoint_module, "save", real_save)
-    resumed = _teacher(tiny, tmp_path / "run", "sig", arch=arch)
+    resumed = tiny_teacher(tiny, tmp_path / "run", "sig", arch=arch)
     metrics = json.loads(open(resumed["metrics"]).read())
     assert metrics["resumed_from_epoch"] == 2
     wr, wf = _weights(reference["weights"]), _weights(resumed["weights"])
@@ -266,15 +236,15 @@ def test_resume_after_kill_equals_uninterrupted(tiny, tmp_path, monkeypatch, arc
 
 
 def test_checkpoint_from_other_settings_is_not_resumed(tiny, tmp_path):
-    out = _outputs(tmp_path)
+    out = run_files(tmp_path)
     (tmp_path / "checkpoint.pt").write_bytes(b"truncated")
-    _teacher(tiny, tmp_path, "sig")
+    tiny_teacher(tiny, tmp_path, "sig")
     assert json.loads(open(out["metrics"]).read())["resumed_from_epoch"] == 0
 
 
 def test_a_diverged_run_is_a_result_naming_epoch_and_batch(tiny, tmp_path):
     # lr = NaN: batch 1 is computed with the initial weights, batch 2 sees the NaN update
-    outputs = _teacher(tiny, tmp_path, "sig", training={**TRAINING, "lr": float("nan")})
+    outputs = tiny_teacher(tiny, tmp_path, "sig", training={**TRAINING, "lr": float("nan")})
     metrics = json.loads(open(outputs["metrics"]).read())
     assert metrics["status"] == "diverged" and (metrics["diverged"]["epoch"], metrics["diverged"]["batch"]) == (1, 2)
     assert "epoch 1, batch 2: the loss is nan" in metrics["diverged"]["message"]
@@ -286,21 +256,21 @@ def test_a_diverged_run_is_a_result_naming_epoch_and_batch(tiny, tmp_path):
 
 
 def test_cached_and_live_teacher_give_the_same_student(tiny, tmp_path):
-    teacher = _teacher(tiny, tmp_path / "teacher")
+    teacher = tiny_teacher(tiny, tmp_path / "teacher")
     write_teacher_logits(teacher["weights"], tiny / "windows.h5", tiny / "gaf.h5", tmp_path / "logits.h5")
     spec = "kd1_gaf-wrn16-1_lam0.7"
     common = dict(dataset="tiny", spec=spec, student_arch="wrn16-1", seed=0, temperature=4.0, training=TRAINING)
-    cached = _outputs(tmp_path / "cached")
+    cached = run_files(tmp_path / "cached")
     distill(tiny / "windows.h5", [tmp_path / "logits.h5"], cached, **common)
     model, record = load_teacher(teacher["weights"])
     model = prepare_model(model, training_settings(TRAINING))  # the set-up the cached logits were made with
     gaf_data = load_run_data("gaf", tiny / "windows.h5", tiny / "gaf.h5")
     gaf_data.mean, gaf_data.std, gaf_data.channels_last = record["mean"], record["std"], True
-    live = _outputs(tmp_path / "live")
+    live = run_files(tmp_path / "live")
     distill(tiny / "windows.h5", [tmp_path / "logits.h5"], live, live_teachers=[(model, gaf_data)], **common)
     wc, wl = _weights(cached["weights"]), _weights(live["weights"])
     assert all(torch.equal(wc["final"][k], wl["final"][k]) for k in wc["final"])
-    baseline = _outputs(tmp_path / "ce")
+    baseline = run_files(tmp_path / "ce")
     distill(tiny / "windows.h5", [], baseline, **{**common, "spec": "baseline"})
     assert not torch.equal(_weights(baseline["weights"])["final"]["fc.weight"], wc["final"]["fc.weight"])
     metrics = json.loads(open(cached["metrics"]).read())
@@ -331,8 +301,8 @@ def test_functional_sgd_equals_torch_optim_sgd_bitwise():
 
 def test_fast_paths_run_and_stay_close(tiny, tmp_path):
     """channels_last (default for 2-D) and bf16 autocast train; bf16 stays near fp32 (CPU autocast)."""
-    exact = _teacher(tiny, tmp_path / "exact", training={**TRAINING, "channels_last": False})
-    fast = _teacher(tiny, tmp_path / "fast", training={**TRAINING, "channels_last": True, "precision": "bf16"})
+    exact = tiny_teacher(tiny, tmp_path / "exact", training={**TRAINING, "channels_last": False})
+    fast = tiny_teacher(tiny, tmp_path / "fast", training={**TRAINING, "channels_last": True, "precision": "bf16"})
     metrics = [json.loads(open(o["metrics"]).read()) for o in (exact, fast)]
     assert all(0 <= m["best_test_acc"] <= 100 for m in metrics)
     w_exact, w_fast = _weights(exact["weights"])["final"], _weights(fast["weights"])["final"]
@@ -344,14 +314,14 @@ def test_an_annealed_student_starts_from_the_student_alone(tiny, tmp_path):
     """30 epochs of the student alone; an annealed KD student's first epoch is at its level, a random
     start's is not, and the metrics say where the annealed one started."""
     long = {**TRAINING, "epochs": 30, "lr_milestones": [10, 20, 25]}
-    alone = _outputs(tmp_path / "alone")
+    alone = run_files(tmp_path / "alone")
     distill(tiny / "windows.h5", [], alone, dataset="tiny", spec="baseline", student_arch="wrn16-1", seed=0,
             temperature=4.0, training=long)
-    teacher = _teacher(tiny, tmp_path / "teacher")
+    teacher = tiny_teacher(tiny, tmp_path / "teacher")
     write_teacher_logits(teacher["weights"], tiny / "windows.h5", tiny / "gaf.h5", tmp_path / "logits.h5")
     first_epoch = {}
     for spec, init in (("kd1_gaf-wrn16-1_lam0.7_ann", (alone["weights"], "final")), ("kd1_gaf-wrn16-1_lam0.7", None)):
-        out = _outputs(tmp_path / spec)
+        out = run_files(tmp_path / spec)
         distill(tiny / "windows.h5", [tmp_path / "logits.h5"], out, dataset="tiny", spec=spec, student_arch="wrn16-1",
                 seed=0, temperature=4.0, training={**long, "epochs": 1, "lr_milestones": [1, 1, 1], "lr": 0.001},
                 init_from=init)

@@ -21,8 +21,7 @@ from gafkd.reporting.document import render_tables
 from gafkd.reporting.make import load_reference
 from gafkd.training.runs import train_teacher
 from gafkd.training.teachers import write_teacher_logits
-from test_reporting import CONFIG, fake_runs, main_table_rows
-from test_training import TRAINING, _outputs
+from helpers import CONFIG, TRAINING, fake_runs, main_table_rows, run_files
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -64,7 +63,7 @@ def tiny_val(tmp_path_factory):
 
 
 def test_training_records_the_epoch_chosen_on_validation(tiny_val, tmp_path):
-    outputs = _outputs(tmp_path / "run")
+    outputs = run_files(tmp_path / "run")
     train_teacher(tiny_val / "windows.h5", None, outputs, dataset="tiny", modality="sig", arch="wrn16-1", seed=0,
                   training={**TRAINING, "epochs": 4, "lr_milestones": [1, 2, 3]})
     metrics = json.loads(open(outputs["metrics"]).read())
@@ -152,7 +151,7 @@ VAL_STUDY = {
 def test_selection_val_reads_no_checkpoint_chosen_on_test(tmp_path):
     """End to end with selection: val — the teachers' logits, the annealed start and the report all use the
     epoch validation chose; nothing the test set chose is read."""
-    from test_workflow import snakemake
+    from helpers import snakemake
 
     run = snakemake(tmp_path, "--cores", "2", config=VAL_STUDY)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]

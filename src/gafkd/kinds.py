@@ -13,8 +13,7 @@ Run kinds (runs.csv's ``kind``) are :data:`TEACHER` and these. Torch-free.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from .errors import ConfigError

@@ -29,7 +29,7 @@ from decimal import Decimal
 from .distillation.registry import (BASE, FIXED, INIT_SUFFIX, LOSSES, RANDOM, VARIANTS, WEIGHTINGS, Variant,
                                    find_variant)
 from .errors import ConfigError
-from .kinds import ALONE_KIND, KINDS, TEACHER
+from .kinds import KINDS
 from .models.families import ARCH_PATTERN, MODALITY_DIMS, family_of
 
 MODALITIES = tuple(MODALITY_DIMS)

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..names import TEACHER, Experiment
+from ..kinds import TEACHER
+from ..names import Experiment
 from ..provenance import settings_digest
 
 # Training keys that do not shape a run's numbers: `threads` only decides how fast (CPU kernels are
