@@ -127,3 +127,33 @@ def test_experiment_kinds_are_entries():
     students = load_schema()["properties"]["students"]["properties"]
     assert students["variant_kinds"]["items"]["enum"] == [k for k in KINDS if k != ALONE_KIND]
     assert all(name in students for name in KINDS)
+
+
+def test_no_module_branches_on_a_writer_name():
+    """Each synthetic write_as value is a writer of its format's entry (gafkd.data.formats): no module compares a
+    value with one (``write_as == "bin"``), and the schema's enum is the registry's."""
+    import ast
+
+    from gafkd.data.formats import WRITERS
+    from gafkd.schema import load_schema
+
+    src = Path(__file__).resolve().parents[1] / "src" / "gafkd"
+
+    def names(node):
+        nodes = node.elts if isinstance(node, (ast.Tuple, ast.List, ast.Set)) else [node]
+        return {n.value for n in nodes if isinstance(n, ast.Constant)} & set(WRITERS)
+
+    branching = sorted(f"{p.relative_to(src)}:{node.lineno}" for p in src.rglob("*.py")
+                       for node in ast.walk(ast.parse(p.read_text())) if isinstance(node, ast.Compare)
+                       and any(names(c) for c in (node.left, *node.comparators)))
+    assert not branching
+    def write_as(node):  # the schema's write_as, wherever it sits
+        if isinstance(node, dict):
+            if "write_as" in node.get("properties", {}):
+                return node["properties"]["write_as"]["enum"]
+            return next((found for v in node.values() if (found := write_as(v))), None)
+        if isinstance(node, list):
+            return next((found for v in node if (found := write_as(v))), None)
+        return None
+
+    assert set(write_as(load_schema())) == set(WRITERS)

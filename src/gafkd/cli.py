@@ -16,22 +16,28 @@ from .errors import ConfigError
 STATUS_LINES = 20  # lines of each list shown by default
 
 
-def load_study(paths: list[str]):
-    """The :class:`~gafkd.plan.study.Study` of config.yaml with overlays merged in order (as Snakemake's
-    --configfile does): the workflow's own plan of it."""
+def _merged(paths: list[str]) -> dict:
+    """config.yaml with overlays merged in order, as Snakemake's --configfile does."""
     from snakemake.utils import update_config
-
-    from .plan.study import Study
 
     config: dict = {}
     for path in paths:
         update_config(config, read_config_file(path) or {})
-    return Study.from_config(config)
+    return config
+
+
+def load_study(paths: list[str]):
+    """The :class:`~gafkd.plan.study.Study` of config.yaml and its overlays: the workflow's own plan of them."""
+    from .plan.study import Study
+
+    return Study.from_config(_merged(paths))
 
 
 def load_config(paths: list[str]) -> dict:
-    """The config as the workflow sees it: checked, defaults filled in, a dataset variant per fold."""
-    return load_study(paths).config
+    """The config as the workflow (and its Study) sees it: checked, defaults filled in, a dataset variant per fold."""
+    from .plan.study import checked_config
+
+    return checked_config(_merged(paths))[0]
 
 
 def _bench(args) -> int:

@@ -23,7 +23,7 @@ TEACHER = "teacher"  # the run kind of a teacher (not a student experiment)
 
 
 def close(a, b) -> bool:
-    """Configured numbers compared as the tables and checks compare them (numpy.isclose's tolerances)."""
+    """Configured numbers compared as the main tables pick their rows (numpy.isclose's tolerances)."""
     return abs(float(a) - float(b)) <= 1e-8 + 1e-5 * abs(float(b))
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import copy
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError, DataError
@@ -29,10 +29,9 @@ class SourceFormat:
     expects: str  # what to put in source.path: "one CSV or Parquet recording per subject (…)"
     reader: str  # "module:function(folder, settings, where) -> WindowSet"
     keys: tuple[str, ...] = ()  # its own source keys, beside format, path and the synthetic ones
-    # the synthetic write_as values that emit this format: "module:function(folder, source, window)", and
-    # the subjects such a writer names ("module:function(count) -> list[str]")
-    writers: tuple[str, ...] = ()
-    writer: str = "gafkd.data.synthetic:write_geneactiv_like"
+    # the synthetic write_as values that emit this format, each with its writer "module:function(folder, source,
+    # window)"; and the subjects such a writer names ("module:function(count) -> list[str]")
+    writers: dict = field(default_factory=dict)
     synthetic_subjects: str = "gafkd.data.synthetic:subject_names"
     channels: str | None = None  # "module:function(source) -> int" (None: 3 axes, x y z)
     subjects: str | None = None  # "module:function(source, folder) -> list[str] | None" (None: files' stems)
@@ -49,6 +48,11 @@ class SourceFormat:
     def call(self, which: str, *args):
         return self.load(which)(*args)
 
+    def write(self, write_as: str, *args):
+        """Write the embedded generator's data as ``write_as`` (one of :attr:`writers`)."""
+        module, name = self.writers[write_as].split(":")
+        return getattr(importlib.import_module(module), name)(*args)
+
     def with_defaults(self, source: dict) -> dict:
         """``source`` with this format's defaults for the keys it leaves out (no other format's keys change)."""
         return {**copy.deepcopy(self.load("defaults")), **source} if self.defaults else source
@@ -56,15 +60,18 @@ class SourceFormat:
 
 FORMATS = {
     "mat": SourceFormat("mat", "per-window .mat files", "the .mat windows (ID-<subject>_CLASS-<class>_Window-<n>.mat)",
-                        "gafkd.data.mat:read_source", writers=("mat", "mat73"),
+                        "gafkd.data.mat:read_source",
+                        writers={"mat": "gafkd.data.synthetic:write_mat", "mat73": "gafkd.data.synthetic:write_mat73"},
                         subjects="gafkd.data.mat:subjects"),
     "recordings": SourceFormat("recordings", "per-subject CSV/Parquet recordings",
                                "one CSV or Parquet recording per subject (columns x, y, z, label)",
-                               "gafkd.data.recordings:read_source", writers=("parquet", "csv"),
+                               "gafkd.data.recordings:read_source",
+                               writers={"parquet": "gafkd.data.synthetic:write_parquet",
+                                        "csv": "gafkd.data.synthetic:write_csv"},
                                subjects="gafkd.data.recordings:subjects"),
     "geneactiv": SourceFormat("geneactiv", "GENEActiv .bin files", "the GENEActiv .bin recordings (one per subject and session)",
                               "gafkd.data.annotated:read_source",
-                              keys=("annotations", "subject_pattern", "log_date_format"), writers=("bin",),
+                              keys=("annotations", "subject_pattern", "log_date_format"), writers={"bin": "gafkd.data.synthetic:write_geneactiv_bin"},
                               subjects="gafkd.data.annotated:subjects", annotations=True,
                               check="gafkd.data.annotated:check_settings"),
     "pamap2": SourceFormat("pamap2", "PAMAP2 .dat files",
@@ -72,9 +79,10 @@ FORMATS = {
                            "gafkd.data.pamap2:read_source",
                            keys=("columns", "activities", "optional", "heart_rate", "fill_order", "gaps", "resample",
                                  "window_labels", "window_starts"),
-                           writers=("pamap2",), channels="gafkd.data.pamap2:channel_count",
+                           writers={"pamap2": "gafkd.data.pamap2:write_synthetic"},
+                           channels="gafkd.data.pamap2:channel_count",
                            subjects="gafkd.data.pamap2:subjects", limits="gafkd.data.pamap2:documented_limits",
-                           writer="gafkd.data.pamap2:write_synthetic", synthetic_subjects="gafkd.data.pamap2:subject_names",
+                           synthetic_subjects="gafkd.data.pamap2:subject_names",
                            generator="PAMAP2-like", check="gafkd.data.pamap2:check_settings",
                            defaults="gafkd.data.pamap2:DEFAULTS"),
 }
@@ -121,7 +129,8 @@ def source_subjects(source: dict, folder) -> list[str] | None:
 
 def write_synthetic(folder, source: dict, window: int) -> None:
     """The embedded generator's data for ``source`` (``format: synthetic``), in its ``write_as`` format."""
-    source_format(source).call("writer", folder, source, window)
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    source_format(source).write(source.get("write_as", "parquet"), folder, source, window)
 
 
 def check_settings(settings: dict, key: str) -> None:

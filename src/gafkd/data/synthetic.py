@@ -159,28 +159,44 @@ def subject_names(count: int) -> list[str]:
     return [f"S{s + 1:03d}" for s in range(count)]
 
 
-def write_geneactiv_like(folder, source: dict, window: int) -> None:
-    """The ``writer`` of the GENEActiv-like formats (:mod:`gafkd.data.formats`)."""
-    write_synthetic(folder, source["subjects"], source["seconds_per_activity"], source["seed"], source["write_as"],
-                    window)
-
-
 def write_synthetic(folder, subjects: int, seconds_per_activity: float, seed: int, write_as: str,
                     window: int | None = None) -> Path:
-    """Generate recordings and write them as ``write_as`` (parquet, csv, mat, mat73, bin) into ``folder``."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    recordings = generate_recordings(subjects, seconds_per_activity, seed)
-    if write_as == "bin":
-        _write_as_bin(folder, recordings, seed)
-        return folder
-    for subject, table in recordings.items():
-        if write_as in ("parquet", "csv"):
-            path = folder / f"{subject}.{write_as}"
-            table.to_parquet(path, index=False) if write_as == "parquet" else table.to_csv(path, index=False)
-        else:
-            _write_windows_as_mat(folder, subject, table, window, "7.3" if write_as == "mat73" else "5")
-    return folder
+    """Generate recordings and write them as ``write_as`` (any writer of :mod:`gafkd.data.formats`) into
+    ``folder``."""
+    from .formats import write_synthetic as write
+
+    write(folder, {"format": "synthetic", "subjects": subjects, "seconds_per_activity": seconds_per_activity,
+                   "seed": seed, "write_as": write_as}, window)
+    return Path(folder)
+
+
+def _recordings(source: dict) -> dict[str, pd.DataFrame]:
+    return generate_recordings(source["subjects"], source["seconds_per_activity"], source["seed"])
+
+
+# The GENEActiv-like writers, one per write_as value (gafkd.data.formats names them): (folder, source, window).
+def write_parquet(folder, source: dict, window) -> None:
+    for subject, table in _recordings(source).items():
+        table.to_parquet(Path(folder) / f"{subject}.parquet", index=False)
+
+
+def write_csv(folder, source: dict, window) -> None:
+    for subject, table in _recordings(source).items():
+        table.to_csv(Path(folder) / f"{subject}.csv", index=False)
+
+
+def write_mat(folder, source: dict, window) -> None:
+    for subject, table in _recordings(source).items():
+        _write_windows_as_mat(Path(folder), subject, table, window, "5")
+
+
+def write_mat73(folder, source: dict, window) -> None:
+    for subject, table in _recordings(source).items():
+        _write_windows_as_mat(Path(folder), subject, table, window, "7.3")
+
+
+def write_geneactiv_bin(folder, source: dict, window) -> None:
+    _write_as_bin(Path(folder), _recordings(source), source["seed"])
 
 
 def _write_windows_as_mat(folder: Path, subject: str, table: pd.DataFrame, window: int, version: str) -> None:

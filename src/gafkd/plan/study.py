@@ -57,18 +57,7 @@ class Study:
         """The study of ``config`` (Snakemake's merged config: left as it is). ``cards``: this host's GPUs'
         memory in bytes, for the one check that reads them (packs sharing a GPU must fit it). A ConfigError
         names the key of anything wrong."""
-        config = copy.deepcopy(config)
-        # the schema (types, ranges, unknown keys; its defaults filled in), run.datasets, then what a schema
-        # cannot say
-        check_config(select_datasets(with_defaults(config)))
-        canonical_order(config)  # params compared as text: one key order however the config files were merged
-        given = copy.deepcopy(config)
-        # fold-split datasets (split.method loso / kfold) become one dataset variant per fold; each is read from
-        # its source once, into its own windows.h5, which its folds' windows.h5 link to
-        folded = {name: dataset_settings(config, name) for name, settings in config["datasets"].items()
-                  if has_folds(settings)}
-        expand_folds(config)
-        canonical_order(config)
+        config, given, folded = checked_config(config)
         results = config["results"].rstrip("/")
         datasets = tuple(config["datasets"])
         folds = tuple(d for d in datasets if fold_of(config["datasets"][d]))
@@ -208,6 +197,23 @@ class Study:
     def missing_data(self) -> list[str]:
         """One line per dataset whose real-data folder is missing (a fold-split dataset once)."""
         return missing_data_folders({"datasets": self.read}, self.results)
+
+
+def checked_config(config: dict) -> tuple[dict, dict, dict]:
+    """(``config`` checked, its defaults filled in and its folds expanded; the same before the folds; the fold-split
+    datasets' own settings), ``config`` itself left as it is. A ConfigError names the key of anything wrong."""
+    config = copy.deepcopy(config)
+    # the schema (types, ranges, unknown keys; its defaults filled in), run.datasets, then what a schema cannot say
+    check_config(select_datasets(with_defaults(config)))
+    canonical_order(config)  # params compared as text: one key order however the config files were merged
+    given = copy.deepcopy(config)
+    # fold-split datasets (split.method loso / kfold) become one dataset variant per fold; each is read from its
+    # source once, into its own windows.h5, which its folds' windows.h5 link to
+    folded = {name: dataset_settings(config, name) for name, settings in config["datasets"].items()
+              if has_folds(settings)}
+    expand_folds(config)
+    canonical_order(config)
+    return config, given, folded
 
 
 def names_pattern(names) -> str:
