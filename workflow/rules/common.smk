@@ -30,11 +30,6 @@ def results(*parts):
     return STUDY.path(*parts)
 
 
-def pack_of(stage):
-    """The input-function form of a stage's pack: the Pack its wildcards name."""
-    return lambda wc: STUDY.pack(stage, wc.dataset, wc.pack)
-
-
 def html_report():
     """`snakemake --report results/report.html` for the config of this run, once the tables exist.
 

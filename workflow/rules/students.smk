@@ -24,7 +24,7 @@ rule distill:
     resources:
         gpu=GPUS_PER_JOB,
     params:
-        pack=lambda wc: pack_of("distill")(wc).to_dict(),
+        pack=lambda wc: STUDY.pack("distill", wc.dataset, wc.pack).to_dict(),
         training=lambda wc: STUDY.training[wc.dataset],
     script:
         "../scripts/train_pack.py"

@@ -20,7 +20,7 @@ rule train_teacher:
     resources:
         gpu=GPUS_PER_JOB,
     params:
-        pack=lambda wc: pack_of("train_teacher")(wc).to_dict(),
+        pack=lambda wc: STUDY.pack("train_teacher", wc.dataset, wc.pack).to_dict(),
         training=lambda wc: STUDY.training[wc.dataset],
     script:
         "../scripts/train_pack.py"

@@ -72,6 +72,12 @@ def _matches(column: pd.Series, value) -> pd.Series:
     return np.isclose(column.astype(float), float(value), rtol=0, atol=1e-9)
 
 
+def _reference_weights(c: Config) -> str:
+    """``c``'s weights as the notes' reference rows key them: only where the weights are what its kind sweeps."""
+    swept = c.kind in KINDS and KINDS[c.kind].swept == "weights"
+    return weights_text(c.weights) if swept and c.weights is not None else ""
+
+
 def fmt(value: float) -> str:
     return f"{value:.4f}"
 
@@ -153,8 +159,8 @@ class DatasetTables:
         teachers = self.config["teachers"]
         rows = [Config(TEACHER, f"{m}:{a}", "", None, None, self.teacher_seeds)
                 for m in teachers["modalities"] for a in teachers["archs"]]
-        return rows + [self._config(e) for e in experiments(self.config)
-                       if KINDS[e.kind].in_main(e, self.chosen(e.kind))]
+        chosen = {name: self.chosen(name) for name in KINDS}
+        return rows + [self._config(e) for e in experiments(self.config) if KINDS[e.kind].in_main(e, chosen[e.kind])]
 
     def chosen(self, kind: str):
         """The main tables' value of ``kind``'s swept parameter (None: it sweeps nothing): its ``report`` key, or
@@ -223,7 +229,7 @@ class DatasetTables:
     def _matching(self, ref: pd.DataFrame, c: Config) -> pd.DataFrame:
         """The reference rows (of this dataset) of ``c``'s experiment measured the same way: its teachers,
         weights (three-teacher rows), α, λ, variant, student and this report's selection metric."""
-        weights = weights_text(c.weights) if c.weights is not None and c.kind in KINDS and KINDS[c.kind].swept == "weights" else ""
+        weights = _reference_weights(c)
         return ref[(ref["experiment"] == c.kind) & (ref["teachers"] == c.teachers) & (ref["weights"] == weights)
                    & _matches(ref["alpha"], c.alpha) & _matches(ref["lambda"], c.lam)
                    & (ref["variant"] == (c.variant or BASE)) & (ref["student"] == c.student)
@@ -376,7 +382,7 @@ class DatasetTables:
         configs = self.main_configs() + self._sweep_configs()
         seen = set()
         for c in configs:
-            weights = weights_text(c.weights) if c.weights is not None and c.kind in KINDS and KINDS[c.kind].swept == "weights" else ""
+            weights = _reference_weights(c)
             match = self._matching(ref, c)
             if match.empty or (c.kind, c.teachers, c.alpha, c.lam, weights) in seen:
                 continue
