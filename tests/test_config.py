@@ -229,3 +229,51 @@ def test_the_configuration_reference_states_the_schemas_defaults():
     for section in ("training", "packing", "images", "students", "report"):
         for key in schema[section]["properties"]:
             assert key in given.get(section, {}) or (section, key) in listed or key in KINDS, (section, key)
+
+
+# -- the training section as a typed value ----------------------------------------------------------------------
+
+def test_training_settings_name_every_schema_key_and_take_its_defaults():
+    """The dataclass types the schema's training keys, each once, and its defaults are the schema's (no copy)."""
+    from dataclasses import fields
+
+    from gafkd.training.settings import TrainingSettings
+
+    keys = SCHEMA["properties"]["training"]["properties"]
+    assert [f.name for f in fields(TrainingSettings)] == list(keys)
+    defaults = TrainingSettings.of()
+    assert all(getattr(defaults, k) == (tuple(s["default"]) if isinstance(s["default"], list) else s["default"])
+               for k, s in keys.items())
+    assert TrainingSettings.of(defaults.as_dict()) == defaults  # plain data and back
+    with pytest.raises(ConfigError, match=r"training: unknown key\(s\) \['epoch'\]"):
+        TrainingSettings.of({"epoch": 3})
+
+
+def test_training_identity_leaves_out_what_only_decides_speed_and_a_stage_gets_its_precision():
+    from gafkd.training.settings import NOT_RUN_IDENTITY, TrainingSettings
+
+    settings = TrainingSettings.of({"precision": {"teachers": "tf32", "students": "fp32"}, "threads": 8,
+                                    "gpu_jobs_per_device": 2, "cross_entropy": "standardised"})
+    identity = settings.identity()
+    assert not set(NOT_RUN_IDENTITY) & set(identity) and list(identity) == sorted(identity)
+    assert identity["cross_entropy"] == "standardised"  # set away from what earlier runs had: part of it
+    assert "standardisation" not in identity  # at the value every earlier run had: left out (digests kept)
+    assert settings.for_stage("teachers").precision == "tf32" and settings.for_stage("students").precision == "fp32"
+    assert settings.stage_precisions == {"teachers": "tf32", "students": "fp32"}
+    with pytest.raises(ConfigError, match="stage 'student'"):
+        settings.for_stage("student")
+
+
+def test_a_training_job_reads_its_speed_only_settings_from_the_config_it_runs_under():
+    """The params carry the identity only; a job's GPU sharing and threads come from the config (the schema's
+    defaults where the config leaves them out: a config without gpu_jobs_per_device must not stop a job)."""
+    from types import SimpleNamespace
+
+    from gafkd.execution.snake import job_training
+    from gafkd.training.settings import TrainingSettings
+
+    identity = TrainingSettings.of({"epochs": 3, "gpu_jobs_per_device": 4}).identity()
+    job = SimpleNamespace(params=SimpleNamespace(training=identity), config={"training": {"gpu_jobs_per_device": 4}})
+    assert job_training(job) == TrainingSettings.of({"epochs": 3, "gpu_jobs_per_device": 4})
+    job.config = {"training": {"epochs": 200}}  # left out: the schema's default, and the params' epochs win
+    assert (job_training(job).gpu_jobs_per_device, job_training(job).epochs) == (1, 3)

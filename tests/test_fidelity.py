@@ -26,10 +26,11 @@ from gafkd.config import report_config
 from gafkd.grid import dataset_training, for_dataset
 from gafkd.names import Experiment
 from gafkd.reporting.tables import DatasetTables
-from gafkd.schema import load_schema, training_settings
+from gafkd.schema import load_schema
 from gafkd.training.data import channel_stats, load_run_data
 from gafkd.training.runs import _member_loss
-from gafkd.training.spec import RunSpec, training_identity
+from gafkd.training.settings import TrainingSettings
+from gafkd.training.spec import RunSpec
 
 B, K = 6, 12  # a batch of the lab's 12 PAMAP2 classes
 
@@ -263,7 +264,7 @@ def test_config_yaml_pamap2_runs_the_labs_public_pipeline(tmp_path):
         (200, 0.05, [0.01, 0.001, 0.0001], ["1/18", "1/3", "2/3"])
     assert (training["momentum"], training["weight_decay"], config["selection"]) == (0.9, 1e-4, "test")
     # the report's protocol line names the KD form, cross-entropy, standardisation, scaling and batch size
-    line = DatasetTables(report_config(config, training_identity(config["training"])), "pamap2",
+    line = DatasetTables(report_config(config, TrainingSettings.of(config["training"]).identity()), "pamap2",
                          pd.DataFrame(columns=["dataset"]), members=[fold]).protocol_note()
     for words in ("KD form: KD (logit-standardised, the lab's)", "cross-entropy standardised",
                   "by the mean per-window std", "scaled to [0, 1] by fixed limits", "batch 128"):
@@ -273,8 +274,8 @@ def test_config_yaml_pamap2_runs_the_labs_public_pipeline(tmp_path):
     assert (gene["batch_size"], gene["standardisation"], gene["signal_scaling"], gene["cross_entropy"]) == \
         (64, "pooled", "none", "plain")
     # at the values every earlier run had, the new settings stay out of a run's identity: digests are kept
-    assert not {"standardisation", "signal_scaling", "cross_entropy"} & set(training_identity(training_settings(gene)))
-    assert {"standardisation", "signal_scaling", "cross_entropy"} <= set(training_identity(training))
+    assert not {"standardisation", "signal_scaling", "cross_entropy"} & set(TrainingSettings.of(gene).identity())
+    assert {"standardisation", "signal_scaling", "cross_entropy"} <= set(TrainingSettings.of(training).identity())
 
 
 def test_resizing_is_adaptive_average_pooling_or_linear_interpolation():

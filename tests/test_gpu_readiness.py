@@ -17,7 +17,7 @@ import yaml
 from gafkd.bench.device_check import saved_activation_bytes
 from gafkd.cli import load_config
 from gafkd.errors import ConfigError
-from gafkd.schema import training_settings
+from gafkd.training.settings import TrainingSettings
 from gafkd.plan.packing import MEMORY_BUDGET, pack_width, planned_memory, student_packs, teacher_packs
 from gafkd.models.families import family_of
 from gafkd.models.fused import build_fused
@@ -190,18 +190,18 @@ def restore_torch_flags():
 def test_fp32_turns_tf32_off_and_determinism_is_strict(restore_torch_flags):
     """The flags a CUDA job sets (set without a GPU: torch only records them)."""
     set_tf32(True)  # PyTorch's cuDNN default
-    record = configure(1, training_settings({"precision": "fp32"}), torch.device("cuda"))
+    record = configure(1, TrainingSettings.of({"precision": "fp32"}), torch.device("cuda"))
     # the current API only (mixing it with the deprecated allow_tf32 flags has failed under torch.compile)
     assert torch.backends.cudnn.conv.fp32_precision == torch.backends.cuda.matmul.fp32_precision == "ieee"
     assert not tf32_enabled()
     assert torch.are_deterministic_algorithms_enabled() and not torch.is_deterministic_algorithms_warn_only_enabled()
     assert record == {"precision": "fp32", "computed_in": "fp32", "tf32": False, "deterministic": "strict"}
-    record = configure(1, training_settings({"precision": "tf32", "deterministic": False}), torch.device("cuda"))
+    record = configure(1, TrainingSettings.of({"precision": "tf32", "deterministic": False}), torch.device("cuda"))
     assert tf32_enabled() and torch.backends.cudnn.conv.fp32_precision == "tf32"
     assert not torch.are_deterministic_algorithms_enabled() and torch.backends.cudnn.benchmark
     assert record["computed_in"] == "tf32" and record["deterministic"] == "off"
     # TF32 is CUDA's: on the CPU the same setting computes in fp32, and says so
-    assert configure(1, training_settings({"precision": "tf32"}), torch.device("cpu"))["computed_in"] == "fp32"
+    assert configure(1, TrainingSettings.of({"precision": "tf32"}), torch.device("cpu"))["computed_in"] == "fp32"
 
 
 def test_bf16_on_a_card_without_bf16_tensor_cores_says_so(restore_torch_flags, monkeypatch, caplog):
@@ -209,11 +209,11 @@ def test_bf16_on_a_card_without_bf16_tensor_cores_says_so(restore_torch_flags, m
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "Tesla V100-SXM2-16GB")
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (7, 0))
     with caplog.at_level("WARNING"):
-        configure(1, training_settings({"precision": "bf16"}), torch.device("cuda"))
+        configure(1, TrainingSettings.of({"precision": "bf16"}), torch.device("cuda"))
     assert "Tesla V100" in caplog.text and "compute capability 7.0" in caplog.text and "slower than fp32" in caplog.text
     caplog.clear()
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: True)
-    configure(1, training_settings({"precision": "bf16"}), torch.device("cuda"))
+    configure(1, TrainingSettings.of({"precision": "bf16"}), torch.device("cuda"))
     assert not caplog.text
 
 
@@ -362,10 +362,10 @@ def test_precision_per_stage_reaches_each_stages_runs_and_their_identity(tiny, t
     assert metrics["numerics"]["precision"] == "tf32" and metrics["numerics"]["computed_in"] == "fp32"  # a CPU
     assert metrics["settings"]["training"]["precision"] == "tf32"
     student = RunSpec("tiny", "sig", "wrn16-1", 0, {}, Experiment.parse("kd1_gaf-wrn16-1_lam0.7"))
-    assert student.settings("digest", per_stage)["training"]["precision"] == "fp32"
+    assert student.settings("digest", TrainingSettings.of(per_stage))["training"]["precision"] == "fp32"
     same = {**per_stage, "precision": "tf32"}  # tf32 for every stage: the teacher is the same run
     assert RunSpec("tiny", "sig", "wrn16-1", 0, {}).settings(metrics["settings"]["windows_digest"],
-                                                   training_settings(same)) == \
+                                                   TrainingSettings.of(same)) == \
         metrics["settings"]
 
 
@@ -441,9 +441,9 @@ def test_compile_captures_a_fused_model_whole_and_changes_nothing(modality, shap
     torch.manual_seed(0)
     eager, compiled = (build_fused("wrn16-1", modality, 5, [0, 1], axes=3) for _ in range(2))
     compiled.load_state_dict(eager.state_dict())
-    eager = prepare_model(eager, {"channels_last": True, "compile": False})
+    eager = prepare_model(eager, TrainingSettings.of({"channels_last": True, "compile": False}))
     try:
-        compiled = prepare_model(compiled, {"channels_last": True, "compile": True})
+        compiled = prepare_model(compiled, TrainingSettings.of({"channels_last": True, "compile": True}))
         x = torch.randn(*shape)
         out = compiled(x)
     except RuntimeError as exc:  # pragma: no cover — a torch without dynamo on this platform

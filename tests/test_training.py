@@ -16,7 +16,7 @@ from gafkd.grid import experiments
 from gafkd.names import Experiment
 from gafkd.models import build_model, count_parameters
 from gafkd.training.runs import distill
-from gafkd.schema import training_settings
+from gafkd.training.settings import TrainingSettings
 from gafkd.errors import DataError
 from gafkd.training.device import prepare_model
 from gafkd.training.schedule import learning_rate
@@ -263,7 +263,7 @@ def test_cached_and_live_teacher_give_the_same_student(tiny, tmp_path):
     cached = run_files(tmp_path / "cached")
     distill(tiny / "windows.h5", [tmp_path / "logits.h5"], cached, **common)
     model, record = load_teacher(teacher["weights"])
-    model = prepare_model(model, training_settings(TRAINING))  # the set-up the cached logits were made with
+    model = prepare_model(model, TrainingSettings.of(TRAINING))  # the set-up the cached logits were made with
     gaf_data = load_run_data("gaf", tiny / "windows.h5", tiny / "gaf.h5")
     gaf_data.mean, gaf_data.std, gaf_data.channels_last = record["mean"], record["std"], True
     live = run_files(tmp_path / "live")

@@ -1,6 +1,7 @@
 """The config schema (package data, one copy: the workflow validates against it) and its defaults.
 
-The schema is the one place defaults are stated; :func:`training_settings` gives the library's callers
+The schema is the one place defaults are stated; :func:`training_settings` (behind
+:class:`gafkd.training.settings.TrainingSettings`) gives the library's callers
 (tests, benchmarks, notebooks) a training section with them filled in, without the config machinery.
 """
 

@@ -25,6 +25,6 @@ rule distill:
         gpu=GPUS_PER_JOB,
     params:
         pack=lambda wc: STUDY.pack("distill", wc.dataset, wc.pack).to_dict(),
-        training=lambda wc: STUDY.training[wc.dataset],
+        training=lambda wc: STUDY.training_params(wc.dataset),
     script:
         "../scripts/train_pack.py"

@@ -21,7 +21,7 @@ rule train_teacher:
         gpu=GPUS_PER_JOB,
     params:
         pack=lambda wc: STUDY.pack("train_teacher", wc.dataset, wc.pack).to_dict(),
-        training=lambda wc: STUDY.training[wc.dataset],
+        training=lambda wc: STUDY.training_params(wc.dataset),
     script:
         "../scripts/train_pack.py"
 
@@ -47,6 +47,6 @@ rule teacher_logits:
     params:
         weights=lambda wc: STUDY.member_files(wc.dataset, wc.pack, "weights"),
         logits=lambda wc: STUDY.member_logits(wc.dataset, wc.pack),
-        training=lambda wc: STUDY.logits_training[wc.dataset],
+        training=lambda wc: STUDY.logits_params(wc.dataset),
     script:
         "../scripts/teacher_logits.py"

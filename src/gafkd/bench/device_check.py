@@ -237,7 +237,7 @@ def _pack_speed(dev: torch.device, sizes: dict, threads, budget: Budget) -> dict
 
     def row(case):
         mode, (modality, arch, width) = case
-        configure(threads or torch.get_num_threads(), mode, dev)
+        configure(threads or torch.get_num_threads(), TrainingSettings.of(mode), dev)
         try:
             measured = bench.pack_speed(modality, arch, width, sizes["steps"], channels_last=mode["channels_last"],
                                         precision=mode["precision"])
@@ -250,7 +250,7 @@ def _pack_speed(dev: torch.device, sizes: dict, threads, budget: Budget) -> dict
 
     name = lambda case: f"pack_speed {case[1][0]}:{case[1][1]}×{case[1][2]} {case[0]}"  # noqa: E731
     rows = budget.each(cases, row, name)
-    configure(threads or torch.get_num_threads(), {"deterministic": True, "precision": "fp32"}, dev)
+    configure(threads or torch.get_num_threads(), TrainingSettings.of({"deterministic": True, "precision": "fp32"}), dev)
     ran = [r for r in rows if r["status"] == "ok"]
     flops = {(m, a): bench.train_flops_per_sample(m, a) for m, a in {(r["modality"], r["arch"]) for r in ran}}
     for r in ran:
@@ -325,13 +325,14 @@ def _teacher_logits(dev: torch.device, config: dict, sizes: dict, threads) -> di
 def _study_estimate(dev: torch.device, config: dict, pack_speed: dict, sizes: dict) -> dict:
     """The configured grid, under the configured packing, from the default mode's measured pack speeds."""
     from ..plan.packing import pack_widths
-    from ..training.spec import stage_training
+    from ..training.settings import TrainingSettings
     from .estimates import packed_estimate
 
     if pack_speed.get("status") != "ok" or not any(r["status"] == "ok" for r in pack_speed["rows"]):
         raise RuntimeError("needs rows of the pack_speed section")
-    default = {"deterministic": config["training"]["deterministic"], "channels_last": config["training"]["channels_last"],
-               "precision": stage_training(config["training"], "students")["precision"]}  # most runs
+    training = TrainingSettings.of(config["training"]).for_stage("students")  # most runs
+    default = {"deterministic": training.deterministic, "channels_last": training.channels_last,
+               "precision": training.precision}
     if dev.type != "cuda" and default["precision"] == "tf32":
         default["precision"] = "fp32"
     ran = [r for r in pack_speed["rows"] if r["status"] == "ok"]

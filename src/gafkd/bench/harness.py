@@ -15,6 +15,7 @@ from ..models.fused import build_fused
 from ..schema import section_defaults
 from ..training.data import RunData
 from ..training.device import autocast
+from ..training.settings import TrainingSettings
 from ..training.loop import train_epoch
 from ..training.optim import SGD
 from .timing import interleaved_medians, median_time, rss_mb
@@ -78,7 +79,7 @@ class Bench:
                                                                          device=self.device)
         if channels_last and modality != SIGNAL:
             x = x.contiguous(memory_format=torch.channels_last)  # 1-D models lay out their own input
-        cast = lambda: autocast({"precision": precision}, self.device)  # noqa: E731
+        cast = lambda: autocast(TrainingSettings.of({"precision": precision}), self.device)  # noqa: E731
 
         def step():
             model.train()
@@ -133,7 +134,7 @@ class Bench:
         model = model.to_channels_last() if channels_last else model
         optimizer = SGD(model.parameters(), lr=0.01, momentum=0.9)
         loss = PackLoss([LossSpec()] * width, self.device)
-        cast = lambda: autocast({"precision": precision}, self.device)  # noqa: E731
+        cast = lambda: autocast(TrainingSettings.of({"precision": precision}), self.device)  # noqa: E731
         epoch = lambda: train_epoch(model, data, loss, None, optimizer, list(range(width)), 0, self.batch,  # noqa: E731
                                     precision=cast)
         epoch()

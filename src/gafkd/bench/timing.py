@@ -41,7 +41,8 @@ def bench_device(device: str, threads: int | None):
     import torch
 
     from ..training.device import configure
+    from ..training.settings import TrainingSettings
 
     dev = torch.device("cuda" if device in ("auto", "cuda") and torch.cuda.is_available() else "cpu")
-    configure(threads or os.cpu_count() or 1, {"deterministic": False, "precision": "fp32"}, dev)
+    configure(threads or os.cpu_count() or 1, TrainingSettings.of({"deterministic": False, "precision": "fp32"}), dev)
     return dev

@@ -36,15 +36,26 @@ def run_step(snakemake, step, *args, **kwargs):
     return result
 
 
+def job_training(snakemake):
+    """The training settings of a training rule's job: its ``training`` param (what shapes its runs' numbers)
+    and the speed-only settings from the config (the schema's defaults where it leaves them out), read here and
+    not from params so that changing them makes Snakemake rerun nothing."""
+    from ..training.settings import TrainingSettings
+
+    return TrainingSettings.for_job(snakemake.params.training, snakemake.config.get("training"))
+
+
 def run_training_step(snakemake, step, *args, **kwargs):
-    """:func:`run_step` for the rules that train or run models: the job first takes its GPU slot (before
-    CUDA starts) when it holds a ``gpu`` resource (:mod:`gafkd.execution.gpuslots`)."""
+    """:func:`run_step` for the rules that train or run models, with their :func:`job_training` settings as
+    ``training``: the job first takes its GPU slot (before CUDA starts) when it holds a ``gpu`` resource
+    (:mod:`gafkd.execution.gpuslots`)."""
     from .gpuslots import acquire_gpu_slot
+
+    training = job_training(snakemake)
 
     def on_its_gpu(*a, **k):
         if getattr(snakemake.resources, "gpu", 0):
-            # from the config, not params: a speed-only setting must not make Snakemake rerun training
-            acquire_gpu_slot(jobs_per_device=snakemake.config["training"]["gpu_jobs_per_device"])
-        return step(*a, **k)
+            acquire_gpu_slot(jobs_per_device=training.gpu_jobs_per_device)
+        return step(*a, training=training, **k)
 
     return run_step(snakemake, on_its_gpu, *args, **kwargs)

@@ -30,7 +30,8 @@ from ..distillation.registry import KD, KD_FORMS, live, recipe_of
 from ..errors import ConfigError
 from ..kinds import ALONE_KIND, TEACHER
 from ..names import Experiment, ModelId
-from ..training.spec import Pack, RunSpec, stage_training
+from ..training.settings import TrainingSettings
+from ..training.spec import Pack, RunSpec
 
 AUTO_WIDTHS = {"cpu": {"teachers": 1, "students": 4}, "cuda": {"teachers": 3, "students": 64}}
 MEMORY_BUDGET = 8 * 2**30  # bytes a planned pack may use: a 10 GB card (RTX 3080) after CUDA's context
@@ -44,8 +45,8 @@ def fp32_teacher_note(config: dict) -> str | None:
     """A sentence when CUDA teachers train in fp32 and some 2-D teacher is large (WRN28-3: 3.3 M parameters): on
     FP32 cores, not TF32 tensor cores, a gene14 pack of them is estimated (unmeasured) at about 2 h, at the edge of
     the SLURM profile's 120-minute runtime."""
-    training = config["training"]
-    if training["device"] != "cuda" or stage_training(training, "teachers")["precision"] != "fp32":
+    training = TrainingSettings.of(config["training"])
+    if training.device != "cuda" or training.for_stage("teachers").precision != "fp32":
         return None
     heavy = sorted({arch for d in config["datasets"] for modality, arch, _ in teacher_runs(for_dataset(config, d))
                     if is_image(modality) and parameters(arch, 3, 2, 14) >= HEAVY_TEACHER})

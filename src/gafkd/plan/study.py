@@ -22,7 +22,8 @@ from ..data.formats import is_synthetic
 from ..folds import dataset_groups, expand_folds, fold_of, has_folds
 from ..grid import dataset_training, for_dataset, image_representations, image_settings, image_source
 from ..images.registry import is_image
-from ..training.spec import Pack, training_identity
+from ..training.settings import TrainingSettings
+from ..training.spec import Pack
 from .packing import (check_gpu_sharing, fp32_teacher_note, images_of, images_path, logits_path, pack_manifest,
                       student_packs, teacher_packs)
 
@@ -46,8 +47,7 @@ class Study:
     image_settings: dict  # (dataset whose images they are, representation) → what makes them
     logits_pack: dict  # logits file → the teacher pack whose logits job writes it
     weights_pack: dict  # weights file → the manifest of the pack job that writes it
-    training: dict  # dataset → the training settings that shape its runs' numbers (speed-only ones left out)
-    logits_training: dict  # the same, with the checkpoint students learn from (the logits job reads it)
+    training: dict  # dataset → its TrainingSettings (the global section with its protocol overlay)
     report_config: dict  # what the report jobs get: the settings that change a number
     sections: dict  # report section → its datasets (a fold-split dataset's folds together)
     fp32_teacher_note: str | None
@@ -66,7 +66,6 @@ class Study:
                  "students": {(d, p.name): p for d in datasets for p in student_packs(config, results, d)}}
         check_gpu_sharing(config, [(d, p) for role in packs.values() for (d, _), p in role.items()], list(cards))
         images = tuple(image_representations(config))
-        training = {d: training_identity(dataset_training(config, d)) for d in datasets}
         return cls(
             config=config, given=given, results=results, datasets=datasets, folds=folds, read=read, packs=packs,
             images=images,
@@ -79,10 +78,8 @@ class Study:
             weights_pack={m.outputs["weights"]: pack_manifest(results, d, name, stage)
                           for stage, role in (("train_teacher", "teachers"), ("distill", "students"))
                           for (d, name), pack in packs[role].items() for m in pack.members},
-            training=training,
-            logits_training={d: {**t, "teacher_weights": config["training"]["teacher_weights"]}
-                             for d, t in training.items()},
-            report_config=report_config(config, training_identity(config["training"])),
+            training={d: TrainingSettings.of(dataset_training(config, d)) for d in datasets},
+            report_config=report_config(config, TrainingSettings.of(config["training"]).identity()),
             sections=dataset_groups(config), fp32_teacher_note=fp32_teacher_note(config))
 
     # -- what the rules read ---------------------------------------------------------------------------------
@@ -93,6 +90,15 @@ class Study:
     @property
     def threads(self) -> int:
         return self.config["training"]["threads"]
+
+    def training_params(self, dataset: str) -> dict:
+        """A training job's ``training`` param: what of its settings shapes its runs' numbers (the speed-only
+        ones the job reads from the config it runs under: changing them retrains nothing)."""
+        return self.training[dataset].identity()
+
+    def logits_params(self, dataset: str) -> dict:
+        """The logits job's: the same, and the checkpoint students learn from."""
+        return {**self.training_params(dataset), "teacher_weights": self.config["training"]["teacher_weights"]}
 
     def path(self, *parts) -> str:
         """A path inside the results folder."""

@@ -19,6 +19,7 @@ import re
 import torch
 
 from ..errors import GafkdError
+from .settings import TrainingSettings
 
 
 class DeviceError(GafkdError):
@@ -42,13 +43,13 @@ def select_device(preference: str, gpus_held: int = 0) -> torch.device:
     return torch.device("cuda")
 
 
-def configure(threads: int, training: dict, device: torch.device) -> dict:
+def configure(threads: int, training: TrainingSettings, device: torch.device) -> dict:
     """Threads, determinism and TF32 for ``device`` from ``training``; returns what was actually set.
 
     The returned record (``numerics`` in metrics.json and logits.h5) says the precision the kernels
     really used: TF32 only exists on CUDA, so a CPU run of ``tf32`` computes in fp32 and says so.
     """
-    deterministic, precision = bool(training["deterministic"]), training["precision"]
+    deterministic, precision = bool(training.deterministic), training.precision
     torch.set_num_threads(max(1, int(threads)))
     tf32 = precision == "tf32" and device.type == "cuda"
     if device.type == "cuda":
@@ -115,23 +116,23 @@ def device_memory(device: torch.device) -> int | None:
     return torch.cuda.get_device_properties(device).total_memory
 
 
-def uses_channels_last(training: dict) -> bool:
+def uses_channels_last(training: TrainingSettings) -> bool:
     """Models run channels-last (2-D: NHWC, 1-D: NWC) unless ``training.channels_last`` is off."""
-    return bool(training["channels_last"])
+    return bool(training.channels_last)
 
 
-def prepare_model(model, training: dict):
+def prepare_model(model, training: TrainingSettings):
     """The fast paths: channels-last activations, optional torch.compile."""
     if uses_channels_last(training):
         model = model.to_channels_last()
-    if training["compile"]:
+    if training.compile:
         model.compile()  # in place: state_dict keys stay as they are
     return model
 
 
-def autocast(training: dict, device: torch.device):
+def autocast(training: TrainingSettings, device: torch.device):
     """bf16 autocast when ``training.precision`` is bf16, else a no-op context."""
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=training["precision"] == "bf16")
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=training.precision == "bf16")
 
 
 _NONDETERMINISTIC = re.compile(r"^(\S+) does not have a deterministic implementation")

@@ -27,6 +27,7 @@ from .data import RunData
 from .loop import evaluate, train_epoch
 from .optim import SGD
 from .schedule import learning_rate
+from .settings import TrainingSettings
 from .spec import Pack
 
 @dataclass
@@ -65,9 +66,9 @@ class PackResult:
     resumed_from: int = 0
 
 
-def fit(model, data: RunData, loss_fn, teachers, settings: dict, pack: Pack, checkpoint_path, digest: str,
+def fit(model, data: RunData, loss_fn, teachers, settings: TrainingSettings, pack: Pack, checkpoint_path, digest: str,
         precision=nullcontext, eval_rows: int = EVAL_ROWS_MAX) -> PackResult:
-    """Train ``pack``'s fused ``model`` for ``settings['epochs']`` epochs, resuming from ``checkpoint_path``.
+    """Train ``pack``'s fused ``model`` for ``settings.epochs`` epochs, resuming from ``checkpoint_path``.
 
     Each member's seed orders its batches; its run folder names it in messages. ``teachers`` maps the
     members' rows to their teacher signals (a provider of :mod:`gafkd.training.targets`); ``loss_fn`` is the
@@ -75,10 +76,10 @@ def fit(model, data: RunData, loss_fn, teachers, settings: dict, pack: Pack, che
     """
     seeds, names = [m.seed for m in pack.members], [str(m.run_dir) for m in pack.members]
     width = pack.width
-    epochs, batch_size = settings["epochs"], settings["batch_size"]
+    epochs, batch_size = settings.epochs, settings.batch_size
     # a loss entry's own parameters (the projector's) train with the student
-    optimizer = SGD([*model.parameters(), *loss_fn.parameters()], lr=settings["lr"], momentum=settings["momentum"],
-                    weight_decay=settings["weight_decay"])
+    optimizer = SGD([*model.parameters(), *loss_fn.parameters()], lr=settings.lr, momentum=settings.momentum,
+                    weight_decay=settings.weight_decay)
     saved = checkpoint.load(checkpoint_path, digest)
     if saved is not None and len(saved.get("members", ())) == width:
         model.load_state_dict(saved["model"])
@@ -94,7 +95,7 @@ def fit(model, data: RunData, loss_fn, teachers, settings: dict, pack: Pack, che
             logging.error("every member has diverged: the pack stops after epoch %d", epoch)
             break
         started = time.perf_counter()
-        lr = learning_rate(epoch, epochs, settings["lr"], settings["lr_steps"], settings["lr_milestones"])
+        lr = learning_rate(epoch, epochs, settings.lr, settings.lr_steps, settings.lr_milestones)
         optimizer.lr = lr
         alive = [m.diverged is None for m in members]
         poison = diverging(names, epoch + 1)

@@ -32,13 +32,13 @@ from ..models.families import MODALITY_DIMS
 from ..models.memory import PackMemory, job_memory_share, live_teacher_memory, pack_memory, widest
 from ..names import Experiment
 from ..provenance import provenance
-from ..schema import training_settings
 from .checkpoint import save as save_weights
 from .data import RunData, load_run_data
 from .device import (autocast, configure, determinism_error, device_environment, device_memory, device_name,
                      free_device_memory, prepare_model, select_device, uses_channels_last)
 from .fit import PackResult, fit
-from .spec import Pack, RunSpec, stage_training
+from .settings import TrainingSettings
+from .spec import Pack, RunSpec
 from .targets import CachedTeachers, LiveTeachers
 from .teachers import load_teacher, read_teacher_logits, teacher_inputs
 
@@ -50,8 +50,8 @@ class PackMemoryError(GafkdError):
     """A pack ran out of device memory."""
 
 
-def train_pack(pack: Pack, windows, images=None, *, training: dict, threads: int = 1, gpus: int = 0,
-               live_teachers=None, manifest=None) -> dict:
+def train_pack(pack: Pack, windows, images=None, *, training: TrainingSettings | dict, threads: int = 1,
+               gpus: int = 0, live_teachers=None, manifest=None) -> dict:
     """Train every member of ``pack`` and write its outputs; start-up and data loading are paid once.
 
     ``training`` is the config's section (missing keys take the schema's defaults). A member that
@@ -60,7 +60,7 @@ def train_pack(pack: Pack, windows, images=None, *, training: dict, threads: int
     and benchmarks, packs of one) replaces the cached logits by teachers run on every batch. ``manifest``
     (the workflow's output of the job) is written last: the members' run folders and statuses.
     """
-    job = PackJob.prepare(pack, windows, images, stage_training(training_settings(training), _role(pack)), threads,
+    job = PackJob.prepare(pack, windows, images, TrainingSettings.of(training).for_stage(_role(pack)), threads,
                           gpus, live_teachers)
     summary = job.write(job.train())
     if manifest is not None:
@@ -73,7 +73,7 @@ class PackJob:
     """A pack's training job, set up: what training reads and what the writers record."""
 
     pack: Pack
-    training: dict
+    training: TrainingSettings  # the pack's stage's
     device: torch.device
     numerics: dict
     data: RunData
@@ -87,11 +87,12 @@ class PackJob:
     live: list  # the live teachers' memory (memory estimates)
 
     @classmethod
-    def prepare(cls, pack: Pack, windows, images, training: dict, threads: int, gpus: int, live_teachers=None):
-        device = select_device(training["device"], gpus)
+    def prepare(cls, pack: Pack, windows, images, training: TrainingSettings, threads: int, gpus: int,
+                live_teachers=None):
+        device = select_device(training.device, gpus)
         numerics = configure(threads, training, device)
         first = pack.members[0]
-        data = load_run_data(first.modality, windows, images, training)
+        data = load_run_data(first.modality, windows, images, training.inputs)
         losses = [_member_loss(m) for m in pack.members]
         teachers = _teacher_provider(pack, losses, data.windows_digest, windows, training, device, live_teachers)
         records = [provenance(m.settings(data.windows_digest, training, d)) for m, d in zip(pack.members,
@@ -106,14 +107,14 @@ class PackJob:
                 records[m]["init"] = _anneal(fused, m, pack.width, member, data.windows_digest)
         model = prepare_model(fused.to(device), training)
         params = count_parameters(model) // pack.width
-        memory = estimate_memory(first.arch, data, pack.width, training["batch_size"], params, teachers.resident,
+        memory = estimate_memory(first.arch, data, pack.width, training.batch_size, params, teachers.resident,
                                  teachers.live)
         data = data.to(device)
         data.channels_last = uses_channels_last(training)  # the 2-D batches; 1-D models lay theirs out themselves
         heads = teachers.provider.heads() if any(MAP in spec.needs for spec in losses) else None  # CA-MKD's adapters
         loss = PackLoss(losses, device, seeds=[m.seed for m in pack.members], student_dim=embedding_size(model),
                         teacher_dims=getattr(teachers.provider, "embedding_dims", None), teacher_heads=heads,
-                        cross_entropy=training["cross_entropy"])
+                        cross_entropy=training.cross_entropy)
         return cls(pack, training, device, numerics, data, model, teachers.provider, loss, records, params, memory,
                    teachers.resident, teachers.live)
 
@@ -134,7 +135,7 @@ class PackJob:
         logging.info("pack %s: %d × %s %s:%s on %s (%s), %d parameters each, %d train / %d test windows", pack.name,
                      pack.width, first.dataset, first.modality, first.arch, device_name(self.device),
                      self.numerics["computed_in"], self.params, len(self.data.train_idx), len(self.data.test_idx))
-        _check_memory(pack, self.memory, self.device, self.training["gpu_jobs_per_device"])
+        _check_memory(pack, self.memory, self.device, self.training.gpu_jobs_per_device)
         precision = lambda: autocast(self.training, self.device)  # noqa: E731 — a fresh context per use
         try:
             return fit(self.model, self.data, self.loss, self.teachers, self.training, pack, self.checkpoint,
@@ -161,7 +162,7 @@ class PackJob:
         pack, capacity = self.pack, device_memory(self.device)
         fits = ("" if capacity is None else
                 f"; set packing.{_role(pack)}: "
-                f"{widest_fitting(pack.members[0].arch, self.data, self.training['batch_size'], self.params, self.sources, capacity, self.live)}"
+                f"{widest_fitting(pack.members[0].arch, self.data, self.training.batch_size, self.params, self.sources, capacity, self.live)}"
                 f" (the widest pack whose estimate fits {FITS:.0%} of the device's {capacity / 2**30:.1f} GiB)")
         return PackMemoryError(f"pack {pack.name} ({pack.width} runs) ran out of memory on {device_name(self.device)}: "
                                f"{self.memory.describe()}{fits}; its last finished epoch is kept in {pack.folder}")
@@ -183,7 +184,7 @@ def widest_fitting(arch: str, data: RunData, batch_size: int, params: int, sourc
 
 
 def _role(pack: Pack) -> str:
-    return "teachers" if pack.members[0].is_teacher else "students"
+    return pack.members[0].stage
 
 
 def _check_memory(pack: Pack, memory: PackMemory, device, jobs_per_device: int = 1) -> None:
@@ -232,8 +233,8 @@ class _Teachers:
     live: list = ()
 
 
-def _teacher_provider(pack: Pack, losses: list[LossSpec], windows_digest: str, windows, training: dict, device,
-                      live_teachers=None) -> _Teachers:
+def _teacher_provider(pack: Pack, losses: list[LossSpec], windows_digest: str, windows,
+                      training: TrainingSettings, device, live_teachers=None) -> _Teachers:
     """Cached logits, or teachers run live when a member's losses need what no cache holds (or a test or
     benchmark hands its own ``live_teachers``: (model, RunData) pairs, for a pack of one)."""
     needs = frozenset().union(*(loss.needs for loss in losses))
@@ -264,7 +265,7 @@ def _cached_logits(pack: Pack, windows_digest: str):
     return sources, slots, digests
 
 
-def _live_teachers(pack: Pack, needs, windows, training: dict, device) -> _Teachers:
+def _live_teachers(pack: Pack, needs, windows, training: TrainingSettings, device) -> _Teachers:
     """The pack's teachers, run live (:class:`~gafkd.training.targets.LiveTeachers`): each distinct teacher
     loaded once, on its own inputs (each modality's read once) with its own training statistics, set up as
     training sets models up; what each member's metrics.json records about them (their digests: identity)."""
@@ -325,7 +326,7 @@ def _write_member(job: PackJob, member: RunSpec, m: int, result: PackResult) -> 
                "best_val_epoch": run.best_val_epoch, "mean": data.mean.cpu(), "std": data.std.cpu(),
                "inputs": data.inputs_record,
                "windows_digest": data.windows_digest, "settings_digest": record["settings_digest"],
-               "status": run.status, "epochs_total": _epochs_total(job.training["epochs"], record),
+               "status": run.status, "epochs_total": _epochs_total(job.training.epochs, record),
                "environment": device_environment(device)}
     save_weights(member.outputs["weights"], weights)
     write_text_atomic(member.outputs["history"], _history_csv(run.history))
@@ -335,7 +336,7 @@ def _write_member(job: PackJob, member: RunSpec, m: int, result: PackResult) -> 
                "final_test_acc": None if run.diverged else run.final_test_acc,
                "best_val_epoch": run.best_val_epoch or None, "best_val_acc": run.best_val_acc if run.best_val_epoch
                else None, "test_acc_at_best_val": run.test_acc_at_best_val,
-               "epochs": job.training["epochs"], "epochs_total": _epochs_total(job.training["epochs"], record),
+               "epochs": job.training.epochs, "epochs_total": _epochs_total(job.training.epochs, record),
                "params": job.params, "seconds": round(result.seconds, 3),
                "device": device_name(device), "environment": device_environment(device), "numerics": job.numerics,
                "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
@@ -347,13 +348,14 @@ def _write_member(job: PackJob, member: RunSpec, m: int, result: PackResult) -> 
 # -- one run: a pack of one (the API of tests, benchmarks and notebooks) ----------------------------
 
 def train_teacher(windows, images, outputs: dict, *, dataset: str, modality: str, arch: str, seed: int,
-                  training: dict, threads: int = 1, gpus: int = 0) -> dict:
+                  training: TrainingSettings | dict, threads: int = 1, gpus: int = 0) -> dict:
     member = RunSpec(dataset, modality, arch, seed, dict(outputs))
     return _single(member, windows, images, training, threads, gpus)
 
 
 def distill(windows, logits_paths, outputs: dict, *, dataset: str, spec: str, student_arch: str, seed: int,
-            temperature: float, training: dict, threads: int = 1, gpus: int = 0, live_teachers=None,
+            temperature: float, training: TrainingSettings | dict, threads: int = 1, gpus: int = 0,
+            live_teachers=None,
             init_from: tuple[str, str] | None = None) -> dict:
     """Train the 1-D student of experiment ``spec`` from cached teacher logits (or ``live_teachers``);
     ``init_from`` (weights.pt, which checkpoint): an annealed student's start."""

@@ -1,7 +1,7 @@
 """What a training run is (:class:`RunSpec`), which settings make up its identity, and packs of runs.
 
 A run's identity is the settings digest in its ``metrics.json``: everything that shapes its numbers
-(data, model, seed, loss, the training settings of :func:`training_identity`) and nothing that only
+(data, model, seed, loss, the training settings' :meth:`~gafkd.training.settings.TrainingSettings.identity`) and nothing that only
 shapes how fast it runs. A :class:`Pack` is a list of runs of one dataset, modality and architecture
 (and so one schedule) that train together as one fused model (:mod:`gafkd.models.fused`).
 """
@@ -15,27 +15,7 @@ from ..errors import ConfigError
 from ..kinds import TEACHER
 from ..names import Experiment
 from ..provenance import settings_digest
-
-# Training keys that do not shape a run's numbers: `threads` only decides how fast (CPU kernels are
-# deterministic for a fixed thread count), `teacher_weights` is read by the teacher_logits rule only,
-# `gpu_jobs_per_device` only decides which jobs share a GPU.
-NOT_RUN_IDENTITY = ("threads", "teacher_weights", "gpu_jobs_per_device")
-# Settings added after results existed, at the value every earlier run had: left out of the identity there,
-# so those results keep their digests (and Snakemake its params) and are not retrained for nothing.
-IDENTITY_WHEN_SET = {"standardisation": "pooled", "signal_scaling": "none", "cross_entropy": "plain"}
-
-
-def stage_training(training: dict, stage: str) -> dict:
-    """``training`` as the ``stage`` (``teachers``: their training and logits; ``students``) runs it: a per-stage
-    ``precision`` (``{teachers: tf32, students: fp32}``) resolved to that stage's."""
-    precision = training.get("precision")
-    return {**training, "precision": precision[stage]} if isinstance(precision, dict) else training
-
-
-def training_identity(training: dict) -> dict:
-    """The training settings that belong to a run's identity (its settings digest, Snakemake's params)."""
-    return {k: v for k, v in training.items()
-            if k not in NOT_RUN_IDENTITY and not (k in IDENTITY_WHEN_SET and v == IDENTITY_WHEN_SET[k])}
+from .settings import TrainingSettings
 
 
 @dataclass(frozen=True)
@@ -78,11 +58,15 @@ class RunSpec:
         return {"kind": e.kind, "teachers": "+".join(e.teachers), "student": f"{self.modality}:{self.arch}",
                 "alpha": e.alpha, "lam": e.lam}
 
-    def settings(self, windows_digest: str, training: dict, logits_digests=()) -> dict:
+    @property
+    def stage(self) -> str:
+        """The training stage this run belongs to (a per-stage precision picks by it)."""
+        return "teachers" if self.is_teacher else "students"
+
+    def settings(self, windows_digest: str, training: TrainingSettings, logits_digests=()) -> dict:
         """The settings whose digest is this run's identity (with its stage's precision)."""
-        training = stage_training(training, "teachers" if self.is_teacher else "students")
         common = {"dataset": self.dataset, "windows_digest": windows_digest, "modality": self.modality,
-                  "arch": self.arch, "seed": self.seed, "training": training_identity(training)}
+                  "arch": self.arch, "seed": self.seed, "training": training.for_stage(self.stage).identity()}
         if self.is_teacher:
             return {"role": "teacher", **common}
         e = self.experiment

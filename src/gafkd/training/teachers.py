@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..schema import training_settings
 from ..errors import DataError
 from ..io import atomic_h5, open_h5, read_json, write_json_atomic
 from ..models import build_model
@@ -27,7 +26,7 @@ from ..provenance import provenance
 from .data import RunData, load_run_data
 from .device import autocast, configure, prepare_model, select_device, uses_channels_last
 from .loop import predict
-from .spec import stage_training
+from .settings import TrainingSettings
 
 
 def load_teacher(weights_path, which: str = "best", device="cpu"):
@@ -55,8 +54,8 @@ def recorded_axes(record: dict, which: str) -> int:
     return int(first.shape[1]) // input_channels(record["modality"], 1)
 
 
-def teacher_inputs(loaded: dict, record: dict, weights_path, windows_path, images_path, training: dict,
-                   device) -> RunData:
+def teacher_inputs(loaded: dict, record: dict, weights_path, windows_path, images_path,
+                   training: TrainingSettings, device) -> RunData:
     """A teacher's inputs as it trained on them: its modality's data read as its checkpoint's ``inputs`` record
     says (signal scaling, standardisation; absent in checkpoints older than the record: raw, pooled), read and
     moved to the device once per ``loaded`` (a cache the caller keeps), with the teacher's own statistics."""
@@ -73,7 +72,8 @@ def teacher_inputs(loaded: dict, record: dict, weights_path, windows_path, image
     return data
 
 
-def write_teacher_logits(weights_paths, windows_path, images_path, outputs, training: dict | None = None, gpus: int = 0,
+def write_teacher_logits(weights_paths, windows_path, images_path, outputs,
+                         training: TrainingSettings | dict | None = None, gpus: int = 0,
                          threads: int = 1, manifest=None) -> dict:
     """Logits [N, C] of each teacher (a pack's members) on the train and test windows, float32 (NaN on the
     validation windows and those no split uses: students never read them).
@@ -86,9 +86,9 @@ def write_teacher_logits(weights_paths, windows_path, images_path, outputs, trai
     """
     if isinstance(weights_paths, (str, os.PathLike)):
         weights_paths, outputs = [weights_paths], [outputs]
-    training = stage_training(training_settings(training), "teachers")
-    which = training["teacher_weights"]
-    device = select_device(training["device"], gpus)
+    training = TrainingSettings.of(training).for_stage("teachers")
+    which = training.teacher_weights
+    device = select_device(training.device, gpus)
     numerics = configure(threads, training, device)
     loaded = {}
     accuracies = {}
