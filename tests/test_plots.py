@@ -85,3 +85,24 @@ def test_sweeps_say_their_error_bars_are_population_std(figures):
     legend = figures[0].axes[0].get_legend()
     assert "population std" in legend.get_title().get_text()
     assert list(figures[0].axes[0].get_xticks()) == [0.1, 0.5]
+
+
+def test_the_plots_rule_writes_each_kinds_sweep_figure_and_every_figure_has_a_caption(monkeypatch):
+    """The figures come from the kinds registry: a new kind with a sweep gets its figure as an output of the plots
+    rule with no edit to the workflow, captioned by its own .rst where written, by sweep.rst else."""
+    from dataclasses import replace
+    from pathlib import Path
+
+    from gafkd import kinds
+    from gafkd.plan import study
+
+    captions = Path(__file__).resolve().parents[1] / "workflow" / "report"
+    figures = study.section_figures()
+    sweeps = [k.sweep.plot for k in kinds.KINDS.values() if k.sweep]
+    assert list(figures)[:len(sweeps)] == sweeps and set(study.SECTION_FIGURES) < set(figures)
+    assert all((captions / f"{caption}.rst").exists() for caption, _ in figures.values())
+    assert (captions / "sweep.rst").exists()
+    kd3 = kinds.KINDS["kd3"]
+    monkeypatch.setitem(kinds.KINDS, "kd4", replace(kd3, name="kd4", sweep=replace(kd3.sweep, plot="kd4_weights")))
+    assert study.section_figures()["kd4_weights"] == ("kd4_weights", study.SWEEP_CATEGORY)
+    assert not (captions / "kd4_weights.rst").exists()  # the workflow's caption falls back to sweep.rst

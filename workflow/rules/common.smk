@@ -7,7 +7,7 @@ import sys
 from gafkd.config import check_duplicate_keys
 from gafkd.errors import ConfigError
 from gafkd.execution.resources import gpu_memory, gpus_per_training_job
-from gafkd.plan.study import Study, names_pattern
+from gafkd.plan.study import Study, names_pattern, section_figures
 
 try:
     for path in workflow.configfiles:
@@ -28,6 +28,19 @@ GPUS_PER_JOB = gpus_per_training_job(STUDY.device)
 
 def results(*parts):
     return STUDY.path(*parts)
+
+
+def figure_outputs():
+    """The plots rule's outputs: a report section's figures, each with its caption (workflow/report/<name>.rst;
+    a kind's sweep figure without one of its own: sweep.rst) and its category in the HTML report."""
+
+    def caption(name):
+        own = os.path.exists(os.path.join(workflow.basedir, "workflow", "report", f"{name}.rst"))
+        return f"../report/{name if own else 'sweep'}.rst"
+
+    return {name: report(results("plots", "{dataset}", f"{name}.png"), caption=caption(text), category=category,
+                         subcategory="{dataset}")
+            for name, (text, category) in section_figures().items()}
 
 
 def html_report():

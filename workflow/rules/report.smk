@@ -82,54 +82,7 @@ rule plots:
         effects=rules.summarize_runs.output.effects,
         windows=lambda wc: STUDY.section_windows(wc.dataset),
     output:
-        alpha_sweep=report(
-            results("plots", "{dataset}", "alpha_sweep.png"),
-            caption="../report/alpha_sweep.rst",
-            category="Sweeps",
-            subcategory="{dataset}",
-        ),
-        lambda_sweep=report(
-            results("plots", "{dataset}", "lambda_sweep.png"),
-            caption="../report/lambda_sweep.rst",
-            category="Sweeps",
-            subcategory="{dataset}",
-        ),
-        kd3_weights=report(
-            results("plots", "{dataset}", "kd3_weights.png"),
-            caption="../report/kd3_weights.rst",
-            category="Sweeps",
-            subcategory="{dataset}",
-        ),
-        learning_curves=report(
-            results("plots", "{dataset}", "learning_curves.png"),
-            caption="../report/learning_curves.rst",
-            category="Learning curves",
-            subcategory="{dataset}",
-        ),
-        confusion_teacher=report(
-            results("plots", "{dataset}", "confusion_teacher.png"),
-            caption="../report/confusion.rst",
-            category="Confusion matrices",
-            subcategory="{dataset}",
-        ),
-        confusion_student=report(
-            results("plots", "{dataset}", "confusion_student.png"),
-            caption="../report/confusion.rst",
-            category="Confusion matrices",
-            subcategory="{dataset}",
-        ),
-        forest=report(
-            results("plots", "{dataset}", "forest.png"),
-            caption="../report/forest.rst",
-            category="Effects",
-            subcategory="{dataset}",
-        ),
-        gain_vs_teacher=report(
-            results("plots", "{dataset}", "gain_vs_teacher.png"),
-            caption="../report/gain_vs_teacher.rst",
-            category="Effects",
-            subcategory="{dataset}",
-        ),
+        **figure_outputs(),
     log:
         results("logs", "plots", "{dataset}.log"),
     conda:

@@ -24,7 +24,7 @@ from pathlib import Path
 import h5py
 
 from ..config import dataset_settings
-from ..grid import dataset_training, image_settings
+from ..grid import image_settings
 from ..io import read_json
 from ..plan.packing import STAGE_FILES
 
@@ -133,7 +133,7 @@ def check_results(study, config_paths, directory: Path, snakefile=None, profile=
         if pack is not None:
             job.results = pack.width
         if "Params have changed" in job.reason:
-            job.changed = _changed_settings(job, study.config, directory, results, pack)
+            job.changed = _changed_settings(job, study, directory, results, pack)
     return Status(jobs, _dormant(directory, results))
 
 
@@ -149,9 +149,11 @@ def _stored_settings(path: Path) -> dict | None:
         return None
 
 
-def _changed_settings(job: Job, config: dict, directory: Path, results: str, pack) -> list[str]:
+def _changed_settings(job: Job, study, directory: Path, results: str, pack) -> list[str]:
     """``key: stored → now`` for each setting that differs between a result and the config (first member)."""
     from ..provenance import settings_digest
+
+    config = study.config
 
     dataset = job.wildcards.get("dataset")
     if job.stage == "window":
@@ -164,7 +166,7 @@ def _changed_settings(job: Job, config: dict, directory: Path, results: str, pac
         member = pack.members[0]
         metrics = directory / member.outputs["metrics"]
         stored = _stored_settings(metrics) or {}
-        expected = member.settings(windows, dataset_training(config, dataset), stored.get("teacher_logits", ()))
+        expected = member.settings(windows, study.training[dataset], stored.get("teacher_logits", ()))
         pairs = [(metrics, expected)]
     else:
         return []

@@ -22,14 +22,19 @@ from ..data.formats import is_synthetic
 from ..folds import dataset_groups, expand_folds, fold_of, has_folds
 from ..grid import dataset_training, for_dataset, image_representations, image_settings, image_source
 from ..images.registry import is_image
+from ..kinds import KINDS
 from ..training.settings import TrainingSettings
 from ..training.spec import Pack
 from .packing import (check_gpu_sharing, fp32_teacher_note, images_of, images_path, logits_path, pack_manifest,
                       student_packs, teacher_packs)
 
-# The figures the plots rule writes for each report section (its outputs' names).
-PLOTS = ("alpha_sweep", "lambda_sweep", "kd3_weights", "learning_curves", "confusion_teacher", "confusion_student",
-         "forest", "gain_vs_teacher")
+# The figures every report section gets besides its kinds' sweeps: name → (its caption in workflow/report/, its
+# category in the HTML report).
+SECTION_FIGURES = {"learning_curves": ("learning_curves", "Learning curves"),
+                   "confusion_teacher": ("confusion", "Confusion matrices"),
+                   "confusion_student": ("confusion", "Confusion matrices"),
+                   "forest": ("forest", "Effects"), "gain_vs_teacher": ("gain_vs_teacher", "Effects")}
+SWEEP_CATEGORY = "Sweeps"
 # The pack stages: each a rule taking the pack as a wildcard, and the role whose packs it runs.
 PACK_STAGES = {"train_teacher": "teachers", "teacher_logits": "teachers", "distill": "students"}
 
@@ -196,13 +201,20 @@ class Study:
 
     def all_outputs(self) -> list[str]:
         return [self.path("tables.md"), self.path("summary.csv"), self.path("effects.csv"),
-                *[self.path("plots", section, f"{plot}.png") for section in self.sections for plot in PLOTS],
+                *[self.path("plots", section, f"{plot}.png") for section in self.sections for plot in section_figures()],
                 *[self.examples_png(section, name) for section, members in self.sections.items()
                   for name in for_dataset(self.config, members[0])["teachers"]["modalities"] if is_image(name)]]
 
     def missing_data(self) -> list[str]:
         """One line per dataset whose real-data folder is missing (a fold-split dataset once)."""
         return missing_data_folders({"datasets": self.read}, self.results)
+
+
+def section_figures() -> dict[str, tuple[str, str]]:
+    """The plots rule's outputs, each report section's figures: name → (caption, category); first each kind's
+    sweep figure (in registry order; its caption the figure's own name), then :data:`SECTION_FIGURES`."""
+    sweeps = {kind.sweep.plot: (kind.sweep.plot, SWEEP_CATEGORY) for kind in KINDS.values() if kind.sweep}
+    return {**sweeps, **SECTION_FIGURES}
 
 
 def checked_config(config: dict) -> tuple[dict, dict, dict]:
