@@ -32,15 +32,24 @@ def results(*parts):
 
 def figure_outputs():
     """The plots rule's outputs: a report section's figures, each with its caption (workflow/report/<name>.rst;
-    a kind's sweep figure without one of its own: sweep.rst) and its category in the HTML report."""
+    a kind's sweep figure without one of its own: sweep.rst) and its category in the HTML report.
+    """
 
     def caption(name):
-        own = os.path.exists(os.path.join(workflow.basedir, "workflow", "report", f"{name}.rst"))
+        own = os.path.exists(
+            os.path.join(workflow.basedir, "workflow", "report", f"{name}.rst")
+        )
         return f"../report/{name if own else 'sweep'}.rst"
 
-    return {name: report(results("plots", "{dataset}", f"{name}.png"), caption=caption(text), category=category,
-                         subcategory="{dataset}")
-            for name, (text, category) in section_figures().items()}
+    return {
+        name: report(
+            results("plots", "{dataset}", f"{name}.png"),
+            caption=caption(text),
+            category=category,
+            subcategory="{dataset}",
+        )
+        for name, (text, category) in section_figures().items()
+    }
 
 
 def html_report():

@@ -40,6 +40,7 @@ from pathlib import Path
 import torch
 
 from ..provenance import cpu_model
+from ..training.settings import TrainingSettings
 from .budget import Budget
 from .harness import ARCHS, IMAGE, KD_TEACHER, SIGNAL, STUDENT, Bench
 from .speed import write_json
@@ -325,7 +326,6 @@ def _teacher_logits(dev: torch.device, config: dict, sizes: dict, threads) -> di
 def _study_estimate(dev: torch.device, config: dict, pack_speed: dict, sizes: dict) -> dict:
     """The configured grid, under the configured packing, from the default mode's measured pack speeds."""
     from ..plan.packing import pack_widths
-    from ..training.settings import TrainingSettings
     from .estimates import packed_estimate
 
     if pack_speed.get("status") != "ok" or not any(r["status"] == "ok" for r in pack_speed["rows"]):
