@@ -300,14 +300,14 @@ def test_geneactiv_config_errors(tmp_path, source, message):
         check_config(config)
 
 
-def test_readme_examples_are_valid(tmp_path):
-    """The README's geneactiv config validates, and both of its log examples read as the same two bouts."""
+def test_the_data_docs_geneactiv_examples_are_valid(tmp_path):
+    """docs/data.md's geneactiv config validates, and both of its log examples read as the same two bouts."""
     import re
     from pathlib import Path
 
     import yaml
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[1] / "docs" / "data.md").read_text()
     section = readme[readme.index("**From the raw GENEActiv recordings.**"):]
     blocks = re.findall(r"```(\w*)\n(.*?)```", section, re.S)[:3]
     config = with_defaults(yaml.safe_load(blocks[0][1]))
