@@ -110,3 +110,32 @@ def test_a_filesystem_that_refuses_locks_is_named(tmp_path, monkeypatch):
     with pytest.raises(GafkdError, match=r"gpu0.lock: the filesystem refuses a lock \(No locks available\); "
                                          "set GAFKD_GPU_LOCKS"):
         acquire_gpu_slot(tmp_path, timeout=1)
+
+
+def test_a_training_job_holding_a_gpu_takes_its_slot_with_the_configs_settings(tmp_path, monkeypatch):
+    """A training job with a gpu resource (a SLURM GPU job, say) whose config leaves gpu_jobs_per_device at the
+    schema's default takes its slot and trains with the typed settings; a bug's traceback lands in the rule's log."""
+    from types import SimpleNamespace
+
+    from gafkd.execution.snake import run_training_step
+    from gafkd.training.settings import TrainingSettings
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3")  # the scheduler's one device: used as it is
+    log = tmp_path / "job.log"
+    job = SimpleNamespace(rule="train_teacher", log=[str(log)], resources=SimpleNamespace(gpu=1),
+                          params=SimpleNamespace(training={"epochs": 2}), config={"training": {"epochs": 200}})
+    seen = {}
+
+    def step(pack, *, training):
+        seen.update(pack=pack, training=training, device=os.environ["CUDA_VISIBLE_DEVICES"])
+        return {"ok": True}
+
+    assert run_training_step(job, step, "a pack") == {"ok": True}
+    assert seen == {"pack": "a pack", "training": TrainingSettings.of({"epochs": 2}), "device": "3"}
+
+    def broken(*, training):
+        raise KeyError("a bug")
+
+    with pytest.raises(KeyError):
+        run_training_step(job, broken)
+    assert "Traceback" in log.read_text() and "KeyError: 'a bug'" in log.read_text()

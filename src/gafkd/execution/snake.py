@@ -6,6 +6,7 @@ import json
 import logging
 import sys
 import time
+import traceback
 from contextlib import redirect_stderr, redirect_stdout
 
 from ..errors import GafkdError
@@ -30,6 +31,13 @@ def run_step(snakemake, step, *args, **kwargs):
         if stream is not sys.stderr:
             print(message, file=sys.stderr, flush=True)
         sys.exit(1)
+    except Exception:
+        # a bug, not a user error: its traceback in the rule's log too (Python prints it on the job's stderr
+        # only, which a cluster job keeps in its scheduler's log, leaving the rule's log empty)
+        if stream is not sys.stderr:
+            traceback.print_exc(file=stream)
+            stream.flush()
+        raise
     if result is not None:
         print(json.dumps(result, default=str), file=stream)
     print(f"done in {time.perf_counter() - started:.1f} s", file=stream, flush=True)
