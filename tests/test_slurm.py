@@ -67,7 +67,7 @@ def test_tiny_dag_through_slurm(tmp_path):
     assert len(runs) == 12 and list(runs["status"]).count("diverged") == 1
     # every training job was a SLURM job with a GPU request, and saw the GPU SLURM gave it
     submitted = set(re.findall(r"SLURM jobid (\d+)", log))
-    # synthesize, window, gaf; 2 teacher packs (gaf, sig: 2 seeds each), their logits, 1 student pack (report: local)
+    # synthesize, window, images (gaf.h5); 2 teacher packs (gaf, sig: 2 seeds each), their logits, 1 student pack (report: local)
     assert len(submitted) == 3 + 2 + 2 + 1
     stages = {}
     for job in submitted:
@@ -76,6 +76,6 @@ def test_tiny_dag_through_slurm(tmp_path):
         stages[stage] = stages.get(stage, 0) + 1
         gpu_request = re.search(r"gres[:/]gpu[:=]1", info) is not None
         assert gpu_request == (stage in ("train_teacher", "teacher_logits", "distill")), info
-    assert stages == {"synthesize": 1, "window": 1, "gaf": 1, "train_teacher": 2, "teacher_logits": 2, "distill": 1}
+    assert stages == {"synthesize": 1, "window": 1, "images": 1, "train_teacher": 2, "teacher_logits": 2, "distill": 1}
     for metrics in (tmp_path / "results").rglob("metrics.json"):
         assert json.loads(metrics.read_text())["cuda_visible_devices"] == "0", metrics
