@@ -251,7 +251,8 @@ def _pack_speed(dev: torch.device, sizes: dict, threads, budget: Budget) -> dict
 
     name = lambda case: f"pack_speed {case[1][0]}:{case[1][1]}×{case[1][2]} {case[0]}"  # noqa: E731
     rows = budget.each(cases, row, name)
-    configure(threads or torch.get_num_threads(), TrainingSettings.of({"deterministic": True, "precision": "fp32"}), dev)
+    exact = TrainingSettings.of({"deterministic": True, "precision": "fp32"})
+    configure(threads or torch.get_num_threads(), exact, dev)
     ran = [r for r in rows if r["status"] == "ok"]
     flops = {(m, a): bench.train_flops_per_sample(m, a) for m, a in {(r["modality"], r["arch"]) for r in ran}}
     for r in ran:

@@ -154,7 +154,6 @@ def _changed_settings(job: Job, study, directory: Path, results: str, pack) -> l
     from ..provenance import settings_digest
 
     config = study.config
-
     dataset = job.wildcards.get("dataset")
     if job.stage == "window":
         pairs = [(Path(results, dataset, "windows.h5"), dataset_settings(config, dataset))]

@@ -200,8 +200,9 @@ class Study:
         return images_of(self.config, self.results, self.sections[section][0], representation)
 
     def all_outputs(self) -> list[str]:
+        figures = section_figures()
         return [self.path("tables.md"), self.path("summary.csv"), self.path("effects.csv"),
-                *[self.path("plots", section, f"{plot}.png") for section in self.sections for plot in section_figures()],
+                *[self.path("plots", section, f"{plot}.png") for section in self.sections for plot in figures],
                 *[self.examples_png(section, name) for section, members in self.sections.items()
                   for name in for_dataset(self.config, members[0])["teachers"]["modalities"] if is_image(name)]]
 

@@ -355,8 +355,7 @@ def train_teacher(windows, images, outputs: dict, *, dataset: str, modality: str
 
 def distill(windows, logits_paths, outputs: dict, *, dataset: str, spec: str, student_arch: str, seed: int,
             temperature: float, training: TrainingSettings | dict, threads: int = 1, gpus: int = 0,
-            live_teachers=None,
-            init_from: tuple[str, str] | None = None) -> dict:
+            live_teachers=None, init_from: tuple[str, str] | None = None) -> dict:
     """Train the 1-D student of experiment ``spec`` from cached teacher logits (or ``live_teachers``);
     ``init_from`` (weights.pt, which checkpoint): an annealed student's start."""
     member = RunSpec(dataset, SIGNAL, student_arch, seed, dict(outputs), Experiment.parse(spec),

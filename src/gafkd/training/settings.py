@@ -78,11 +78,6 @@ class TrainingSettings:
         return replace(self, precision=self.precision[stage]) if isinstance(self.precision, dict) else self
 
     @property
-    def stage_precisions(self) -> dict:
-        """Each stage's precision (one value for both unless set per stage)."""
-        return {stage: self.for_stage(stage).precision for stage in STAGES}
-
-    @property
     def inputs(self) -> dict:
         """How a run reads its inputs (:func:`gafkd.training.data.load_run_data`; a checkpoint records the same)."""
         return {"standardisation": self.standardisation, "signal_scaling": self.signal_scaling}

@@ -1,8 +1,8 @@
 """What a training run is (:class:`RunSpec`), which settings make up its identity, and packs of runs.
 
-A run's identity is the settings digest in its ``metrics.json``: everything that shapes its numbers
-(data, model, seed, loss, the training settings' :meth:`~gafkd.training.settings.TrainingSettings.identity`) and nothing that only
-shapes how fast it runs. A :class:`Pack` is a list of runs of one dataset, modality and architecture
+A run's identity is the settings digest in its ``metrics.json``: everything that shapes its numbers (data,
+model, seed, loss, the training settings'
+:meth:`~gafkd.training.settings.TrainingSettings.identity`) and nothing that only shapes how fast it runs. A :class:`Pack` is a list of runs of one dataset, modality and architecture
 (and so one schedule) that train together as one fused model (:mod:`gafkd.models.fused`).
 """
 
